@@ -1,0 +1,1 @@
+"""The `crossgrant` command: one module per command group."""

@@ -1,0 +1,28 @@
+"""One exception family, so the CLI can tell a user's mistake (exit 2) from a bug (exit 1).
+
+Every message names the place at fault: the file and line, or the document and statement.
+"""
+
+
+class CrossgrantError(Exception):
+    """A problem with what the user handed us; its message is shown as one line."""
+
+
+class PolicyError(CrossgrantError):
+    """A policy document that AWS would reject, or that we cannot evaluate safely."""
+
+
+class UnknownActionError(PolicyError):
+    """An action name that no known service defines."""
+
+
+class ArnError(CrossgrantError):
+    """A string that should be an ARN (or account id) and is not."""
+
+
+class CaseError(CrossgrantError):
+    """An evaluation case that does not follow the case format."""
+
+
+class StateError(CrossgrantError):
+    """An AccountState document that is malformed or inconsistent."""

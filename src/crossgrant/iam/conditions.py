@@ -1,0 +1,356 @@
+"""Condition operators, compiled once per statement into closures over the context.
+
+Semantics follow the IAM reference: a positive operator on an absent key is false and a
+negated one (`StringNotEquals`, `ArnNotLike`, ...) is true; `...IfExists` makes an absent
+key true; `ForAllValues:` is true for an absent key and `ForAnyValue:` false; without a
+qualifier a multi-valued key matches when any of its values does (negated: when none
+does). A value whose policy variable cannot be resolved makes the condition false.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import ipaddress
+import math
+import operator
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from crossgrant.errors import PolicyError
+from crossgrant.iam.patterns import Matcher, compile_tokens
+from crossgrant.iam.variables import (
+    Context,
+    Piece,
+    as_text,
+    as_tokens,
+    compile_resolved,
+    has_variables,
+    parse_template,
+    resolve,
+)
+
+Pred = Callable[[str], bool]
+PredFactory = Callable[[Context], Pred | None]
+Test = Callable[[Context], bool]
+
+_COMPARATORS: dict[str, Callable[[Any, Any], bool]] = {
+    "Equals": operator.eq,
+    "NotEquals": operator.eq,  # negated afterwards
+    "LessThan": operator.lt,
+    "LessThanEquals": operator.le,
+    "GreaterThan": operator.gt,
+    "GreaterThanEquals": operator.ge,
+}
+
+# base operator -> (family, suffix, negated)
+_OPERATORS: dict[str, tuple[str, str, bool]] = {
+    "StringEquals": ("string", "Equals", False),
+    "StringNotEquals": ("string", "Equals", True),
+    "StringEqualsIgnoreCase": ("string", "EqualsIgnoreCase", False),
+    "StringNotEqualsIgnoreCase": ("string", "EqualsIgnoreCase", True),
+    "StringLike": ("string", "Like", False),
+    "StringNotLike": ("string", "Like", True),
+    "Bool": ("bool", "Equals", False),
+    "BinaryEquals": ("binary", "Equals", False),
+    "IpAddress": ("ip", "In", False),
+    "NotIpAddress": ("ip", "In", True),
+    "ArnEquals": ("arn", "Like", False),
+    "ArnLike": ("arn", "Like", False),
+    "ArnNotEquals": ("arn", "Like", True),
+    "ArnNotLike": ("arn", "Like", True),
+    "Null": ("null", "", False),
+}
+for _fam in ("Numeric", "Date"):
+    for _suffix in _COMPARATORS:
+        _OPERATORS[_fam + _suffix] = (_fam.lower(), _suffix, _suffix == "NotEquals")
+
+OPERATOR_NAMES = frozenset(_OPERATORS)
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    operator: str  # as written, e.g. "ForAnyValue:StringLikeIfExists"
+    key: str  # lower-cased context key
+    values: tuple[str, ...]
+    test: Test
+
+    def __call__(self, context: Context) -> bool:
+        return self.test(context)
+
+
+def compile_condition_block(block: object, where: str, *, variables: bool) -> tuple[Condition, ...]:
+    if not isinstance(block, Mapping):
+        raise PolicyError(f"{where}: Condition must be an object of operators")
+    out: list[Condition] = []
+    for op_name, keys in block.items():
+        if not isinstance(keys, Mapping) or not keys:
+            raise PolicyError(f"{where}.{op_name}: must be a non-empty object of condition keys")
+        for key, raw in keys.items():
+            out.append(compile_condition(str(op_name), str(key), raw,
+                                         f"{where}.{op_name}.{key}", variables=variables))
+    return tuple(out)
+
+
+def compile_condition(op_name: str, key: str, raw: object, where: str, *,
+                      variables: bool) -> Condition:
+    qualifier, base, if_exists = _split_operator(op_name, where)
+    family, suffix, negated = _OPERATORS[base]
+    values = _values(raw, where)
+    key_lc = key.lower()
+    if not key_lc:
+        raise PolicyError(f"{where}: empty condition key")
+    if family == "null":
+        if qualifier or if_exists:
+            raise PolicyError(f"{where}: Null takes no qualifier and no IfExists")
+        test = _null_test(key_lc, values, where)
+    else:
+        factory = _pred_factory(family, suffix, values, where, variables=variables)
+        test = _quantified(key_lc, factory, negated=negated, qualifier=qualifier,
+                           if_exists=if_exists)
+    return Condition(op_name, key_lc, tuple(values), test)
+
+
+def _split_operator(op_name: str, where: str) -> tuple[str, str, bool]:
+    qualifier = ""
+    name = op_name
+    for q in ("ForAllValues:", "ForAnyValue:"):
+        if name.startswith(q):
+            qualifier, name = q[:-1], name[len(q):]
+            break
+    if_exists = False
+    if name.endswith("IfExists"):
+        if_exists, name = True, name[: -len("IfExists")]
+    if name not in _OPERATORS:
+        raise PolicyError(f"{where}: unknown condition operator {op_name!r}")
+    return qualifier, name, if_exists
+
+
+def _values(raw: object, where: str) -> list[str]:
+    items = raw if isinstance(raw, list) else [raw]
+    if not items:
+        raise PolicyError(f"{where}: condition values must not be empty")
+    out = []
+    for v in items:
+        if isinstance(v, bool):
+            out.append("true" if v else "false")
+        elif isinstance(v, str):
+            out.append(v)
+        elif isinstance(v, int | float) and not (isinstance(v, float) and not math.isfinite(v)):
+            out.append(str(v))
+        else:
+            raise PolicyError(f"{where}: condition value {v!r} must be a string, number or bool")
+    return out
+
+
+# -- per-family positive predicates -------------------------------------------------------
+
+
+def _pred_factory(family: str, suffix: str, values: list[str], where: str, *,
+                  variables: bool) -> PredFactory:
+    if family == "string":
+        return _string_factory(suffix, values, variables=variables)
+    if family == "arn":
+        return _template_factory(values, wildcards=True, ignore_case=False, arn=True,
+                                 variables=variables)
+    if family == "numeric":
+        nums = [_parse_number(v, where) for v in values]
+        cmp = _COMPARATORS[suffix]
+        return _static(_typed_pred(nums, cmp, _try_number))
+    if family == "date":
+        dates = [_parse_date(v, where) for v in values]
+        cmp = _COMPARATORS[suffix]
+        return _static(_typed_pred(dates, cmp, _try_date))
+    if family == "bool":
+        lowered = {v.lower() for v in values}
+        if not lowered <= {"true", "false"}:
+            raise PolicyError(f"{where}: Bool values must be \"true\" or \"false\"")
+        return _static(lambda s: s.lower() in lowered)
+    if family == "binary":
+        blobs = {_parse_base64(v, where) for v in values}
+        return _static(lambda s: _try_base64(s) in blobs)
+    if family == "ip":
+        nets = [_parse_network(v, where) for v in values]
+        return _static(lambda s: _ip_in(s, nets))
+    raise AssertionError(family)
+
+
+def _static(pred: Pred) -> PredFactory:
+    return lambda _ctx: pred
+
+
+def _string_factory(suffix: str, values: list[str], *, variables: bool) -> PredFactory:
+    if suffix == "Like":
+        return _template_factory(values, wildcards=True, ignore_case=False, arn=False,
+                                 variables=variables)
+    templates = [parse_template(v, wildcards=False, variables=variables) for v in values]
+    fold = suffix == "EqualsIgnoreCase"
+    if not any(has_variables(t) for t in templates):
+        texts = {as_text(as_tokens(t)) for t in templates}
+        if fold:
+            folded = {t.casefold() for t in texts}
+            return _static(lambda s: s.casefold() in folded)
+        return _static(texts.__contains__)
+
+    def factory(ctx: Context) -> Pred | None:
+        texts: set[str] = set()
+        for t in templates:
+            toks = resolve(t, ctx)
+            if toks is None:
+                return None
+            texts.add(as_text(toks).casefold() if fold else as_text(toks))
+        if fold:
+            return lambda s: s.casefold() in texts
+        return texts.__contains__
+
+    return factory
+
+
+def _template_factory(values: list[str], *, wildcards: bool, ignore_case: bool, arn: bool,
+                      variables: bool) -> PredFactory:
+    templates = [parse_template(v, wildcards=wildcards, variables=variables) for v in values]
+    if not any(has_variables(t) for t in templates):
+        matchers = [compile_tokens(as_tokens(t), ignore_case=ignore_case, arn=arn)
+                    for t in templates]
+        return _static(_any_of(matchers))
+
+    def factory(ctx: Context) -> Pred | None:
+        matchers: list[Matcher] = []
+        for t in templates:
+            toks = resolve(t, ctx)
+            if toks is None:
+                return None
+            matchers.append(compile_resolved(toks, ignore_case, arn))
+        return _any_of(matchers)
+
+    return factory
+
+
+def _any_of(matchers: list[Matcher]) -> Pred:
+    if len(matchers) == 1:
+        return matchers[0]
+    return lambda s: any(m(s) for m in matchers)
+
+
+def _typed_pred(policy_values: Sequence[Any], cmp: Callable[[Any, Any], bool],
+                parse: Callable[[str], Any]) -> Pred:
+    def pred(s: str) -> bool:
+        v = parse(s)
+        return v is not None and any(cmp(v, pv) for pv in policy_values)
+
+    return pred
+
+
+# -- quantifiers ---------------------------------------------------------------------------
+
+
+def _quantified(key: str, factory: PredFactory, *, negated: bool, qualifier: str,
+                if_exists: bool) -> Test:
+    absent = True if if_exists else (
+        qualifier == "ForAllValues" or (not qualifier and negated))
+
+    def test(ctx: Context) -> bool:
+        vals = ctx.get(key)
+        if vals is None:
+            return absent
+        pred = factory(ctx)
+        if pred is None:
+            return False
+        if qualifier == "ForAllValues":
+            return all(pred(v) != negated for v in vals)
+        if qualifier == "ForAnyValue":
+            return any(pred(v) != negated for v in vals)
+        hit = any(pred(v) for v in vals)
+        return not hit if negated else hit
+
+    return test
+
+
+def _null_test(key: str, values: list[str], where: str) -> Test:
+    wanted = {v.lower() for v in values}
+    if not wanted <= {"true", "false"}:
+        raise PolicyError(f"{where}: Null values must be \"true\" or \"false\"")
+
+    def test(ctx: Context) -> bool:
+        present = bool(ctx.get(key))
+        return ("false" in wanted and present) or ("true" in wanted and not present)
+
+    return test
+
+
+# -- typed value parsing --------------------------------------------------------------------
+
+
+def _try_number(s: str) -> float | None:
+    try:
+        v = float(s.strip())
+    except ValueError:
+        return None
+    return v if math.isfinite(v) else None
+
+
+def _parse_number(s: str, where: str) -> float:
+    v = _try_number(s)
+    if v is None:
+        raise PolicyError(f"{where}: {s!r} is not a number")
+    return v
+
+
+def _try_date(s: str) -> datetime | None:
+    s = s.strip()
+    try:
+        if s.replace(".", "", 1).isdigit():
+            return datetime.fromtimestamp(float(s), UTC)
+        d = datetime.fromisoformat(s)
+    except (ValueError, OverflowError, OSError):
+        return None
+    return d if d.tzinfo else d.replace(tzinfo=UTC)
+
+
+def _parse_date(s: str, where: str) -> datetime:
+    v = _try_date(s)
+    if v is None:
+        raise PolicyError(f"{where}: {s!r} is not an ISO 8601 date or epoch seconds")
+    return v
+
+
+def _try_base64(s: str) -> bytes | None:
+    try:
+        return base64.b64decode(s, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _parse_base64(s: str, where: str) -> bytes:
+    v = _try_base64(s)
+    if v is None:
+        raise PolicyError(f"{where}: {s!r} is not base64")
+    return v
+
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _parse_network(s: str, where: str) -> Network:
+    try:
+        return ipaddress.ip_network(s.strip(), strict=False)
+    except ValueError:
+        raise PolicyError(f"{where}: {s!r} is not an IP address or CIDR block") from None
+
+
+def _ip_in(s: str, nets: list[Network]) -> bool:
+    try:
+        ip = ipaddress.ip_address(s.strip())
+    except ValueError:
+        try:  # a context value may itself be a CIDR: it matches if it lies inside
+            sub = ipaddress.ip_network(s.strip(), strict=False)
+        except ValueError:
+            return False
+        return any(sub.version == n.version and sub.subnet_of(n) for n in nets)  # type: ignore[arg-type]
+    return any(ip.version == n.version and ip in n for n in nets)
+
+
+__all__ = ["OPERATOR_NAMES", "Condition", "Piece", "compile_condition",
+           "compile_condition_block"]

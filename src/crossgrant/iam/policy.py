@@ -1,0 +1,96 @@
+"""Policy documents: parsed, validated and compiled once, then matched many times."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from crossgrant.errors import PolicyError
+from crossgrant.iam.statement import PolicyType, Statement, StatementRef, compile_statement
+
+__all__ = ["MAX_DOCUMENT_CHARS", "Policy", "PolicyType", "StatementRef", "parse_policy"]
+
+VERSIONS = ("2012-10-17", "2008-10-17")
+MAX_DOCUMENT_CHARS = 1_000_000  # far above any AWS limit; guards against hostile input
+_TOP_KEYS = frozenset({"Version", "Id", "Statement"})
+
+
+@dataclass(frozen=True, eq=False)
+class Policy:
+    name: str
+    policy_type: PolicyType
+    version: str
+    statements: tuple[Statement, ...]
+    document: dict[str, Any] = field(repr=False)
+    _by_action: dict[str, tuple[Statement, ...]] = field(default_factory=dict, repr=False)
+
+    def statements_for(self, action_key: str) -> tuple[Statement, ...]:
+        """The statements whose Action/NotAction covers a lower-cased action, memoised."""
+        hit = self._by_action.get(action_key)
+        if hit is None:
+            hit = tuple(s for s in self.statements if s.covers_action(action_key))
+            if len(self._by_action) < 4096:
+                self._by_action[action_key] = hit
+        return hit
+
+    def to_json(self) -> str:
+        return json.dumps(self.document, sort_keys=True, separators=(",", ":"))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Policy) and self.document == other.document \
+            and self.policy_type is other.policy_type
+
+    def __hash__(self) -> int:
+        return hash(self.to_json())
+
+
+def parse_policy(doc: str | Mapping[str, Any], *, name: str = "policy",
+                 policy_type: PolicyType = PolicyType.IDENTITY) -> Policy:
+    """Parse a document (JSON text or an already-decoded object) for use as `policy_type`.
+
+    `name` labels the document in errors and in decisions.
+    """
+    if isinstance(doc, str):
+        if len(doc) > MAX_DOCUMENT_CHARS:
+            raise PolicyError(f"{name}: document is {len(doc):,} characters, over the "
+                              f"{MAX_DOCUMENT_CHARS:,} limit")
+        try:
+            doc = json.loads(doc)
+        except json.JSONDecodeError as exc:
+            raise PolicyError(f"{name}: invalid JSON at line {exc.lineno} column {exc.colno}: "
+                              f"{exc.msg}") from None
+    if not isinstance(doc, Mapping):
+        raise PolicyError(f"{name}: a policy document must be a JSON object")
+    unknown = set(doc) - _TOP_KEYS
+    if unknown:
+        raise PolicyError(f"{name}: unknown top-level field {sorted(unknown)[0]!r}")
+    version = doc.get("Version", "2008-10-17")
+    if version not in VERSIONS:
+        raise PolicyError(f"{name}: Version must be \"2012-10-17\" or \"2008-10-17\", "
+                          f"got {version!r}")
+    if "Statement" not in doc:
+        raise PolicyError(f"{name}: missing Statement")
+    raw = doc["Statement"]
+    raws = [raw] if isinstance(raw, Mapping) else raw
+    if not isinstance(raws, list):
+        raise PolicyError(f"{name}: Statement must be an object or a list of objects")
+    variables = version == "2012-10-17"
+    statements = tuple(
+        compile_statement(r, i, document=name, policy_type=policy_type, variables=variables)
+        for i, r in enumerate(raws))
+    seen: set[str] = set()
+    for s in statements:
+        sid = s.ref.sid
+        if sid:
+            if sid in seen:
+                raise PolicyError(f"{name}: Statement[{s.ref.index}]: duplicate Sid {sid!r}")
+            seen.add(sid)
+    return Policy(name, policy_type, version, statements, _plain(doc))
+
+
+def _plain(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """A JSON-clean copy of the document, so serialising never sees foreign types."""
+    result: dict[str, Any] = json.loads(json.dumps(doc))
+    return result

@@ -1,0 +1,231 @@
+"""One policy statement, validated strictly and compiled for matching.
+
+Everything that does not depend on the request (action and resource patterns, principal
+entries, condition operators) is compiled here, once. Match results that depend only on a
+string (an action, a resource ARN, a principal ARN) are memoised per statement.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from crossgrant.errors import PolicyError
+from crossgrant.iam.conditions import Condition, compile_condition_block
+from crossgrant.iam.patterns import Matcher, compile_glob, compile_tokens
+from crossgrant.iam.principal import Principal, PrincipalSet, Strength, parse_principal_element
+from crossgrant.iam.variables import (
+    Context,
+    as_tokens,
+    compile_resolved,
+    has_variables,
+    parse_template,
+    resolve,
+)
+
+_ACTION_RE = re.compile(r"\*|[A-Za-z0-9-]+:[A-Za-z0-9*?_.-]+")
+_CACHE_LIMIT = 4096
+
+STATEMENT_KEYS = frozenset(
+    {"Sid", "Effect", "Principal", "NotPrincipal", "Action", "NotAction", "Resource",
+     "NotResource", "Condition"})
+
+
+class PolicyType(enum.StrEnum):
+    """Where a document sits in the evaluation; the value is AWS's name for it."""
+
+    IDENTITY = "identity-based policy"
+    RESOURCE = "resource-based policy"
+    BOUNDARY = "permissions boundary"
+    SESSION = "session policy"
+    SCP = "service control policy"
+    RCP = "resource control policy"
+    VPC_ENDPOINT = "VPC endpoint policy"
+
+    @property
+    def takes_principal(self) -> bool:
+        return self in (PolicyType.RESOURCE, PolicyType.RCP, PolicyType.VPC_ENDPOINT)
+
+
+@dataclass(frozen=True, slots=True)
+class StatementRef:
+    """Which statement of which document decided something, for explanations."""
+
+    document: str
+    policy_type: PolicyType
+    index: int
+    sid: str | None
+    effect: str
+
+    @property
+    def label(self) -> str:
+        return self.sid if self.sid else f"#{self.index}"
+
+    def as_json(self) -> dict[str, str]:
+        return {"document": self.document, "statement": self.label, "effect": self.effect}
+
+
+class _PatternSet:
+    """Resource (or NotResource) patterns; memoises results for patterns without variables."""
+
+    __slots__ = ("_cache", "_dynamic", "_static", "negated")
+
+    def __init__(self, patterns: list[str], *, negated: bool, variables: bool) -> None:
+        self.negated = negated
+        self._static: list[Matcher] = []
+        self._dynamic = []
+        for p in patterns:
+            pieces = parse_template(p, wildcards=True, variables=variables)
+            if has_variables(pieces):
+                self._dynamic.append(pieces)
+            else:
+                self._static.append(compile_tokens(as_tokens(pieces), arn=True))
+        self._cache: dict[str, bool] = {}
+
+    def matches(self, resource: str, ctx: Context) -> bool:
+        hit = self._cache.get(resource)
+        if hit is None:
+            hit = any(m(resource) for m in self._static)
+            if len(self._cache) < _CACHE_LIMIT:
+                self._cache[resource] = hit
+        if not hit and self._dynamic:
+            for pieces in self._dynamic:
+                toks = resolve(pieces, ctx)
+                if toks is not None and compile_resolved(toks, False, True)(resource):
+                    hit = True
+                    break
+        return hit != self.negated
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Statement:
+    ref: StatementRef
+    allow: bool
+    action_matcher: Callable[[str], bool]  # takes a lower-cased action
+    resources: _PatternSet | None  # None: applies to the resource it is attached to
+    principals: PrincipalSet | None
+    conditions: tuple[Condition, ...]
+    source: dict[str, Any] = field(repr=False)
+
+    def covers_action(self, action_key: str) -> bool:
+        return self.action_matcher(action_key)
+
+    def covers_resource(self, resource: str, ctx: Context) -> bool:
+        return self.resources is None or self.resources.matches(resource, ctx)
+
+    def principal_strength(self, p: Principal) -> Strength:
+        return Strength.DIRECT if self.principals is None else self.principals.strength(p)
+
+    def conditions_hold(self, ctx: Context) -> bool:
+        return all(c.test(ctx) for c in self.conditions)
+
+    @property
+    def negated_principal(self) -> bool:
+        return self.principals is not None and self.principals.negated
+
+
+def compile_statement(raw: object, index: int, *, document: str, policy_type: PolicyType,
+                      variables: bool) -> Statement:
+    where = f"{document}: Statement[{index}]"
+    if not isinstance(raw, Mapping):
+        raise PolicyError(f"{where}: a statement must be an object")
+    sid = raw.get("Sid")
+    if sid is not None:
+        if not isinstance(sid, str):
+            raise PolicyError(f"{where}: Sid must be a string")
+        where = f"{document}: Statement[{index}] (Sid {sid!r})"
+    unknown = set(raw) - STATEMENT_KEYS
+    if unknown:
+        raise PolicyError(f"{where}: unknown field {sorted(unknown)[0]!r}")
+    effect = raw.get("Effect")
+    if effect not in ("Allow", "Deny"):
+        raise PolicyError(f"{where}: Effect must be \"Allow\" or \"Deny\", got {effect!r}")
+
+    action_matcher = _compile_actions(raw, where)
+    resources = _compile_resources(raw, where, policy_type, variables)
+    principals = _compile_principals(raw, where, policy_type)
+    conditions: tuple[Condition, ...] = ()
+    if "Condition" in raw:
+        conditions = compile_condition_block(raw["Condition"], f"{where}.Condition",
+                                             variables=variables)
+    ref = StatementRef(document, policy_type, index, sid, effect)
+    return Statement(ref, effect == "Allow", action_matcher, resources, principals, conditions,
+                     dict(raw))
+
+
+def _exactly_one(raw: Mapping[str, object], a: str, b: str, where: str,
+                 required: bool) -> tuple[str, object] | None:
+    has_a, has_b = a in raw, b in raw
+    if has_a and has_b:
+        raise PolicyError(f"{where}: has both {a} and {b}; use one")
+    if not has_a and not has_b:
+        if required:
+            raise PolicyError(f"{where}: missing {a} (or {b})")
+        return None
+    return (a, raw[a]) if has_a else (b, raw[b])
+
+
+def _string_list(value: object, where: str) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+        return [str(v) for v in value]
+    raise PolicyError(f"{where}: must be a string or a non-empty list of strings")
+
+
+def _compile_actions(raw: Mapping[str, object], where: str) -> Callable[[str], bool]:
+    found = _exactly_one(raw, "Action", "NotAction", where, required=True)
+    assert found is not None
+    name, value = found
+    actions = _string_list(value, f"{where}.{name}")
+    for a in actions:
+        if not _ACTION_RE.fullmatch(a):
+            raise PolicyError(f"{where}.{name}: {a!r} is not an action (service:Name, "
+                              f"wildcards * and ? allowed)")
+    exact = frozenset(a.lower() for a in actions if "*" not in a and "?" not in a)
+    globs = [compile_glob(a.lower()) for a in actions if "*" in a or "?" in a]
+    negated = name == "NotAction"
+    cache: dict[str, bool] = {}
+
+    def matcher(action_key: str) -> bool:
+        hit = cache.get(action_key)
+        if hit is None:
+            hit = (action_key in exact or any(g(action_key) for g in globs)) != negated
+            if len(cache) < _CACHE_LIMIT:
+                cache[action_key] = hit
+        return hit
+
+    return matcher
+
+
+def _compile_resources(raw: Mapping[str, object], where: str, policy_type: PolicyType,
+                       variables: bool) -> _PatternSet | None:
+    required = policy_type is not PolicyType.RESOURCE
+    found = _exactly_one(raw, "Resource", "NotResource", where, required=required)
+    if found is None:
+        return None
+    name, value = found
+    patterns = _string_list(value, f"{where}.{name}")
+    for p in patterns:
+        if p != "*" and not (p.startswith("arn:") and p.count(":") >= 5):
+            raise PolicyError(f"{where}.{name}: {p!r} is not \"*\" or an ARN "
+                              f"(arn:partition:service:region:account:resource)")
+    return _PatternSet(patterns, negated=name == "NotResource", variables=variables)
+
+
+def _compile_principals(raw: Mapping[str, object], where: str,
+                        policy_type: PolicyType) -> PrincipalSet | None:
+    if not policy_type.takes_principal:
+        for key in ("Principal", "NotPrincipal"):
+            if key in raw:
+                raise PolicyError(f"{where}: a {policy_type.value} cannot have {key}")
+        return None
+    found = _exactly_one(raw, "Principal", "NotPrincipal", where,
+                         required=policy_type is PolicyType.RESOURCE)
+    if found is None:
+        return None
+    name, value = found
+    return parse_principal_element(value, f"{where}.{name}", negated=name == "NotPrincipal")
