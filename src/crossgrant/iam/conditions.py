@@ -17,6 +17,7 @@ import operator
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from crossgrant.errors import PolicyError
@@ -177,8 +178,20 @@ def _pred_factory(family: str, suffix: str, values: list[str], where: str, *,
     raise AssertionError(family)
 
 
+class _Static:
+    """A predicate factory that ignores the context: no policy variables to resolve."""
+
+    __slots__ = ("pred",)
+
+    def __init__(self, pred: Pred) -> None:
+        self.pred = pred
+
+    def __call__(self, _ctx: Context) -> Pred:
+        return self.pred
+
+
 def _static(pred: Pred) -> PredFactory:
-    return lambda _ctx: pred
+    return _Static(pred)
 
 
 def _string_factory(suffix: str, values: list[str], *, variables: bool) -> PredFactory:
@@ -250,20 +263,23 @@ def _quantified(key: str, factory: PredFactory, *, negated: bool, qualifier: str
                 if_exists: bool) -> Test:
     absent = True if if_exists else (
         qualifier == "ForAllValues" or (not qualifier and negated))
+    static = factory({}) if isinstance(factory, _Static) else None
 
     def test(ctx: Context) -> bool:
         vals = ctx.get(key)
         if vals is None:
             return absent
-        pred = factory(ctx)
+        pred = static if static is not None else factory(ctx)
         if pred is None:
             return False
         if qualifier == "ForAllValues":
             return all(pred(v) != negated for v in vals)
         if qualifier == "ForAnyValue":
             return any(pred(v) != negated for v in vals)
-        hit = any(pred(v) for v in vals)
-        return not hit if negated else hit
+        for v in vals:
+            if pred(v):
+                return not negated
+        return negated
 
     return test
 
@@ -340,15 +356,26 @@ def _parse_network(s: str, where: str) -> Network:
         raise PolicyError(f"{where}: {s!r} is not an IP address or CIDR block") from None
 
 
-def _ip_in(s: str, nets: list[Network]) -> bool:
+@lru_cache(maxsize=4096)
+def _parse_ip(s: str) -> Network | ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """A context IP (or CIDR, which matches if it lies inside), parsed once per string."""
+    text = s.strip()
     try:
-        ip = ipaddress.ip_address(s.strip())
+        return ipaddress.ip_address(text)
     except ValueError:
-        try:  # a context value may itself be a CIDR: it matches if it lies inside
-            sub = ipaddress.ip_network(s.strip(), strict=False)
-        except ValueError:
-            return False
-        return any(sub.version == n.version and sub.subnet_of(n) for n in nets)  # type: ignore[arg-type]
+        pass
+    try:
+        return ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        return None
+
+
+def _ip_in(s: str, nets: list[Network]) -> bool:
+    ip = _parse_ip(s)
+    if ip is None:
+        return False
+    if isinstance(ip, ipaddress.IPv4Network | ipaddress.IPv6Network):
+        return any(ip.version == n.version and ip.subnet_of(n) for n in nets)  # type: ignore[arg-type]
     return any(ip.version == n.version and ip in n for n in nets)
 
 

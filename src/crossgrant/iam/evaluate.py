@@ -22,7 +22,7 @@ import enum
 from dataclasses import dataclass
 
 from crossgrant.iam.policy import Policy
-from crossgrant.iam.principal import PrincipalKind, Strength
+from crossgrant.iam.principal import Principal, PrincipalKind, Strength
 from crossgrant.iam.request import Request
 from crossgrant.iam.statement import PolicyType, Statement, StatementRef
 from crossgrant.iam.variables import Context
@@ -90,23 +90,27 @@ class Decision:
             f"{r.effect} in {r.document} statement {r.label}" for r in self.because)
 
 
-def _scan(policy: Policy, req: Request, ctx: Context, check_principal: bool,
-          deny_not_principal: bool, allows: list[tuple[Statement, Strength]],
-          denies: list[Statement]) -> None:
-    """Append the statements of `policy` that apply to `req`, split by effect."""
-    p = req.principal
-    resource = req.resource
-    for st in policy.statements_for(req.action_key):
-        if not st.covers_resource(resource, ctx):
+Found = list[tuple[Statement, Strength]]
+
+
+def _scan(policy: Policy, action_key: str, resource: str, ctx: Context, p: Principal | None,
+          bounded: bool, allows: Found, denies: list[Statement]) -> None:
+    """Append the statements of `policy` that apply, split by effect.
+
+    `p` is the caller when the document names principals (resource policies), else None.
+    `bounded`: the caller has a permissions boundary, under which AWS applies every
+    NotPrincipal+Deny statement whatever it lists.
+    """
+    for st in policy.candidates(action_key, resource):
+        rs = st.resources
+        if rs is not None and rs.has_variables and not rs.matches(resource, ctx):
             continue
         strength = Strength.DIRECT
-        if check_principal and st.principals is not None:
-            if deny_not_principal and not st.allow and st.principals.negated:
-                strength = Strength.DIRECT  # AWS: NotPrincipal+Deny always hits a bounded caller
-            else:
-                strength = st.principals.strength(p)
-                if strength is Strength.NONE:
-                    continue
+        ps = st.principals
+        if p is not None and ps is not None and not (bounded and ps.negated and not st.allow):
+            strength = ps.strength(p)
+            if not strength:
+                continue
         if st.conditions and not st.conditions_hold(ctx):
             continue
         if st.allow:
@@ -115,94 +119,106 @@ def _scan(policy: Policy, req: Request, ctx: Context, check_principal: bool,
             denies.append(st)
 
 
-def _allows_in(policies: tuple[Policy, ...], req: Request, ctx: Context, principal: bool,
-               denies: list[Statement]) -> list[tuple[Statement, Strength]]:
-    allows: list[tuple[Statement, Strength]] = []
-    for pol in policies:
-        _scan(pol, req, ctx, principal, False, allows, denies)
-    return allows
+def _level_allows(levels: tuple[tuple[Policy, ...], ...], action_key: str, resource: str,
+                  ctx: Context, p: Principal | None, denies: list[Statement]) -> list[Found]:
+    out = []
+    for level in levels:
+        found: Found = []
+        for pol in level:
+            _scan(pol, action_key, resource, ctx, p, False, found, denies)
+        out.append(found)
+    return out
 
 
 def evaluate(req: Request, policies: PolicySet) -> Decision:
     """Decide `req` against `policies`; never raises on parsed documents."""
     p = req.principal
     ctx = req.full_context
-    is_iam = p.is_iam
-    governed_by_scp = is_iam and bool(policies.scps)
-    governed_by_rcp = p.kind is not PrincipalKind.SERVICE and bool(policies.rcps)
-    has_boundary = bool(policies.boundaries)
+    akey = req.action_key
+    resource = req.resource
+    is_iam = p.account is not None
+    boundaries = policies.boundaries
     denies: list[Statement] = []
 
     # Gather every applicable statement once; explicit denies are collected on the way.
-    rcp_levels = [_allows_in(level, req, ctx, True, denies)
-                  for level in policies.rcps] if governed_by_rcp else []
-    scp_levels = [_allows_in(level, req, ctx, False, denies)
-                  for level in policies.scps] if governed_by_scp else []
-    vpce_allows: list[tuple[Statement, Strength]] = []
+    rcp_levels = _level_allows(policies.rcps, akey, resource, ctx, p, denies) \
+        if policies.rcps and p.kind is not PrincipalKind.SERVICE else []
+    scp_levels = _level_allows(policies.scps, akey, resource, ctx, None, denies) \
+        if policies.scps and is_iam else []
+    vpce_allows: Found = []
     if policies.vpc_endpoint is not None:
-        _scan(policies.vpc_endpoint, req, ctx, True, False, vpce_allows, denies)
-    rbp_allows: list[tuple[Statement, Strength]] = []
+        _scan(policies.vpc_endpoint, akey, resource, ctx, p, False, vpce_allows, denies)
+    rbp_allows: Found = []
     if policies.resource is not None:
-        _scan(policies.resource, req, ctx, True, has_boundary, rbp_allows, denies)
-    id_allows: list[tuple[Statement, Strength]] = []
-    bnd_allows: list[list[tuple[Statement, Strength]]] = []
-    sess_allows: list[tuple[Statement, Strength]] = []
+        _scan(policies.resource, akey, resource, ctx, p, bool(boundaries), rbp_allows, denies)
+    id_allows: Found = []
+    bnd_allows: list[Found] = []
+    sess_allows: Found = []
     if is_iam:
-        id_allows = _allows_in(policies.identity, req, ctx, False, denies)
-        if has_boundary:
-            assert policies.boundaries is not None
-            bnd_allows = [_allows_in((b,), req, ctx, False, denies) for b in policies.boundaries]
+        for pol in policies.identity:
+            _scan(pol, akey, resource, ctx, None, False, id_allows, denies)
+        if boundaries:
+            bnd_allows = _level_allows(tuple((b,) for b in boundaries), akey, resource, ctx,
+                                       None, denies)
         if policies.session is not None:
-            _scan(policies.session, req, ctx, False, False, sess_allows, denies)
+            _scan(policies.session, akey, resource, ctx, None, False, sess_allows, denies)
 
     if denies:
-        return Decision(Effect.EXPLICIT_DENY, tuple(s.ref for s in denies))
-    for levels, kind in ((rcp_levels, PolicyType.RCP), (scp_levels, PolicyType.SCP)):
-        for level in levels:
-            if not level:
-                return Decision(Effect.IMPLICIT_DENY, (), kind)
+        return Decision(_EXPLICIT, tuple([s.ref for s in denies]))
+    for level in rcp_levels:
+        if not level:
+            return Decision(_IMPLICIT, (), PolicyType.RCP)
+    for level in scp_levels:
+        if not level:
+            return Decision(_IMPLICIT, (), PolicyType.SCP)
     if policies.vpc_endpoint is not None and not vpce_allows:
-        return Decision(Effect.IMPLICIT_DENY, (), PolicyType.VPC_ENDPOINT)
+        return Decision(_IMPLICIT, (), PolicyType.VPC_ENDPOINT)
 
-    rbp_strength = max((s for _, s in rbp_allows), default=Strength.NONE)
-    rbp_refs = tuple(st.ref for st, _ in rbp_allows)
+    rbp_strength = _NONE
+    for _, strength in rbp_allows:
+        rbp_strength = max(rbp_strength, strength)
     if not is_iam:
-        if rbp_strength is Strength.DIRECT:
-            return Decision(Effect.ALLOW, rbp_refs)
-        return Decision(Effect.IMPLICIT_DENY, (), PolicyType.RESOURCE)
+        if rbp_strength is _DIRECT:
+            return Decision(_ALLOW, _refs(rbp_allows))
+        return Decision(_IMPLICIT, (), PolicyType.RESOURCE)
 
     is_root = p.kind is PrincipalKind.ROOT
     identity_ok = is_root or bool(id_allows)
     boundary_ok = is_root or all(bnd_allows)
     session_ok = policies.session is None or bool(sess_allows)
-    limits = tuple(st.ref for level in bnd_allows for st, _ in level) + tuple(
-        st.ref for st, _ in sess_allows)
-    own = tuple(st.ref for st, _ in id_allows) + limits
 
     if req.is_cross_account:
         if not identity_ok:
-            return Decision(Effect.IMPLICIT_DENY, (), PolicyType.IDENTITY)
+            return Decision(_IMPLICIT, (), PolicyType.IDENTITY)
         if not boundary_ok:
-            return Decision(Effect.IMPLICIT_DENY, (), PolicyType.BOUNDARY)
+            return Decision(_IMPLICIT, (), PolicyType.BOUNDARY)
         if not session_ok:
-            return Decision(Effect.IMPLICIT_DENY, (), PolicyType.SESSION)
-        if rbp_strength is Strength.NONE:
-            return Decision(Effect.IMPLICIT_DENY, (), PolicyType.RESOURCE)
-        return Decision(Effect.ALLOW, rbp_refs + own)
+            return Decision(_IMPLICIT, (), PolicyType.SESSION)
+        if rbp_strength is _NONE:
+            return Decision(_IMPLICIT, (), PolicyType.RESOURCE)
+        return Decision(_ALLOW, _refs(rbp_allows, id_allows, *bnd_allows, sess_allows))
 
-    if rbp_strength is Strength.DIRECT:
-        return Decision(Effect.ALLOW, rbp_refs)
+    if rbp_strength is _DIRECT:
+        return Decision(_ALLOW, _refs(rbp_allows))
     if rbp_strength is Strength.ROLE and boundary_ok and session_ok:
-        return Decision(Effect.ALLOW, rbp_refs + limits)
-    if rbp_strength is Strength.NONE and _needs_resource_policy(req.action_key):
-        return Decision(Effect.IMPLICIT_DENY, (), PolicyType.RESOURCE)
+        return Decision(_ALLOW, _refs(rbp_allows, *bnd_allows, sess_allows))
+    if rbp_strength is _NONE and _needs_resource_policy(akey):
+        return Decision(_IMPLICIT, (), PolicyType.RESOURCE)
     if not identity_ok:
-        return Decision(Effect.IMPLICIT_DENY, (), PolicyType.IDENTITY)
+        return Decision(_IMPLICIT, (), PolicyType.IDENTITY)
     if not boundary_ok:
-        return Decision(Effect.IMPLICIT_DENY, (), PolicyType.BOUNDARY)
+        return Decision(_IMPLICIT, (), PolicyType.BOUNDARY)
     if not session_ok:
-        return Decision(Effect.IMPLICIT_DENY, (), PolicyType.SESSION)
-    return Decision(Effect.ALLOW, own + rbp_refs)
+        return Decision(_IMPLICIT, (), PolicyType.SESSION)
+    return Decision(_ALLOW, _refs(id_allows, *bnd_allows, sess_allows, rbp_allows))
+
+
+def _refs(*groups: Found) -> tuple[StatementRef, ...]:
+    return tuple([st.ref for group in groups for st, _ in group])
+
+
+_ALLOW, _EXPLICIT, _IMPLICIT = Effect.ALLOW, Effect.EXPLICIT_DENY, Effect.IMPLICIT_DENY
+_NONE, _DIRECT = Strength.NONE, Strength.DIRECT
 
 
 def _needs_resource_policy(action_key: str) -> bool:

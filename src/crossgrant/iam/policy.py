@@ -25,6 +25,8 @@ class Policy:
     statements: tuple[Statement, ...]
     document: dict[str, Any] = field(repr=False)
     _by_action: dict[str, tuple[Statement, ...]] = field(default_factory=dict, repr=False)
+    _by_request: dict[tuple[str, str], tuple[Statement, ...]] = field(default_factory=dict,
+                                                                     repr=False)
 
     def statements_for(self, action_key: str) -> tuple[Statement, ...]:
         """The statements whose Action/NotAction covers a lower-cased action, memoised."""
@@ -33,6 +35,22 @@ class Policy:
             hit = tuple(s for s in self.statements if s.covers_action(action_key))
             if len(self._by_action) < 4096:
                 self._by_action[action_key] = hit
+        return hit
+
+    def candidates(self, action_key: str, resource: str) -> tuple[Statement, ...]:
+        """Statements that cover the action and may cover the resource, memoised.
+
+        A statement whose Resource holds a policy variable stays a candidate: only the
+        request's context can decide it (see `Statement.resources.has_variables`).
+        """
+        key = (action_key, resource)
+        hit = self._by_request.get(key)
+        if hit is None:
+            hit = tuple(s for s in self.statements_for(action_key)
+                        if s.resources is None or s.resources.static_verdict(resource)
+                        is not False)
+            if len(self._by_request) < 16384:
+                self._by_request[key] = hit
         return hit
 
     def to_json(self) -> str:
