@@ -136,7 +136,7 @@ def read_cases(text: str, source: str) -> Iterator[tuple[str, object]]:
     if stripped.startswith("{"):
         try:
             whole = json.loads(stripped)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             pass
         else:
             yield source, whole
@@ -149,6 +149,8 @@ def read_cases(text: str, source: str) -> Iterator[tuple[str, object]]:
             yield where, json.loads(line)
         except json.JSONDecodeError as exc:
             yield where, CaseError(f"{where}: invalid JSON at column {exc.colno}: {exc.msg}")
+        except RecursionError:
+            yield where, CaseError(f"{where}: JSON nested too deeply")
 
 
 def run_case(where: str, obj: object) -> Outcome:

@@ -79,6 +79,8 @@ def parse_policy(doc: str | Mapping[str, Any], *, name: str = "policy",
         except json.JSONDecodeError as exc:
             raise PolicyError(f"{name}: invalid JSON at line {exc.lineno} column {exc.colno}: "
                               f"{exc.msg}") from None
+        except RecursionError:
+            raise PolicyError(f"{name}: JSON nested too deeply") from None
     if not isinstance(doc, Mapping):
         raise PolicyError(f"{name}: a policy document must be a JSON object")
     unknown = set(doc) - _TOP_KEYS
@@ -110,5 +112,8 @@ def parse_policy(doc: str | Mapping[str, Any], *, name: str = "policy",
 
 def _plain(doc: Mapping[str, Any]) -> dict[str, Any]:
     """A JSON-clean copy of the document, so serialising never sees foreign types."""
-    result: dict[str, Any] = json.loads(json.dumps(doc))
+    try:
+        result: dict[str, Any] = json.loads(json.dumps(doc))
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise PolicyError(f"document is not plain JSON: {exc}") from None
     return result
