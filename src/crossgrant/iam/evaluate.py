@@ -185,7 +185,9 @@ def evaluate(req: Request, policies: PolicySet) -> Decision:
     is_root = p.kind is PrincipalKind.ROOT
     identity_ok = is_root or bool(id_allows)
     boundary_ok = is_root or all(bnd_allows)
-    session_ok = policies.session is None or bool(sess_allows)
+    # A GetFederationToken session without a session policy has no permissions of its own.
+    session_ok = bool(sess_allows) if policies.session is not None \
+        else p.kind is not PrincipalKind.FEDERATED_USER
 
     if req.is_cross_account:
         if not identity_ok:

@@ -169,6 +169,7 @@ class PrincipalSet:
 
     entries: tuple[PrincipalEntry, ...]
     negated: bool = False
+    allow: bool = True  # the statement's effect; NotPrincipal reads differently for each
     _cache: dict[str, Strength] = field(default_factory=dict, compare=False, repr=False)
 
     def strength(self, p: Principal) -> Strength:
@@ -189,8 +190,16 @@ class PrincipalSet:
         return best
 
     def _excluding(self, p: Principal) -> Strength:
+        """NotPrincipal, read so that neither effect can over-grant.
+
+        With Allow it covers the caller only if no entry names it in any way. With Deny it
+        exempts the caller only if *every* name it goes by is listed: a session is also
+        its role and its account, and AWS denies the session when only the role is listed.
+        """
         if any(e.kind is EntryKind.EVERYONE for e in self.entries):
             return Strength.NONE
+        if self.allow:
+            return Strength.NONE if self._best(p) else Strength.DIRECT
         names = _names(p)
         listed = {(e.kind, e.value) for e in self.entries}
         if names and names <= listed:
@@ -222,10 +231,11 @@ def _names(p: Principal) -> set[tuple[EntryKind, str]]:
     return out
 
 
-def parse_principal_element(value: object, where: str, *, negated: bool) -> PrincipalSet:
+def parse_principal_element(value: object, where: str, *, negated: bool,
+                            allow: bool = True) -> PrincipalSet:
     """Compile a statement's Principal/NotPrincipal; `where` names it in errors."""
     if value == "*":
-        return PrincipalSet((PrincipalEntry(EntryKind.EVERYONE, "*"),), negated)
+        return PrincipalSet((PrincipalEntry(EntryKind.EVERYONE, "*"),), negated, allow)
     if not isinstance(value, Mapping) or not value:
         raise PolicyError(f"{where}: must be \"*\" or an object with AWS, Service, Federated "
                           f"or CanonicalUser")
@@ -234,7 +244,7 @@ def parse_principal_element(value: object, where: str, *, negated: bool) -> Prin
         values = _str_list(raw, f"{where}.{key}")
         for v in values:
             entries.append(_entry(key, v, f"{where}.{key}"))
-    return PrincipalSet(tuple(entries), negated)
+    return PrincipalSet(tuple(entries), negated, allow)
 
 
 def _str_list(raw: object, where: str) -> list[str]:

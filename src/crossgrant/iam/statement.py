@@ -157,7 +157,7 @@ def compile_statement(raw: object, index: int, *, document: str, policy_type: Po
 
     action_matcher = _compile_actions(raw, where)
     resources = _compile_resources(raw, where, policy_type, variables)
-    principals = _compile_principals(raw, where, policy_type)
+    principals = _compile_principals(raw, where, policy_type, effect == "Allow")
     conditions: tuple[Condition, ...] = ()
     if "Condition" in raw:
         conditions = compile_condition_block(raw["Condition"], f"{where}.Condition",
@@ -227,8 +227,8 @@ def _compile_resources(raw: Mapping[str, object], where: str, policy_type: Polic
     return _PatternSet(patterns, negated=name == "NotResource", variables=variables)
 
 
-def _compile_principals(raw: Mapping[str, object], where: str,
-                        policy_type: PolicyType) -> PrincipalSet | None:
+def _compile_principals(raw: Mapping[str, object], where: str, policy_type: PolicyType,
+                        allow: bool) -> PrincipalSet | None:
     if not policy_type.takes_principal:
         for key in ("Principal", "NotPrincipal"):
             if key in raw:
@@ -239,4 +239,5 @@ def _compile_principals(raw: Mapping[str, object], where: str,
     if found is None:
         return None
     name, value = found
-    return parse_principal_element(value, f"{where}.{name}", negated=name == "NotPrincipal")
+    return parse_principal_element(value, f"{where}.{name}", negated=name == "NotPrincipal",
+                                   allow=allow)
