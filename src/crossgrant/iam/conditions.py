@@ -155,7 +155,7 @@ def _pred_factory(family: str, suffix: str, values: list[str], where: str, *,
         return _string_factory(suffix, values, variables=variables)
     if family == "arn":
         return _template_factory(values, wildcards=True, ignore_case=False, arn=True,
-                                 variables=variables)
+                                 variables=variables, strict=True)
     if family == "numeric":
         nums = [_parse_number(v, where) for v in values]
         cmp = _COMPARATORS[suffix]
@@ -222,10 +222,10 @@ def _string_factory(suffix: str, values: list[str], *, variables: bool) -> PredF
 
 
 def _template_factory(values: list[str], *, wildcards: bool, ignore_case: bool, arn: bool,
-                      variables: bool) -> PredFactory:
+                      variables: bool, strict: bool = False) -> PredFactory:
     templates = [parse_template(v, wildcards=wildcards, variables=variables) for v in values]
     if not any(has_variables(t) for t in templates):
-        matchers = [compile_tokens(as_tokens(t), ignore_case=ignore_case, arn=arn)
+        matchers = [compile_tokens(as_tokens(t), ignore_case=ignore_case, arn=arn, strict=strict)
                     for t in templates]
         return _static(_any_of(matchers))
 
@@ -235,7 +235,7 @@ def _template_factory(values: list[str], *, wildcards: bool, ignore_case: bool, 
             toks = resolve(t, ctx)
             if toks is None:
                 return None
-            matchers.append(compile_resolved(toks, ignore_case, arn))
+            matchers.append(compile_resolved(toks, ignore_case, arn, strict))
         return _any_of(matchers)
 
     return factory

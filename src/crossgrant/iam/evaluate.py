@@ -10,7 +10,8 @@ the caller's own policies decide together:
 * in the same account, a resource policy naming the session, the user or everyone grants
   on its own; naming the role ARN it grants unless a boundary or session policy withholds;
   naming the account delegates to the identity policies. KMS key policies and role trust
-  policies must allow in any case: there an identity policy alone is never enough.
+  policies must allow in any case: there an identity policy alone is never enough; and a
+  trust policy naming the caller directly still leaves it to the caller's boundary.
 
 Principals outside IAM (services, anonymous callers, web identities) have no identity
 policies, so only a resource policy can grant to them.
@@ -183,6 +184,9 @@ def evaluate(req: Request, policies: PolicySet) -> Decision:
         return Decision(_IMPLICIT, (), PolicyType.RESOURCE)
 
     is_root = p.kind is PrincipalKind.ROOT
+    # Role trust policies: a boundary must allow sts:AssumeRole even for a caller the
+    # trust policy names directly (IAM User Guide, granting permissions to switch roles).
+    trust = akey in _TRUST_ACTIONS
     identity_ok = is_root or bool(id_allows)
     boundary_ok = is_root or all(bnd_allows)
     # A GetFederationToken session without a session policy has no permissions of its own.
@@ -200,11 +204,12 @@ def evaluate(req: Request, policies: PolicySet) -> Decision:
             return Decision(_IMPLICIT, (), PolicyType.RESOURCE)
         return Decision(_ALLOW, _refs(rbp_allows, id_allows, *bnd_allows, sess_allows))
 
-    if rbp_strength is _DIRECT:
+    if rbp_strength is _DIRECT and not (trust and not (boundary_ok and session_ok)):
         return Decision(_ALLOW, _refs(rbp_allows))
-    if rbp_strength is Strength.ROLE and boundary_ok and session_ok:
+    if rbp_strength is not _NONE and rbp_strength is not Strength.ACCOUNT \
+            and boundary_ok and session_ok:
         return Decision(_ALLOW, _refs(rbp_allows, *bnd_allows, sess_allows))
-    if rbp_strength is _NONE and _needs_resource_policy(akey):
+    if rbp_strength is _NONE and (trust or akey.startswith("kms:")):
         return Decision(_IMPLICIT, (), PolicyType.RESOURCE)
     if not identity_ok:
         return Decision(_IMPLICIT, (), PolicyType.IDENTITY)
@@ -221,8 +226,3 @@ def _refs(*groups: Found) -> tuple[StatementRef, ...]:
 
 _ALLOW, _EXPLICIT, _IMPLICIT = Effect.ALLOW, Effect.EXPLICIT_DENY, Effect.IMPLICIT_DENY
 _NONE, _DIRECT = Strength.NONE, Strength.DIRECT
-
-
-def _needs_resource_policy(action_key: str) -> bool:
-    """KMS key policies and role trust policies must allow even in the same account."""
-    return action_key.startswith("kms:") or action_key in _TRUST_ACTIONS

@@ -47,13 +47,31 @@ def _regex_plain(tokens: Iterable[Token]) -> str:
     return "".join(out)
 
 
-def _regex_arn(tokens: Iterable[Token]) -> str:
-    """Like `_regex_plain`, but wildcards stay inside a segment until the fifth colon."""
+def _star_crosses(tokens: list[Token], i: int, colons: int, strict: bool) -> bool:
+    """Does the `*` at tokens[i] match across colons?
+
+    In the resource segment it always does. Before it, AWS lets a `*` that ends a segment
+    (followed by a colon, or ending the pattern) expand past the colon boundaries; a `*`
+    inside a segment stays inside it. `strict` (the Arn* condition operators, which check
+    each of the six segments separately) never lets a `*` cross before the resource.
+    """
+    if colons >= 5:
+        return True
+    if strict:
+        return False
+    if i + 1 == len(tokens):
+        return True
+    nxt = tokens[i + 1]
+    return isinstance(nxt, str) and nxt.startswith(":")
+
+
+def _regex_arn(tokens: list[Token], strict: bool) -> str:
+    """Like `_regex_plain`, but wildcards respect ARN segments (see `_star_crosses`)."""
     out = []
     colons = 0
-    for tok in tokens:
+    for i, tok in enumerate(tokens):
         if tok is STAR:
-            out.append(".*" if colons >= 5 else "[^:]*")
+            out.append(".*" if _star_crosses(tokens, i, colons, strict) else "[^:]*")
         elif tok is QMARK:
             out.append("." if colons >= 5 else "[^:]")
         else:
@@ -71,8 +89,12 @@ def literal(tokens: Iterable[Token]) -> str:
     return "".join(str(t) for t in tokens if t is not STAR and t is not QMARK)
 
 
-def compile_tokens(tokens: list[Token], *, ignore_case: bool = False, arn: bool = False) -> Matcher:
-    """The matcher for a token list: a string compare when there is no wildcard."""
+def compile_tokens(tokens: list[Token], *, ignore_case: bool = False, arn: bool = False,
+                   strict: bool = False) -> Matcher:
+    """The matcher for a token list: a string compare when there is no wildcard.
+
+    `arn` makes wildcards respect ARN segments; `strict` is the Arn* operators' reading.
+    """
     if not has_wildcard(tokens):
         lit = literal(tokens)
         if ignore_case:
@@ -82,69 +104,74 @@ def compile_tokens(tokens: list[Token], *, ignore_case: bool = False, arn: bool 
     if tokens == [STAR]:
         return _always
     if sum(1 for t in tokens if t is STAR) > 1:
-        return _backtrack_free(tokens, ignore_case=ignore_case, arn=arn)
-    body = _regex_arn(tokens) if arn else _regex_plain(tokens)
+        return _backtrack_free(tokens, ignore_case=ignore_case, arn=arn, strict=strict)
+    body = _regex_arn(tokens, strict) if arn else _regex_plain(tokens)
     flags = (re.IGNORECASE | re.DOTALL) if ignore_case else re.DOTALL
     rx = re.compile(body, flags)
     fullmatch = rx.fullmatch
     return lambda s: fullmatch(s) is not None
 
 
-def _backtrack_free(tokens: list[Token], *, ignore_case: bool, arn: bool) -> Matcher:
+# Items of a pattern for the automaton below: a literal character, or one of these.
+_ANY, _ANY_IN_SEGMENT, _STAR, _STAR_IN_SEGMENT = (object() for _ in range(4))
+
+
+def _backtrack_free(tokens: list[Token], *, ignore_case: bool, arn: bool,
+                    strict: bool) -> Matcher:
     """A matcher for patterns with several `*`.
 
     A regex like `.*a.*a.*a.*b` backtracks in polynomial time of high degree on a long
-    hostile string; the two-pointer glob below is O(len(pattern) * len(text)) whatever
-    the input. ARN patterns are matched segment by segment so `*` never crosses a colon
-    before the resource segment.
+    hostile string; simulating the pattern as an automaton (a set of positions per input
+    character) is O(len(pattern) * len(text)) whatever the input.
     """
     items: list[object] = []
-    for t in tokens:
-        if t is STAR or t is QMARK:
-            items.append(t)
+    colons = 0
+    for i, t in enumerate(tokens):
+        if t is STAR:
+            crosses = not arn or _star_crosses(tokens, i, colons, strict)
+            items.append(_STAR if crosses else _STAR_IN_SEGMENT)
+        elif t is QMARK:
+            items.append(_ANY if not arn or colons >= 5 else _ANY_IN_SEGMENT)
         else:
-            items.extend(str(t).lower() if ignore_case else str(t))
-    if not arn:
-        return lambda s: _glob(items, s.lower() if ignore_case else s)
-    segments: list[list[object]] = [[]]
-    for it in items:
-        if it == ":" and len(segments) < 6:
-            segments.append([])
-        else:
-            segments[-1].append(it)
-
-    def match(s: str) -> bool:
-        parts = (s.lower() if ignore_case else s).split(":", 5)
-        return len(parts) == len(segments) and all(
-            _glob(seg, part) for seg, part in zip(segments, parts, strict=True))
-
-    return match
+            text = str(t).lower() if ignore_case else str(t)
+            colons += text.count(":")
+            items.extend(text)
+    return lambda s: _simulate(items, s.lower() if ignore_case else s)
 
 
-def _glob(pattern: list[object], s: str) -> bool:
-    pi = si = 0
-    star, mark = -1, 0
-    n = len(pattern)
-    while si < len(s):
-        if pi < n and (pattern[pi] is QMARK or pattern[pi] == s[si]):
-            pi += 1
-            si += 1
-        elif pi < n and pattern[pi] is STAR:
-            star, mark = pi, si
-            pi += 1
-        elif star >= 0:
-            pi = star + 1
-            mark += 1
-            si = mark
-        else:
+def _closure(items: list[object], states: set[int]) -> set[int]:
+    """Add the positions reachable by letting stars match nothing."""
+    out = set(states)
+    for start in sorted(states):
+        i = start
+        while i < len(items) and (items[i] is _STAR or items[i] is _STAR_IN_SEGMENT):
+            i += 1
+            out.add(i)
+    return out
+
+
+def _simulate(items: list[object], s: str) -> bool:
+    m = len(items)
+    states = _closure(items, {0})
+    for ch in s:
+        nxt: set[int] = set()
+        for i in states:
+            if i == m:
+                continue
+            it = items[i]
+            if it is _STAR or (it is _STAR_IN_SEGMENT and ch != ":"):
+                nxt.add(i)
+            elif it is _ANY or (it is _ANY_IN_SEGMENT and ch != ":") or it == ch:
+                nxt.add(i + 1)
+        if not nxt:
             return False
-    while pi < n and pattern[pi] is STAR:
-        pi += 1
-    return pi == n
+        states = _closure(items, nxt)
+    return m in states
 
 
-def compile_glob(pattern: str, *, ignore_case: bool = False, arn: bool = False) -> Matcher:
-    return compile_tokens(glob_tokens(pattern), ignore_case=ignore_case, arn=arn)
+def compile_glob(pattern: str, *, ignore_case: bool = False, arn: bool = False,
+                 strict: bool = False) -> Matcher:
+    return compile_tokens(glob_tokens(pattern), ignore_case=ignore_case, arn=arn, strict=strict)
 
 
 def _always(_: str) -> bool:

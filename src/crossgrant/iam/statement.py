@@ -221,7 +221,7 @@ def _compile_resources(raw: Mapping[str, object], where: str, policy_type: Polic
     name, value = found
     patterns = _string_list(value, f"{where}.{name}")
     for p in patterns:
-        if p != "*" and not (p.startswith("arn:") and p.count(":") >= 5):
+        if p != "*" and not (p.startswith("arn:") and (p.count(":") >= 5 or p.endswith("*"))):
             raise PolicyError(f"{where}.{name}: {p!r} is not \"*\" or an ARN "
                               f"(arn:partition:service:region:account:resource)")
     return _PatternSet(patterns, negated=name == "NotResource", variables=variables)

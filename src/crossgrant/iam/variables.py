@@ -114,5 +114,6 @@ def as_text(tokens: tuple[Token, ...] | list[Token]) -> str:
 
 
 @lru_cache(maxsize=4096)
-def compile_resolved(tokens: tuple[Token, ...], ignore_case: bool, arn: bool) -> Matcher:
-    return compile_tokens(list(tokens), ignore_case=ignore_case, arn=arn)
+def compile_resolved(tokens: tuple[Token, ...], ignore_case: bool, arn: bool,
+                     strict: bool = False) -> Matcher:
+    return compile_tokens(list(tokens), ignore_case=ignore_case, arn=arn, strict=strict)
