@@ -1,0 +1,51 @@
+"""AWS's size limits on policy documents, checked before anything is deployed.
+
+IAM counts characters without whitespace; S3, DynamoDB and KMS count the bytes of the
+document as stored. Rendering uses compact JSON, so both are measured on that form.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from crossgrant.errors import RenderError
+
+if TYPE_CHECKING:
+    from crossgrant.render.artifacts import Artifacts
+
+TRUST_POLICY_MAX = 2048
+ROLE_INLINE_TOTAL_MAX = 10240
+MANAGED_POLICY_MAX = 6144
+BUCKET_POLICY_MAX = 20 * 1024
+TABLE_POLICY_MAX = 20 * 1024
+KEY_POLICY_MAX = 32 * 1024
+
+
+def size(document: Any) -> int:
+    return len("".join(json.dumps(document, separators=(",", ":")).split()))
+
+
+def check(label: str, document: Any, limit: int) -> None:
+    n = size(document)
+    if n > limit:
+        raise RenderError(f"{label} is {n:,} characters, over AWS's limit of {limit:,}: "
+                          f"split the grant or narrow its prefixes")
+
+
+def resource_limit(kind: str) -> int:
+    return {"bucket": BUCKET_POLICY_MAX, "table": TABLE_POLICY_MAX,
+            "stream": TABLE_POLICY_MAX, "key": KEY_POLICY_MAX}[kind]
+
+
+def check_sizes(artifacts: Artifacts) -> None:
+    for role in artifacts.roles:
+        if role.trust_policy is not None:
+            check(f"trust policy of {role.arn}", role.trust_policy, TRUST_POLICY_MAX)
+        total = sum(size(doc) for _, doc in role.inline_policies)
+        if total > ROLE_INLINE_TOTAL_MAX:
+            raise RenderError(f"inline policies of {role.arn} total {total:,} characters, over "
+                              f"AWS's limit of {ROLE_INLINE_TOTAL_MAX:,}")
+    for ps in artifacts.resource_policies:
+        check(ps.label, {"Version": "2012-10-17", "Statement": list(ps.statements)},
+              resource_limit(ps.kind.value))
