@@ -26,3 +26,7 @@ class CaseError(CrossgrantError):
 
 class StateError(CrossgrantError):
     """An AccountState document that is malformed or inconsistent."""
+
+
+class RenderError(CrossgrantError):
+    """A grant that cannot be rendered into documents AWS would accept."""
