@@ -6,7 +6,7 @@ Documents are parsed and compiled once (`parse_policy`) and matched many times
 
 from crossgrant.iam.evaluate import Decision, Effect, PolicySet, evaluate
 from crossgrant.iam.policy import Policy, PolicyType, StatementRef, parse_policy
-from crossgrant.iam.principal import Principal, parse_principal
+from crossgrant.iam.principal import Principal, PrincipalKind, parse_principal
 from crossgrant.iam.request import Request
 
 __all__ = [
@@ -16,6 +16,7 @@ __all__ = [
     "PolicySet",
     "PolicyType",
     "Principal",
+    "PrincipalKind",
     "Request",
     "StatementRef",
     "evaluate",

@@ -77,7 +77,9 @@ class Decision:
     def reason(self, action: str) -> str:
         """The clause AWS appends to an AccessDenied message."""
         if self.effect is Effect.EXPLICIT_DENY and self.denied_by is not None:
-            return f"with an explicit deny in a {self.denied_by.value}"
+            kind = self.denied_by.value
+            article = "an" if kind[0] in "aeiou" else "a"
+            return f"with an explicit deny in {article} {kind}"
         if self.effect is Effect.IMPLICIT_DENY and self.missing is not None:
             return f"because no {self.missing.value} allows the {action} action"
         return "allowed" if self.allowed else "denied"
@@ -143,7 +145,7 @@ def evaluate(req: Request, policies: PolicySet) -> Decision:
 
     # Gather every applicable statement once; explicit denies are collected on the way.
     rcp_levels = _level_allows(policies.rcps, akey, resource, ctx, p, denies) \
-        if policies.rcps and p.kind is not PrincipalKind.SERVICE else []
+        if policies.rcps else []
     scp_levels = _level_allows(policies.scps, akey, resource, ctx, None, denies) \
         if policies.scps and is_iam else []
     vpce_allows: Found = []
@@ -209,7 +211,8 @@ def evaluate(req: Request, policies: PolicySet) -> Decision:
     if rbp_strength is not _NONE and rbp_strength is not Strength.ACCOUNT \
             and boundary_ok and session_ok:
         return Decision(_ALLOW, _refs(rbp_allows, *bnd_allows, sess_allows))
-    if rbp_strength is _NONE and (trust or akey.startswith("kms:")):
+    if rbp_strength is _NONE and (trust or (akey.startswith("kms:")
+                                            and ":key/" in req.resource)):
         return Decision(_IMPLICIT, (), PolicyType.RESOURCE)
     if not identity_ok:
         return Decision(_IMPLICIT, (), PolicyType.IDENTITY)

@@ -48,6 +48,11 @@ class Principal:
     name: str | None = None  # user name, role name, federated user name
     session: str | None = None
     unique_id: str | None = None  # AIDA… / AROA… when known
+    memo_key: str = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # What policy matching may depend on, precomputed: statements memoise by it.
+        object.__setattr__(self, "memo_key", f"{self.kind.value}|{self.arn}|{self.unique_id}")
 
     @property
     def is_iam(self) -> bool:
@@ -174,7 +179,7 @@ class PrincipalSet:
 
     def strength(self, p: Principal) -> Strength:
         """The strongest way this element names the caller (NONE if it does not)."""
-        key = p.arn
+        key = p.memo_key
         hit = self._cache.get(key)
         if hit is None:
             hit = self._excluding(p) if self.negated else self._best(p)

@@ -1,0 +1,699 @@
+"""`AccountState` as JSON: the format snapshots write, the sandbox reads, and people edit.
+
+Loading is strict because a state is evidence: a typo'd field that silently fell back to a
+default would make every later Allow or Deny a claim about a world that does not exist.
+Every error names the file and the JSON path (`state.json: accounts.222222222222.buckets.
+b-images.policy: ...`). Dumping is canonical (sorted keys, every field written), so two
+dumps of equal states are byte-identical and diffs between snapshots are meaningful.
+The format is documented in docs/state.md.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from collections.abc import Mapping
+from typing import Any, NoReturn
+
+from crossgrant.errors import CrossgrantError, StateError
+from crossgrant.iam import PolicyType, parse_policy
+from crossgrant.world.state import (
+    Account,
+    AccountState,
+    Bucket,
+    Encryption,
+    EncryptionType,
+    FrozenMap,
+    Key,
+    ManagedPolicy,
+    ObjectOwnership,
+    OrgAccount,
+    Organization,
+    OrgUnit,
+    PolicyDoc,
+    PublicAccessBlock,
+    Role,
+    Table,
+    UnknownPolicy,
+    User,
+    bucket_policy_label,
+    inline_policy_label,
+    key_policy_label,
+    rcp_label,
+    role_arn,
+    scp_label,
+    stream_policy_label,
+    table_policy_label,
+    trust_policy_label,
+    user_arn,
+)
+
+__all__ = ["FORMAT_VERSION", "check_bucket_name", "dump_state", "load_state"]
+
+FORMAT_VERSION = 1
+
+_P = r"aws(?:-[a-z]+)*"
+_REGION = r"[a-z]{2}(?:-[a-z]+)+-\d{1,2}"
+_KEY_ID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32}"
+_IAM_PATH = r"/(?:[\x21-\x2e\x30-\x7e]+/)*"
+
+_ACCOUNT_RE = re.compile(r"\d{12}")
+_REGION_RE = re.compile(_REGION)
+_IAM_NAME_RE = re.compile(r"[\w+=,.@-]{1,64}", re.ASCII)
+_POLICY_NAME_RE = re.compile(r"[\w+=,.@-]{1,128}", re.ASCII)
+_IAM_PATH_RE = re.compile(_IAM_PATH)
+_IAM_ARN_RE = re.compile(rf"arn:({_P}):iam::.*", re.DOTALL)
+_ROLE_UID_RE = re.compile(r"AROA[A-Z0-9]{8,}")
+_USER_UID_RE = re.compile(r"AIDA[A-Z0-9]{8,}")
+_POLICY_ARN_RE = re.compile(rf"arn:{_P}:iam::(\d{{12}}|aws):policy{_IAM_PATH}[\w+=,.@-]{{1,128}}",
+                            re.ASCII)
+_TABLE_NAME = r"[A-Za-z0-9_.-]{3,255}"
+_TABLE_ARN_RE = re.compile(rf"arn:{_P}:dynamodb:({_REGION}):(\d{{12}}):table/({_TABLE_NAME})")
+_INDEX_NAME_RE = re.compile(_TABLE_NAME)
+_KEY_ARN_RE = re.compile(rf"arn:{_P}:kms:({_REGION}):(\d{{12}}):key/({_KEY_ID})")
+_ALIAS_RE = re.compile(r"alias/[A-Za-z0-9/_-]{1,250}")
+_KMS_REF_RE = re.compile(rf"arn:{_P}:kms:{_REGION}:\d{{12}}:(?:key/(?:{_KEY_ID})|alias/"
+                         r"[A-Za-z0-9/_-]{1,250})")
+_ORG_ID_RE = re.compile(r"o-[a-z0-9]{10,32}")
+_ROOT_ID_RE = re.compile(r"r-[0-9a-z]{4,32}")
+_OU_ID_RE = re.compile(r"ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}")
+_PLAIN_KEY_RE = re.compile(r"[A-Za-z0-9_-]+")
+
+_BUCKET_RE = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+_BUCKET_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
+_BUCKET_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
+
+
+def check_bucket_name(name: str) -> str | None:
+    """Why `name` is not a valid general purpose S3 bucket name, or None if it is."""
+    if not 3 <= len(name) <= 63:
+        return f"bucket names are 3 to 63 characters long, {name!r} has {len(name)}"
+    if not _BUCKET_RE.fullmatch(name):
+        return (f"bucket name {name!r} may only hold lower-case letters, digits, '.' and "
+                f"'-', and must begin and end with a letter or digit")
+    if ".." in name:
+        return f"bucket name {name!r} has two adjacent periods"
+    try:
+        ipaddress.IPv4Address(name)
+    except ValueError:
+        pass
+    else:
+        return f"bucket name {name!r} is formatted as an IP address"
+    for prefix in _BUCKET_PREFIXES:
+        if name.startswith(prefix):
+            return f"bucket name {name!r} starts with the reserved prefix {prefix!r}"
+    for suffix in _BUCKET_SUFFIXES:
+        if name.endswith(suffix):
+            return f"bucket name {name!r} ends with the reserved suffix {suffix!r}"
+    return None
+
+
+def _join(path: str, key: str | int) -> str:
+    if isinstance(key, int):
+        return f"{path}[{key}]"
+    if _PLAIN_KEY_RE.fullmatch(key):
+        return f"{path}.{key}" if path else key
+    return f"{path}[{json.dumps(key)}]"
+
+
+def _kind(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list | tuple):
+        return "a list"
+    if isinstance(value, Mapping):
+        return "an object"
+    return type(value).__name__
+
+
+class _Loader:
+    """Reads one state document, failing with the source and the JSON path."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def fail(self, path: str, message: str) -> NoReturn:
+        where = f"{self.source}: {path}" if path else self.source
+        raise StateError(f"{where}: {message}")
+
+    # --- shapes -------------------------------------------------------------------------
+
+    def obj(self, value: object, path: str, *, required: frozenset[str] = frozenset(),
+            optional: frozenset[str] = frozenset()) -> Mapping[str, Any]:
+        if not isinstance(value, Mapping):
+            self.fail(path, f"must be an object, got {_kind(value)}")
+        allowed = required | optional
+        for key in value:
+            if not isinstance(key, str):
+                self.fail(path, f"keys must be strings, got {key!r}")
+            if key not in allowed:
+                self.fail(_join(path, key), f"unknown field (expected one of "
+                                            f"{', '.join(sorted(allowed))})")
+        for key in sorted(required):
+            if key not in value:
+                self.fail(path, f"missing required field {key!r}")
+        return value
+
+    def mapping(self, value: object, path: str) -> Mapping[str, Any]:
+        if value is None:
+            return {}
+        if not isinstance(value, Mapping):
+            self.fail(path, f"must be an object, got {_kind(value)}")
+        for key in value:
+            if not isinstance(key, str):
+                self.fail(path, f"keys must be strings, got {key!r}")
+        return value
+
+    def string(self, value: object, path: str, pattern: re.Pattern[str] | None = None,
+               what: str = "") -> str:
+        if not isinstance(value, str):
+            self.fail(path, f"must be a string, got {_kind(value)}")
+        if pattern is not None and not pattern.fullmatch(value):
+            self.fail(path, f"{value!r} is not {what}")
+        return value
+
+    def opt_string(self, value: object, path: str, pattern: re.Pattern[str] | None = None,
+                   what: str = "") -> str | None:
+        return None if value is None else self.string(value, path, pattern, what)
+
+    def boolean(self, value: object, path: str, default: bool) -> bool:
+        if value is None:
+            return default
+        if not isinstance(value, bool):
+            self.fail(path, f"must be true or false, got {_kind(value)}")
+        return value
+
+    def strings(self, value: object, path: str, pattern: re.Pattern[str] | None = None,
+                what: str = "") -> tuple[str, ...]:
+        if value is None:
+            return ()
+        if not isinstance(value, list):
+            self.fail(path, f"must be a list of strings, got {_kind(value)}")
+        out: list[str] = []
+        for i, item in enumerate(value):
+            s = self.string(item, _join(path, i), pattern, what)
+            if s in out:
+                self.fail(_join(path, i), f"{s!r} is listed twice")
+            out.append(s)
+        return tuple(out)
+
+    def tags(self, value: object, path: str) -> FrozenMap[str, str]:
+        raw = self.mapping(value, path)
+        out: dict[str, str] = {}
+        for key in sorted(raw):
+            where = _join(path, key)
+            if not 1 <= len(key) <= 128:
+                self.fail(where, "tag keys are 1 to 128 characters")
+            v = self.string(raw[key], where)
+            if len(v) > 256:
+                self.fail(where, "tag values are at most 256 characters")
+            out[key] = v
+        return FrozenMap(out)
+
+    def policy(self, value: object, path: str, name: str, ptype: PolicyType) -> PolicyDoc:
+        if isinstance(value, Mapping) and "unknown" in value:
+            self.obj(value, path, required=frozenset({"unknown"}))
+            reason = self.string(value["unknown"], _join(path, "unknown"))
+            if not reason:
+                self.fail(_join(path, "unknown"), "say why the document is unknown")
+            return UnknownPolicy(name, ptype, reason)
+        if not isinstance(value, Mapping):
+            self.fail(path, f"must be a policy document object or {{\"unknown\": reason}}, "
+                            f"got {_kind(value)}")
+        try:
+            return parse_policy(value, name=name, policy_type=ptype)
+        except CrossgrantError as exc:
+            self.fail(path, str(exc))
+
+    def opt_policy(self, value: object, path: str, name: str,
+                   ptype: PolicyType) -> PolicyDoc | None:
+        return None if value is None else self.policy(value, path, name, ptype)
+
+    # --- the document -------------------------------------------------------------------
+
+    def state(self, data: object) -> AccountState:
+        top = self.obj(data, "", optional=frozenset({"version", "accounts", "organization"}))
+        version = top.get("version", FORMAT_VERSION)
+        if isinstance(version, bool) or version != FORMAT_VERSION:
+            self.fail("version", f"unsupported format version {version!r} "
+                                 f"(this crossgrant reads version {FORMAT_VERSION})")
+        raw_accounts = self.mapping(top.get("accounts"), "accounts")
+        accounts: dict[str, Account] = {}
+        owners: dict[str, str] = {}
+        for acct_id in sorted(raw_accounts):
+            path = _join("accounts", acct_id)
+            if not _ACCOUNT_RE.fullmatch(acct_id):
+                self.fail(path, f"{acct_id!r} is not a 12-digit AWS account id")
+            acct = self.account(raw_accounts[acct_id], path, acct_id)
+            for name in acct.buckets:
+                if name in owners:
+                    self.fail(_join(_join(path, "buckets"), name),
+                              f"bucket name already used in account {owners[name]}; S3 bucket "
+                              f"names are global")
+                owners[name] = acct_id
+            accounts[acct_id] = acct
+        org = None
+        if top.get("organization") is not None:
+            org = self.organization(top["organization"], "organization")
+        return AccountState(accounts=FrozenMap(accounts), organization=org)
+
+    def account(self, value: object, path: str, acct_id: str) -> Account:
+        raw = self.obj(value, path, optional=frozenset(
+            {"id", "roles", "users", "buckets", "tables", "keys", "managed_policies"}))
+        if "id" in raw and raw["id"] != acct_id:
+            self.fail(_join(path, "id"), f"{raw['id']!r} does not match its key {acct_id}")
+
+        managed: dict[str, ManagedPolicy] = {}
+        raw_managed = self.mapping(raw.get("managed_policies"), _join(path, "managed_policies"))
+        for arn in sorted(raw_managed):
+            where = _join(_join(path, "managed_policies"), arn)
+            m = _POLICY_ARN_RE.fullmatch(arn)
+            if m is None:
+                self.fail(where, f"{arn!r} is not a managed policy ARN "
+                                 f"(arn:aws:iam::ACCOUNT:policy/PATH/NAME)")
+            if m.group(1) not in (acct_id, "aws"):
+                self.fail(where, f"a customer managed policy of account {m.group(1)} cannot be "
+                                 f"listed under account {acct_id}")
+            managed[arn] = ManagedPolicy(
+                arn, self.policy(raw_managed[arn], where, arn, PolicyType.IDENTITY),
+                self.policy(raw_managed[arn], where, arn, PolicyType.BOUNDARY))
+
+        roles: dict[str, Role] = {}
+        raw_roles = self.mapping(raw.get("roles"), _join(path, "roles"))
+        for name in sorted(raw_roles):
+            where = _join(_join(path, "roles"), name)
+            self.string(name, where, _IAM_NAME_RE, "a role name (1-64 of A-Z a-z 0-9 +=,.@_-)")
+            roles[name] = self.role(raw_roles[name], where, acct_id, name, managed)
+        self._unique_ci(roles, _join(path, "roles"), "role")
+
+        users: dict[str, User] = {}
+        raw_users = self.mapping(raw.get("users"), _join(path, "users"))
+        for name in sorted(raw_users):
+            where = _join(_join(path, "users"), name)
+            self.string(name, where, _IAM_NAME_RE, "a user name (1-64 of A-Z a-z 0-9 +=,.@_-)")
+            users[name] = self.user(raw_users[name], where, acct_id, name, managed)
+        self._unique_ci(users, _join(path, "users"), "user")
+
+        buckets: dict[str, Bucket] = {}
+        raw_buckets = self.mapping(raw.get("buckets"), _join(path, "buckets"))
+        for name in sorted(raw_buckets):
+            where = _join(_join(path, "buckets"), name)
+            problem = check_bucket_name(name)
+            if problem:
+                self.fail(where, problem)
+            buckets[name] = self.bucket(raw_buckets[name], where, name)
+
+        tables: dict[str, Table] = {}
+        raw_tables = self.mapping(raw.get("tables"), _join(path, "tables"))
+        for arn in sorted(raw_tables):
+            where = _join(_join(path, "tables"), arn)
+            m = _TABLE_ARN_RE.fullmatch(arn)
+            if m is None:
+                self.fail(where, f"{arn!r} is not a DynamoDB table ARN "
+                                 f"(arn:aws:dynamodb:REGION:ACCOUNT:table/NAME)")
+            if m.group(2) != acct_id:
+                self.fail(where, f"table ARN names account {m.group(2)}, not {acct_id}")
+            tables[arn] = self.table(raw_tables[arn], where, arn, m.group(1), m.group(3))
+
+        keys: dict[str, Key] = {}
+        aliases: dict[tuple[str, str], str] = {}
+        raw_keys = self.mapping(raw.get("keys"), _join(path, "keys"))
+        for arn in sorted(raw_keys):
+            where = _join(_join(path, "keys"), arn)
+            m = _KEY_ARN_RE.fullmatch(arn)
+            if m is None:
+                self.fail(where, f"{arn!r} is not a KMS key ARN "
+                                 f"(arn:aws:kms:REGION:ACCOUNT:key/KEY-ID)")
+            if m.group(2) != acct_id:
+                self.fail(where, f"key ARN names account {m.group(2)}, not {acct_id}")
+            key = self.key(raw_keys[arn], where, arn, m.group(1), m.group(3))
+            for i, alias in enumerate(key.aliases):
+                other = aliases.get((key.region, alias))
+                if other is not None:
+                    self.fail(_join(_join(where, "aliases"), i),
+                              f"{alias} already names {other} in {key.region}")
+                aliases[(key.region, alias)] = arn
+            keys[arn] = key
+
+        return Account(id=acct_id, roles=FrozenMap(roles), users=FrozenMap(users),
+                       buckets=FrozenMap(buckets), tables=FrozenMap(tables),
+                       keys=FrozenMap(keys), managed_policies=FrozenMap(managed))
+
+    def _unique_ci(self, named: Mapping[str, object], path: str, what: str) -> None:
+        seen: dict[str, str] = {}
+        for name in named:
+            other = seen.get(name.lower())
+            if other is not None:
+                self.fail(_join(path, name), f"{what} names are unique regardless of case in "
+                                             f"IAM; {other!r} already exists")
+            seen[name.lower()] = name
+
+    def _principal_common(self, raw: Mapping[str, Any], path: str, acct_id: str, name: str,
+                          kind: str, managed: Mapping[str, ManagedPolicy]
+                          ) -> tuple[str, str, tuple[str, ...], str | None]:
+        iam_path = self.string(raw.get("path", "/"), _join(path, "path"), _IAM_PATH_RE,
+                               "an IAM path (\"/\" or \"/segment/.../\")")
+        if len(iam_path) > 512:
+            self.fail(_join(path, "path"), "IAM paths are at most 512 characters")
+        build = role_arn if kind == "role" else user_arn
+        arn = build(acct_id, name, iam_path)
+        given = raw.get("arn")
+        if given is not None:
+            given = self.string(given, _join(path, "arn"))
+            m = _IAM_ARN_RE.fullmatch(given)
+            expected = build(acct_id, name, iam_path, m.group(1) if m else "aws")
+            if given != expected:
+                self.fail(_join(path, "arn"), f"{given!r} does not match the account, path and "
+                                              f"name: expected {expected!r}")
+            arn = given
+        attached = self.strings(raw.get("managed_policies"), _join(path, "managed_policies"))
+        for i, policy_arn in enumerate(attached):
+            if policy_arn not in managed:
+                self.fail(_join(_join(path, "managed_policies"), i),
+                          f"{policy_arn} is not in accounts.{acct_id}.managed_policies")
+        boundary = self.opt_string(raw.get("permissions_boundary"),
+                                   _join(path, "permissions_boundary"))
+        if boundary is not None and boundary not in managed:
+            self.fail(_join(path, "permissions_boundary"),
+                      f"{boundary} is not in accounts.{acct_id}.managed_policies")
+        return iam_path, arn, attached, boundary
+
+    def _inline(self, value: object, path: str, owner_arn: str) -> FrozenMap[str, PolicyDoc]:
+        raw = self.mapping(value, path)
+        out: dict[str, PolicyDoc] = {}
+        for name in sorted(raw):
+            where = _join(path, name)
+            self.string(name, where, _POLICY_NAME_RE, "a policy name (1-128 of A-Z a-z 0-9 "
+                                                      "+=,.@_-)")
+            out[name] = self.policy(raw[name], where, inline_policy_label(owner_arn, name),
+                                    PolicyType.IDENTITY)
+        return FrozenMap(out)
+
+    def role(self, value: object, path: str, acct_id: str, name: str,
+             managed: Mapping[str, ManagedPolicy]) -> Role:
+        raw = self.obj(value, path, required=frozenset({"trust_policy"}), optional=frozenset(
+            {"path", "arn", "unique_id", "inline_policies", "managed_policies",
+             "permissions_boundary", "tags", "max_session_duration"}))
+        iam_path, arn, attached, boundary = self._principal_common(
+            raw, path, acct_id, name, "role", managed)
+        unique_id = self.opt_string(raw.get("unique_id"), _join(path, "unique_id"),
+                                    _ROLE_UID_RE, "a role unique id (AROA…)")
+        trust = self.policy(raw["trust_policy"], _join(path, "trust_policy"),
+                            trust_policy_label(arn), PolicyType.RESOURCE)
+        duration = raw.get("max_session_duration", 3600)
+        if duration is None:
+            duration = 3600
+        if isinstance(duration, bool) or not isinstance(duration, int) \
+                or not 3600 <= duration <= 43200:
+            self.fail(_join(path, "max_session_duration"),
+                      f"must be whole seconds from 3600 to 43200, got {duration!r}")
+        return Role(name=name, path=iam_path, arn=arn, unique_id=unique_id, trust_policy=trust,
+                    inline_policies=self._inline(raw.get("inline_policies"),
+                                                 _join(path, "inline_policies"), arn),
+                    managed_policy_arns=attached, permissions_boundary=boundary,
+                    tags=self.tags(raw.get("tags"), _join(path, "tags")),
+                    max_session_duration=duration)
+
+    def user(self, value: object, path: str, acct_id: str, name: str,
+             managed: Mapping[str, ManagedPolicy]) -> User:
+        raw = self.obj(value, path, optional=frozenset(
+            {"path", "arn", "unique_id", "inline_policies", "managed_policies",
+             "permissions_boundary", "tags"}))
+        iam_path, arn, attached, boundary = self._principal_common(
+            raw, path, acct_id, name, "user", managed)
+        unique_id = self.opt_string(raw.get("unique_id"), _join(path, "unique_id"),
+                                    _USER_UID_RE, "a user unique id (AIDA…)")
+        return User(name=name, path=iam_path, arn=arn, unique_id=unique_id,
+                    inline_policies=self._inline(raw.get("inline_policies"),
+                                                 _join(path, "inline_policies"), arn),
+                    managed_policy_arns=attached, permissions_boundary=boundary,
+                    tags=self.tags(raw.get("tags"), _join(path, "tags")))
+
+    def bucket(self, value: object, path: str, name: str) -> Bucket:
+        raw = self.obj(value, path, required=frozenset({"region"}), optional=frozenset(
+            {"policy", "encryption", "object_ownership", "public_access_block"}))
+        region = self.string(raw["region"], _join(path, "region"), _REGION_RE,
+                             "an AWS region (like eu-west-1)")
+        policy = self.opt_policy(raw.get("policy"), _join(path, "policy"),
+                                 bucket_policy_label(name), PolicyType.RESOURCE)
+        encryption = Encryption()
+        if raw.get("encryption") is not None:
+            encryption = self.encryption(raw["encryption"], _join(path, "encryption"))
+        ownership = ObjectOwnership.BUCKET_OWNER_ENFORCED
+        if raw.get("object_ownership") is not None:
+            text = self.string(raw["object_ownership"], _join(path, "object_ownership"))
+            try:
+                ownership = ObjectOwnership(text)
+            except ValueError:
+                self.fail(_join(path, "object_ownership"),
+                          f"{text!r} is not one of "
+                          f"{', '.join(o.value for o in ObjectOwnership)}")
+        pab = PublicAccessBlock()
+        if raw.get("public_access_block") is not None:
+            where = _join(path, "public_access_block")
+            flags = ("block_public_acls", "ignore_public_acls", "block_public_policy",
+                     "restrict_public_buckets")
+            pab_raw = self.obj(raw["public_access_block"], where, required=frozenset(flags))
+            values: list[bool] = []
+            for f in flags:
+                if not isinstance(pab_raw[f], bool):
+                    self.fail(_join(where, f), f"must be true or false, got {_kind(pab_raw[f])}")
+                values.append(pab_raw[f])
+            pab = PublicAccessBlock(*values)
+        return Bucket(name=name, region=region, policy=policy, encryption=encryption,
+                      object_ownership=ownership, public_access_block=pab)
+
+    def encryption(self, value: object, path: str) -> Encryption:
+        raw = self.obj(value, path, required=frozenset({"type"}),
+                       optional=frozenset({"kms_key_arn", "bucket_key_enabled"}))
+        text = self.string(raw["type"], _join(path, "type"))
+        try:
+            kind = EncryptionType(text)
+        except ValueError:
+            self.fail(_join(path, "type"),
+                      f"{text!r} is not one of {', '.join(e.value for e in EncryptionType)}")
+        key = self.opt_string(raw.get("kms_key_arn"), _join(path, "kms_key_arn"), _KMS_REF_RE,
+                              "a KMS key or alias ARN")
+        if key is not None and kind is not EncryptionType.SSE_KMS:
+            self.fail(_join(path, "kms_key_arn"), f"only SSE-KMS takes a key, not {kind.value}")
+        bucket_key = self.boolean(raw.get("bucket_key_enabled"),
+                                  _join(path, "bucket_key_enabled"), False)
+        if bucket_key and kind is not EncryptionType.SSE_KMS:
+            self.fail(_join(path, "bucket_key_enabled"), "S3 bucket keys need SSE-KMS")
+        return Encryption(kind, key, bucket_key)
+
+    def table(self, value: object, path: str, arn: str, region: str, name: str) -> Table:
+        raw = self.obj(value, path, optional=frozenset(
+            {"policy", "indexes", "stream_arn", "stream_policy", "tags"}))
+        policy = self.opt_policy(raw.get("policy"), _join(path, "policy"),
+                                 table_policy_label(arn), PolicyType.RESOURCE)
+        indexes = self.strings(raw.get("indexes"), _join(path, "indexes"), _INDEX_NAME_RE,
+                               "an index name (3-255 of A-Z a-z 0-9 _.-)")
+        stream = self.opt_string(raw.get("stream_arn"), _join(path, "stream_arn"))
+        if stream is not None and not (stream.startswith(f"{arn}/stream/")
+                                       and len(stream) > len(arn) + 8 and
+                                       "/" not in stream[len(arn) + 8:]):
+            self.fail(_join(path, "stream_arn"), f"{stream!r} is not a stream of this table "
+                                                 f"({arn}/stream/LABEL)")
+        stream_policy = None
+        if raw.get("stream_policy") is not None:
+            if stream is None:
+                self.fail(_join(path, "stream_policy"), "a stream policy needs a stream_arn")
+            stream_policy = self.policy(raw["stream_policy"], _join(path, "stream_policy"),
+                                        stream_policy_label(stream), PolicyType.RESOURCE)
+        return Table(name=name, region=region, arn=arn, policy=policy, indexes=indexes,
+                     stream_arn=stream, stream_policy=stream_policy,
+                     tags=self.tags(raw.get("tags"), _join(path, "tags")))
+
+    def key(self, value: object, path: str, arn: str, region: str, key_id: str) -> Key:
+        raw = self.obj(value, path, required=frozenset({"policy"}),
+                       optional=frozenset({"aws_managed", "aliases", "tags"}))
+        aws_managed = self.boolean(raw.get("aws_managed"), _join(path, "aws_managed"), False)
+        aliases = self.strings(raw.get("aliases"), _join(path, "aliases"), _ALIAS_RE,
+                               "an alias (alias/NAME)")
+        for i, alias in enumerate(aliases):
+            if alias.startswith("alias/aws/") != aws_managed:
+                self.fail(_join(_join(path, "aliases"), i),
+                          "alias/aws/ names belong to AWS managed keys, and only to them")
+        policy = self.policy(raw["policy"], _join(path, "policy"), key_policy_label(arn),
+                             PolicyType.RESOURCE)
+        return Key(id=key_id, arn=arn, region=region, policy=policy, aws_managed=aws_managed,
+                   aliases=aliases, tags=self.tags(raw.get("tags"), _join(path, "tags")))
+
+    def organization(self, value: object, path: str) -> Organization:
+        raw = self.obj(value, path, required=frozenset({"id", "root"}), optional=frozenset(
+            {"management_account", "ous", "accounts", "scps", "rcps"}))
+        org_id = self.string(raw["id"], _join(path, "id"), _ORG_ID_RE,
+                             "an organization id (o-…)")
+        root_path = _join(path, "root")
+        root = self.obj(raw["root"], root_path, required=frozenset({"id"}),
+                        optional=frozenset({"scps", "rcps"}))
+        root_id = self.string(root["id"], _join(root_path, "id"), _ROOT_ID_RE,
+                              "a root id (r-…)")
+        mgmt = self.opt_string(raw.get("management_account"),
+                               _join(path, "management_account"), _ACCOUNT_RE,
+                               "a 12-digit account id")
+        scps: dict[str, PolicyDoc] = {}
+        rcps: dict[str, PolicyDoc] = {}
+        for field_name, docs, ptype, label in (("scps", scps, PolicyType.SCP, scp_label),
+                                               ("rcps", rcps, PolicyType.RCP, rcp_label)):
+            raw_docs = self.mapping(raw.get(field_name), _join(path, field_name))
+            for name in sorted(raw_docs):
+                where = _join(_join(path, field_name), name)
+                if not 1 <= len(name) <= 128:
+                    self.fail(where, "policy names are 1 to 128 characters")
+                docs[name] = self.policy(raw_docs[name], where, label(name), ptype)
+
+        def attachments(node: Mapping[str, Any], where: str) -> tuple[tuple[str, ...],
+                                                                       tuple[str, ...]]:
+            out: list[tuple[str, ...]] = []
+            for field_name, docs in (("scps", scps), ("rcps", rcps)):
+                names = self.strings(node.get(field_name), _join(where, field_name))
+                for i, n in enumerate(names):
+                    if n not in docs:
+                        self.fail(_join(_join(where, field_name), i),
+                                  f"{n!r} is not defined in {_join(path, field_name)}")
+                out.append(names)
+            return out[0], out[1]
+
+        root_scps, root_rcps = attachments(root, root_path)
+        raw_ous = self.mapping(raw.get("ous"), _join(path, "ous"))
+        ous: dict[str, OrgUnit] = {}
+        for ou_id in sorted(raw_ous):
+            where = _join(_join(path, "ous"), ou_id)
+            self.string(ou_id, where, _OU_ID_RE, "an organizational unit id (ou-…-…)")
+            node = self.obj(raw_ous[ou_id], where, required=frozenset({"parent"}),
+                            optional=frozenset({"name", "scps", "rcps"}))
+            parent = self.string(node["parent"], _join(where, "parent"))
+            if parent != root_id and parent not in raw_ous:
+                self.fail(_join(where, "parent"), f"{parent!r} is neither the root nor an OU")
+            name = self.string(node.get("name", ou_id), _join(where, "name"))
+            ou_scps, ou_rcps = attachments(node, where)
+            ous[ou_id] = OrgUnit(id=ou_id, name=name, parent=parent, scps=ou_scps,
+                                 rcps=ou_rcps)
+        for ou_id, ou in ous.items():
+            seen = {ou_id}
+            node_id = ou.parent
+            while node_id != root_id:
+                if node_id in seen:
+                    self.fail(_join(_join(path, "ous"), ou_id),
+                              "the parent chain loops instead of reaching the root")
+                seen.add(node_id)
+                node_id = ous[node_id].parent
+        raw_accts = self.mapping(raw.get("accounts"), _join(path, "accounts"))
+        accounts: dict[str, OrgAccount] = {}
+        for acct_id in sorted(raw_accts):
+            where = _join(_join(path, "accounts"), acct_id)
+            self.string(acct_id, where, _ACCOUNT_RE, "a 12-digit account id")
+            node = self.obj(raw_accts[acct_id], where, required=frozenset({"parent"}),
+                            optional=frozenset({"scps", "rcps"}))
+            parent = self.string(node["parent"], _join(where, "parent"))
+            if parent != root_id and parent not in ous:
+                self.fail(_join(where, "parent"), f"{parent!r} is neither the root nor an OU")
+            a_scps, a_rcps = attachments(node, where)
+            accounts[acct_id] = OrgAccount(parent=parent, scps=a_scps, rcps=a_rcps)
+        return Organization(id=org_id, root_id=root_id, management_account=mgmt,
+                            root_scps=root_scps, root_rcps=root_rcps, ous=FrozenMap(ous),
+                            accounts=FrozenMap(accounts), scps=FrozenMap(scps),
+                            rcps=FrozenMap(rcps))
+
+
+def load_state(data: str | Mapping[str, Any], source: str = "state.json") -> AccountState:
+    """Read a state from JSON text or an already-decoded object; `source` names it in
+    errors. Raises StateError on anything AWS could not hold."""
+    if isinstance(data, str):
+        try:
+            data = json.loads(data)
+        except json.JSONDecodeError as exc:
+            raise StateError(f"{source}: invalid JSON at line {exc.lineno} column "
+                             f"{exc.colno}: {exc.msg}") from None
+    loader = _Loader(source)
+    try:
+        return loader.state(data)
+    except RecursionError:
+        raise StateError(f"{source}: nested too deeply") from None
+
+
+# --- dumping ----------------------------------------------------------------------------
+
+def _doc(policy: PolicyDoc | None) -> Any:
+    if policy is None:
+        return None
+    if isinstance(policy, UnknownPolicy):
+        return {"unknown": policy.reason}
+    return policy.document
+
+
+def _principal_json(p: Role | User) -> dict[str, Any]:
+    return {
+        "path": p.path,
+        "arn": p.arn,
+        "unique_id": p.unique_id,
+        "inline_policies": {n: _doc(d) for n, d in p.inline_policies.items()},
+        "managed_policies": list(p.managed_policy_arns),
+        "permissions_boundary": p.permissions_boundary,
+        "tags": dict(p.tags),
+    }
+
+
+def _account_json(a: Account) -> dict[str, Any]:
+    return {
+        "id": a.id,
+        "managed_policies": {arn: _doc(m.policy) for arn, m in a.managed_policies.items()},
+        "roles": {n: {**_principal_json(r), "trust_policy": _doc(r.trust_policy),
+                      "max_session_duration": r.max_session_duration}
+                  for n, r in a.roles.items()},
+        "users": {n: _principal_json(u) for n, u in a.users.items()},
+        "buckets": {n: {
+            "region": b.region,
+            "policy": _doc(b.policy),
+            "encryption": {"type": b.encryption.type.value,
+                           "kms_key_arn": b.encryption.kms_key_arn,
+                           "bucket_key_enabled": b.encryption.bucket_key_enabled},
+            "object_ownership": b.object_ownership.value,
+            "public_access_block": {
+                "block_public_acls": b.public_access_block.block_public_acls,
+                "ignore_public_acls": b.public_access_block.ignore_public_acls,
+                "block_public_policy": b.public_access_block.block_public_policy,
+                "restrict_public_buckets": b.public_access_block.restrict_public_buckets,
+            },
+        } for n, b in a.buckets.items()},
+        "tables": {arn: {"policy": _doc(t.policy), "indexes": list(t.indexes),
+                         "stream_arn": t.stream_arn, "stream_policy": _doc(t.stream_policy),
+                         "tags": dict(t.tags)}
+                   for arn, t in a.tables.items()},
+        "keys": {arn: {"policy": _doc(k.policy), "aws_managed": k.aws_managed,
+                       "aliases": list(k.aliases), "tags": dict(k.tags)}
+                 for arn, k in a.keys.items()},
+    }
+
+
+def _org_json(o: Organization) -> dict[str, Any]:
+    return {
+        "id": o.id,
+        "root": {"id": o.root_id, "scps": list(o.root_scps), "rcps": list(o.root_rcps)},
+        "management_account": o.management_account,
+        "ous": {i: {"name": u.name, "parent": u.parent, "scps": list(u.scps),
+                    "rcps": list(u.rcps)} for i, u in o.ous.items()},
+        "accounts": {i: {"parent": a.parent, "scps": list(a.scps), "rcps": list(a.rcps)}
+                     for i, a in o.accounts.items()},
+        "scps": {n: _doc(d) for n, d in o.scps.items()},
+        "rcps": {n: _doc(d) for n, d in o.rcps.items()},
+    }
+
+
+def dump_state(state: AccountState) -> str:
+    """The canonical JSON text of `state`: sorted keys, every field, a final newline."""
+    out: dict[str, Any] = {
+        "version": FORMAT_VERSION,
+        "accounts": {i: _account_json(a) for i, a in state.accounts.items()},
+        "organization": _org_json(state.organization) if state.organization else None,
+    }
+    return json.dumps(out, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
