@@ -1,0 +1,258 @@
+"""The probe matrix: the accesses a grant must allow, and the ones it must not.
+
+A probe is a chain of requests, the way the function really works: in assume-role mode
+the execution role's session first assumes the target role, then the target session acts;
+in resource-policy mode the execution role's session acts directly. The adversarial rows
+are the mistakes the seeds' readers make: a trust policy or bucket policy that lets in
+another role, another account or the whole account, actions and prefixes nobody asked
+for, plain HTTP, a missing external id, the public.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from crossgrant.render.artifacts import Artifacts
+from crossgrant.spec.model import Grant, Mode, S3Access, S3Level, TableAccess, TableLevel
+
+PROBE_KEY = "crossgrant-probe.bin"
+OTHER_PREFIX = "crossgrant-probe-other/"
+OTHER_BUCKET = "crossgrant-probe-other-bucket"
+OTHER_TABLE = "crossgrant-probe-other-table"
+INTRUDER_ROLE = "crossgrant-probe-admin"
+OTHER_FUNCTION_ROLE = "crossgrant-probe-other-function"
+THIRD_ACCOUNT = "333333333333"
+SESSION = "crossgrant-probe"
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    principal: str
+    action: str
+    resource: str
+    context: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Probe:
+    id: str
+    description: str
+    expect_allowed: bool
+    steps: tuple[Step, ...]
+    group: str = field(default="intended")
+
+
+def session_arn(account: str, role: str, session: str = SESSION) -> str:
+    return f"arn:aws:sts::{account}:assumed-role/{role}/{session}"
+
+
+def third_account(grant: Grant) -> str:
+    used = {grant.source.account, grant.target.account}
+    return next(a for a in (THIRD_ACCOUNT, "444444444444", "555555555555") if a not in used)
+
+
+def _tls(secure: bool = True) -> tuple[tuple[str, str], ...]:
+    return (("aws:SecureTransport", "true" if secure else "false"),)
+
+
+class _Builder:
+    """Builds steps for one grant: who acts, and how it got its session."""
+
+    def __init__(self, artifacts: Artifacts) -> None:
+        self.g = artifacts.grant
+        self.exec_session = session_arn(self.g.source.account, self.g.source.execution_role,
+                                        self.g.source.function)
+        self.target_session = session_arn(self.g.target.account, self.g.target.role_name,
+                                          self.g.source.function) \
+            if self.g.target.role_name else None
+
+    def assume(self, principal: str, *, external_id: str | bool | None = True) -> Step:
+        ctx: list[tuple[str, str]] = [("sts:SourceIdentity", self.g.source.function)]
+        eid = self.g.target.external_id if external_id is True else external_id
+        if isinstance(eid, str):
+            ctx.append(("sts:ExternalId", eid))
+        assert self.g.target_role_arn is not None
+        return Step(principal, "sts:AssumeRole", self.g.target_role_arn, tuple(ctx))
+
+    def as_function(self, action: str, resource: str,
+                    context: tuple[tuple[str, str], ...] = ()) -> tuple[Step, ...]:
+        """The function's own path to `action`: assume first in assume-role mode."""
+        if self.g.mode is Mode.ASSUME_ROLE:
+            assert self.target_session is not None
+            return (self.assume(self.exec_session),
+                    Step(self.target_session, action, resource, context))
+        return (Step(self.exec_session, action, resource, context),)
+
+
+def intended(artifacts: Artifacts) -> list[Probe]:
+    b = _Builder(artifacts)
+    g = b.g
+    out: list[Probe] = []
+    if g.mode is Mode.ASSUME_ROLE:
+        out.append(Probe("assume", f"{g.source.function} assumes {g.target.role_name}", True,
+                         (b.assume(b.exec_session),)))
+    for access in g.s3:
+        out.extend(_s3_intended(b, access))
+    for table in g.dynamodb:
+        out.extend(_table_intended(b, g, table))
+    return out
+
+
+def _s3_intended(b: _Builder, a: S3Access) -> list[Probe]:
+    out = []
+    verbs = {S3Level.READ: "s3:GetObject", S3Level.WRITE: "s3:PutObject",
+             S3Level.DELETE: "s3:DeleteObject"}
+    for prefix in a.prefixes:
+        obj = f"arn:aws:s3:::{a.bucket}/{prefix}{PROBE_KEY}"
+        for level, action in verbs.items():
+            if level in a.levels:
+                out.append(Probe(f"s3-{level.value}:{a.bucket}/{prefix}",
+                                 f"{action} in {a.bucket}/{prefix}", True,
+                                 b.as_function(action, obj, _tls())))
+        if S3Level.LIST in a.levels:
+            out.append(Probe(f"s3-list:{a.bucket}/{prefix}", f"list {a.bucket}/{prefix}", True,
+                             b.as_function("s3:ListBucket", f"arn:aws:s3:::{a.bucket}",
+                                           (*_tls(), ("s3:prefix", prefix)))))
+    if a.kms_key_arn is not None:
+        via = (("kms:ViaService", f"s3.{b.g.target.region}.amazonaws.com"),)
+        if S3Level.READ in a.levels:
+            out.append(Probe(f"kms-decrypt:{a.bucket}", f"decrypt {a.bucket}'s objects", True,
+                             b.as_function("kms:Decrypt", a.kms_key_arn, via)))
+        if S3Level.WRITE in a.levels:
+            out.append(Probe(f"kms-datakey:{a.bucket}", f"encrypt into {a.bucket}", True,
+                             b.as_function("kms:GenerateDataKey", a.kms_key_arn, via)))
+    return out
+
+
+def _table_intended(b: _Builder, g: Grant, t: TableAccess) -> list[Probe]:
+    arn = g.table_arn(t.table)
+    out = []
+    if TableLevel.READ in t.levels:
+        out.append(Probe(f"ddb-read:{t.table}", f"GetItem on {t.table}", True,
+                         b.as_function("dynamodb:GetItem", arn)))
+        for ix in t.indexes:
+            name = "crossgrant-probe-index" if ix == "*" else ix
+            out.append(Probe(f"ddb-index:{t.table}/{name}", f"Query index {name}", True,
+                             b.as_function("dynamodb:Query", f"{arn}/index/{name}")))
+    if TableLevel.WRITE in t.levels:
+        out.append(Probe(f"ddb-write:{t.table}", f"PutItem on {t.table}", True,
+                         b.as_function("dynamodb:PutItem", arn)))
+    if t.streams:
+        out.append(Probe(f"ddb-stream:{t.table}", f"read {t.table}'s stream", True,
+                         b.as_function("dynamodb:GetRecords",
+                                       f"{arn}/stream/2024-01-01T00:00:00.000")))
+    return out
+
+
+def adversarial(artifacts: Artifacts) -> list[Probe]:
+    b = _Builder(artifacts)
+    g = b.g
+    out: list[Probe] = []
+    a_acct, third = g.source.account, third_account(g)
+    outsiders = [
+        ("other-role", f"another role of {a_acct}", session_arn(a_acct, INTRUDER_ROLE)),
+        ("other-function", f"another function of {a_acct}",
+         session_arn(a_acct, OTHER_FUNCTION_ROLE, "other-fn")),
+        ("whole-account", f"the root of {a_acct} (the whole account)",
+         f"arn:aws:iam::{a_acct}:root"),
+        ("third-account", f"a role in a third account {third}", session_arn(third, INTRUDER_ROLE)),
+    ]
+    sample = _sample_access(b, g)
+    for key, who, principal in outsiders:
+        if g.mode is Mode.ASSUME_ROLE:
+            out.append(Probe(f"deny:{key}:assume", f"{who} assumes {g.target.role_name}", False,
+                             (b.assume(principal),), "adversarial"))
+        if sample is not None:
+            action, resource, ctx = sample
+            out.append(Probe(f"deny:{key}:direct", f"{who} calls {action} directly", False,
+                             (Step(principal, action, resource, ctx),), "adversarial"))
+    if g.mode is Mode.ASSUME_ROLE:
+        out.append(Probe("deny:public:assume", f"an anonymous caller assumes "
+                         f"{g.target.role_name}", False, (b.assume("anonymous"),), "adversarial"))
+    if sample is not None:
+        action, resource, ctx = sample
+        out.append(Probe("deny:public:direct", f"an anonymous caller calls {action}", False,
+                         (Step("anonymous", action, resource, ctx),), "adversarial"))
+    if g.mode is Mode.ASSUME_ROLE and g.target.external_id is not None:
+        out.append(Probe("deny:no-external-id", "assume without the external id", False,
+                         (b.assume(b.exec_session, external_id=None),), "adversarial"))
+        out.append(Probe("deny:wrong-external-id", "assume with a wrong external id", False,
+                         (b.assume(b.exec_session, external_id="wrong-external-id"),),
+                         "adversarial"))
+    for access in g.s3:
+        out.extend(_s3_adversarial(b, access))
+    out.extend(Probe(f"deny:other-bucket:{act}", f"{act} on a bucket not in the grant", False,
+                     b.as_function(act, res, _tls()), "adversarial")
+               for act, res in (("s3:GetObject", f"arn:aws:s3:::{OTHER_BUCKET}/{PROBE_KEY}"),
+                                ("s3:PutObject", f"arn:aws:s3:::{OTHER_BUCKET}/{PROBE_KEY}")))
+    for t in g.dynamodb:
+        arn = g.table_arn(t.table)
+        undeclared = ["dynamodb:DeleteTable", "dynamodb:UpdateTable",
+                      "dynamodb:PutResourcePolicy"]
+        if TableLevel.WRITE not in t.levels:
+            undeclared += ["dynamodb:PutItem", "dynamodb:DeleteItem"]
+        if TableLevel.READ not in t.levels:
+            undeclared += ["dynamodb:GetItem", "dynamodb:Scan"]
+        out.extend(Probe(f"deny:{act}:{t.table}", f"{act} on {t.table} (not declared)", False,
+                         b.as_function(act, arn), "adversarial") for act in undeclared)
+    if g.dynamodb:
+        other = g.table_arn(OTHER_TABLE)
+        out.append(Probe("deny:other-table", "PutItem on a table not in the grant", False,
+                         b.as_function("dynamodb:PutItem", other), "adversarial"))
+    return out
+
+
+def _s3_adversarial(b: _Builder, a: S3Access) -> list[Probe]:
+    out: list[Probe] = []
+    bucket_arn = f"arn:aws:s3:::{a.bucket}"
+    first = f"{bucket_arn}/{a.prefixes[0]}{PROBE_KEY}"
+    undeclared = [("s3:PutObjectAcl", first), ("s3:PutBucketPolicy", bucket_arn),
+                  ("s3:DeleteBucketPolicy", bucket_arn), ("s3:DeleteBucket", bucket_arn),
+                  ("s3:PutBucketAcl", bucket_arn)]
+    if S3Level.DELETE not in a.levels:
+        undeclared.append(("s3:DeleteObject", first))
+    if S3Level.WRITE not in a.levels:
+        undeclared.append(("s3:PutObject", first))
+    if S3Level.READ not in a.levels:
+        undeclared.append(("s3:GetObject", first))
+    if S3Level.LIST not in a.levels:
+        undeclared.append(("s3:ListBucket", bucket_arn))
+    out.extend(Probe(f"deny:{act}:{a.bucket}", f"{act} on {a.bucket} (not declared)", False,
+                     b.as_function(act, res, _tls()), "adversarial") for act, res in undeclared)
+    if "" not in a.prefixes:
+        other = f"{bucket_arn}/{OTHER_PREFIX}{PROBE_KEY}"
+        for level, act in ((S3Level.READ, "s3:GetObject"), (S3Level.WRITE, "s3:PutObject")):
+            if level in a.levels:
+                out.append(Probe(f"deny:other-prefix:{act}:{a.bucket}",
+                                 f"{act} outside the declared prefixes", False,
+                                 b.as_function(act, other, _tls()), "adversarial"))
+        if S3Level.LIST in a.levels:
+            out.append(Probe(f"deny:other-prefix:list:{a.bucket}",
+                             "list outside the declared prefixes", False,
+                             b.as_function("s3:ListBucket", bucket_arn,
+                                           (*_tls(), ("s3:prefix", OTHER_PREFIX))),
+                             "adversarial"))
+    if b.g.options.tls_only:
+        for level, act in ((S3Level.READ, "s3:GetObject"), (S3Level.WRITE, "s3:PutObject")):
+            if level in a.levels:
+                out.append(Probe(f"deny:plain-http:{act}:{a.bucket}", f"{act} over plain HTTP",
+                                 False, b.as_function(act, first, _tls(False)), "adversarial"))
+    return out
+
+
+def _sample_access(b: _Builder, g: Grant) -> tuple[str, str, tuple[tuple[str, str], ...]] | None:
+    """One declared access, tried by outsiders directly against the resource."""
+    for a in g.s3:
+        obj = f"arn:aws:s3:::{a.bucket}/{a.prefixes[0]}{PROBE_KEY}"
+        if S3Level.WRITE in a.levels:
+            return "s3:PutObject", obj, _tls()
+        if S3Level.READ in a.levels:
+            return "s3:GetObject", obj, _tls()
+    for t in g.dynamodb:
+        action = "dynamodb:PutItem" if TableLevel.WRITE in t.levels else "dynamodb:GetItem"
+        return action, g.table_arn(t.table), ()
+    return None
+
+
+def matrix(artifacts: Artifacts) -> list[Probe]:
+    return intended(artifacts) + adversarial(artifacts)

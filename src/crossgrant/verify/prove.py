@@ -1,0 +1,148 @@
+"""Prove a grant offline: apply its documents to a state in memory, then run every probe
+through the one engine (`world.authorize`) and compare with what was meant."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from crossgrant.iam import Decision, PolicyType, Request, parse_policy, parse_principal
+from crossgrant.render.apply import apply
+from crossgrant.render.artifacts import Artifacts, Requirement, ResourceKind
+from crossgrant.verify.probes import (
+    INTRUDER_ROLE,
+    OTHER_BUCKET,
+    OTHER_FUNCTION_ROLE,
+    OTHER_TABLE,
+    Probe,
+    Step,
+    matrix,
+    third_account,
+)
+from crossgrant.world import Account, AccountState, Bucket, FrozenMap, Role, Table, authorize
+from crossgrant.world.state import inline_policy_label, trust_policy_label
+
+_ADMIN = {"Version": "2012-10-17",
+          "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+_LAMBDA_TRUST = {"Version": "2012-10-17", "Statement": [{
+    "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
+    "Action": "sts:AssumeRole"}]}
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    probe: Probe
+    allowed: bool
+    decisions: tuple[Decision, ...]
+
+    @property
+    def ok(self) -> bool:
+        return self.allowed == self.probe.expect_allowed
+
+    @property
+    def deciding(self) -> tuple[Step, Decision] | None:
+        """The step that denied the chain, or the last one when it was allowed."""
+        for step, decision in zip(self.probe.steps, self.decisions, strict=False):
+            if not decision.allowed:
+                return step, decision
+        if self.decisions:
+            return self.probe.steps[len(self.decisions) - 1], self.decisions[-1]
+        return None
+
+    def explanation(self) -> str:
+        found = self.deciding
+        if found is None:
+            return "no request"
+        step, decision = found
+        return f"{step.action}: {decision.explain(step.action)}"
+
+
+@dataclass(frozen=True, slots=True)
+class RequirementRow:
+    requirement: Requirement
+    actual: str | None  # None: the resource is not in the state, so assumed as required
+
+    @property
+    def ok(self) -> bool:
+        return self.actual is None or self.actual == self.requirement.value
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    artifacts: Artifacts
+    rows: tuple[Row, ...]
+    requirements: tuple[RequirementRow, ...]
+
+    @property
+    def ok(self) -> bool:
+        return all(r.ok for r in self.rows) and all(r.ok for r in self.requirements)
+
+
+def verification_state(artifacts: Artifacts, base: AccountState | None = None) -> AccountState:
+    """The applied grant plus the adversaries the matrix needs: admins in the source and a
+    third account, and a bucket and table in the target that the grant does not name."""
+    state = apply(artifacts, base)
+    g = artifacts.grant
+    accounts = dict(state.accounts)
+    for acct_id, names in ((g.source.account, (INTRUDER_ROLE, OTHER_FUNCTION_ROLE)),
+                           (third_account(g), (INTRUDER_ROLE,))):
+        acct = accounts.get(acct_id) or Account(id=acct_id)
+        roles = dict(acct.roles)
+        for name in names:
+            roles.setdefault(name, _admin_role(acct_id, name))
+        accounts[acct_id] = replace(acct, roles=FrozenMap(roles))
+    target = accounts[g.target.account]
+    buckets = dict(target.buckets)
+    taken = {b for a in accounts.values() for b in a.buckets}
+    if OTHER_BUCKET not in taken:
+        buckets[OTHER_BUCKET] = Bucket(name=OTHER_BUCKET, region=g.target.region)
+    tables = dict(target.tables)
+    tables.setdefault(g.table_arn(OTHER_TABLE), Table(name=OTHER_TABLE, region=g.target.region,
+                                                      arn=g.table_arn(OTHER_TABLE)))
+    accounts[g.target.account] = replace(target, buckets=FrozenMap(buckets),
+                                         tables=FrozenMap(tables))
+    return AccountState(accounts=FrozenMap(accounts), organization=state.organization)
+
+
+def _admin_role(account: str, name: str) -> Role:
+    arn = f"arn:aws:iam::{account}:role/{name}"
+    return Role(name=name, arn=arn,
+                trust_policy=parse_policy(_LAMBDA_TRUST, name=trust_policy_label(arn),
+                                          policy_type=PolicyType.RESOURCE),
+                inline_policies=FrozenMap({"admin": parse_policy(
+                    _ADMIN, name=inline_policy_label(arn, "admin"))}))
+
+
+def run_probe(state: AccountState, probe: Probe) -> Row:
+    decisions: list[Decision] = []
+    for step in probe.steps:
+        request = Request.build(parse_principal(step.principal), step.action, step.resource,
+                                context=dict(step.context))
+        decision = authorize(state, request)
+        decisions.append(decision)
+        if not decision.allowed:
+            break
+    allowed = bool(decisions) and all(d.allowed for d in decisions) \
+        and len(decisions) == len(probe.steps)
+    return Row(probe, allowed, tuple(decisions))
+
+
+def verify(artifacts: Artifacts, base: AccountState | None = None) -> Report:
+    """Every intended access allowed, every adversarial one denied, requirements met."""
+    state = verification_state(artifacts, base)
+    rows = tuple(run_probe(state, p) for p in matrix(artifacts))
+    reqs = tuple(_check_requirement(base, r) for r in artifacts.requirements)
+    return Report(artifacts, rows, reqs)
+
+
+def _check_requirement(base: AccountState | None, req: Requirement) -> RequirementRow:
+    acct = base.account(req.account) if base is not None else None
+    if acct is None:
+        return RequirementRow(req, None)
+    if req.kind is ResourceKind.BUCKET:
+        bucket = acct.buckets.get(req.resource)
+        value = getattr(bucket, req.field, None) if bucket else None
+        return RequirementRow(req, None if value is None else str(value))
+    if req.kind is ResourceKind.KEY:
+        key = acct.keys.get(req.resource)
+        return RequirementRow(req, None if key is None else str(key.aws_managed).lower())
+    return RequirementRow(req, None)
