@@ -30,3 +30,18 @@ class StateError(CrossgrantError):
 
 class RenderError(CrossgrantError):
     """A grant that cannot be rendered into documents AWS would accept."""
+
+
+class SpecError(CrossgrantError):
+    """A grant file (`grant.yaml`) that is malformed or describes an impossible grant.
+
+    The message is one line, `FILE:LINE: FIELD: problem`; the parts are also kept as
+    attributes so editors and tests need not parse it back.
+    """
+
+    def __init__(self, message: str, *, file: str | None = None, line: int | None = None,
+                 field: str | None = None) -> None:
+        super().__init__(message)
+        self.file = file
+        self.line = line
+        self.field = field

@@ -10,6 +10,8 @@ import typer
 from crossgrant import __version__
 from crossgrant.cli import demo as demo_cmd
 from crossgrant.cli import eval as eval_cmd
+from crossgrant.cli import init as init_cmd
+from crossgrant.cli import verify as verify_cmd
 from crossgrant.errors import CrossgrantError
 
 app = typer.Typer(
@@ -20,6 +22,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 eval_cmd.register(app)
+init_cmd.register(app)
+verify_cmd.register(app)
 demo_cmd.register(app)
 
 

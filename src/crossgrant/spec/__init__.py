@@ -1,5 +1,6 @@
 """`grant.yaml`: the declaration of one cross-account grant, loaded with precise errors."""
 
+from crossgrant.spec.load import load_grant, parse_grant
 from crossgrant.spec.model import (
     Grant,
     Mode,
@@ -13,4 +14,4 @@ from crossgrant.spec.model import (
 )
 
 __all__ = ["Grant", "Mode", "Options", "S3Access", "S3Level", "Source", "TableAccess",
-           "TableLevel", "Target"]
+           "TableLevel", "Target", "load_grant", "parse_grant"]
