@@ -4,6 +4,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# checkov pins packaging<24 and ships its own fork of the hcl2 module, which clash with
+# pytest and python-hcl2; it is a command-line tool, so it gets a virtualenv of its own.
+CHECKOV_VENV := $(VENV)/checkov
+CHECKOV := checkov==3.3.30
 
 .PHONY: demo test lint bench clean
 
@@ -11,6 +15,8 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet '$(CHECKOV)'
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -124,7 +124,7 @@ def main() -> None:
     for name, effect, compiled, baseline in rows:
         print(f"{name:<22} {effect:<12} {compiled:>12,.0f} {baseline:>17,.0f} "
               f"{compiled / baseline:>6.0f}x")
-    print(f"target: >= 200,000 decisions/s for cross_account_s3_get on one core")
+    print("target: >= 200,000 decisions/s for cross_account_s3_get on one core")
     if args.json:
         print(json.dumps(results))
 

@@ -11,6 +11,8 @@ from crossgrant import __version__
 from crossgrant.cli import demo as demo_cmd
 from crossgrant.cli import eval as eval_cmd
 from crossgrant.cli import init as init_cmd
+from crossgrant.cli import lint as lint_cmd
+from crossgrant.cli import render as render_cmd
 from crossgrant.cli import verify as verify_cmd
 from crossgrant.errors import CrossgrantError
 
@@ -23,6 +25,8 @@ app = typer.Typer(
 )
 eval_cmd.register(app)
 init_cmd.register(app)
+lint_cmd.register(app)
+render_cmd.register(app)
 verify_cmd.register(app)
 demo_cmd.register(app)
 

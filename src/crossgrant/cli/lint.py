@@ -1,0 +1,112 @@
+"""`crossgrant lint FILE...`: policy mistakes with stable codes, as ruff reports code ones.
+
+Human output is one line per finding, never wrapped, so that it greps and diffs; `--json`
+gives the same findings to machines. Exit status: 2 if a file could not be read, else 1 if
+any finding is an error, else 0, so CI can gate on errors and let warnings through.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import sys
+
+import typer
+from rich.console import Console
+from rich.text import Text
+
+from crossgrant.errors import CrossgrantError
+from crossgrant.iam.arn import is_account_id
+from crossgrant.verify.lint import Finding, Kind, lint_file, lint_text, select_codes
+
+_STYLES = {"error": "bold red", "warning": "yellow", "info": "cyan"}
+
+
+class KindOption(enum.StrEnum):
+    identity = "identity"
+    resource = "resource"
+    trust = "trust"
+    boundary = "boundary"
+    scp = "scp"
+
+
+def _codes(values: list[str] | None) -> list[str]:
+    return [c for v in values or () for c in v.split(",") if c.strip()]
+
+
+def _lint_one(path: str, kind: Kind | None, owner: str | None) -> list[Finding]:
+    if path == "-":
+        return lint_text(sys.stdin.read(), source="<stdin>", kind=kind, owner_account=owner)
+    return lint_file(path, kind=kind, owner_account=owner)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def _line(file: str, f: Finding) -> Text:
+    text = Text(f"{file}:{f.document}:{f.statement or '-'} ")
+    text.append(f.code, style=_STYLES[f.severity])
+    text.append(f" {f.severity} {f.message} (fix: {f.fix})")
+    return text
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("lint")
+    def lint_command(
+        files: list[str] = typer.Argument(..., metavar="FILE",
+                                          help="Policy JSON, a JSON list of policies, or "
+                                               "Markdown/text with JSON policy blocks; - "
+                                               "for stdin."),
+        kind: KindOption | None = typer.Option(None, "--kind",
+                                               help="Treat every document as this kind "
+                                                    "(default: inferred per document)."),
+        owner_account: str | None = typer.Option(None, "--owner-account", metavar="ID",
+                                                 help="Account that owns the resources of "
+                                                      "resource policies (12 digits)."),
+        as_json: bool = typer.Option(False, "--json", help="Print findings as JSON."),
+        select: list[str] | None = typer.Option(None, "--select", metavar="CODES",
+                                                help="Only these codes or prefixes "
+                                                     "(CG101,CG11)."),
+        ignore: list[str] | None = typer.Option(None, "--ignore", metavar="CODES",
+                                                help="Skip these codes or prefixes."),
+    ) -> None:
+        """Check IAM policy documents for mistakes AWS accepts silently (codes: docs/lint.md)."""
+        if owner_account is not None and not is_account_id(owner_account):
+            raise typer.BadParameter(f"{owner_account!r} is not a 12-digit account id",
+                                     param_hint="--owner-account")
+        try:
+            codes = select_codes(_codes(select), _codes(ignore))
+        except CrossgrantError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--select/--ignore") from None
+        doc_kind: Kind | None = kind.value if kind is not None else None
+        results: list[tuple[str, Finding]] = []
+        unreadable = 0
+        for path in files:
+            try:
+                findings = _lint_one(path, doc_kind, owner_account)
+            except CrossgrantError as exc:
+                print(f"crossgrant: error: {exc}", file=sys.stderr)
+                unreadable += 1
+                continue
+            results.extend((path, f) for f in findings if f.code in codes)
+        if as_json:
+            typer.echo(json.dumps([{"file": path, **f.as_json()} for path, f in results],
+                                  indent=2))
+        else:
+            console = Console(soft_wrap=True, highlight=False)
+            for path, f in results:
+                console.print(_line(path, f))
+            counts = {s: sum(1 for _, f in results if f.severity == s)
+                      for s in ("error", "warning", "info")}
+            if results:
+                console.print(Text(f"{_count(len(results), 'finding')} "
+                                   f"({_count(counts['error'], 'error')}, "
+                                   f"{_count(counts['warning'], 'warning')}, "
+                                   f"{counts['info']} info)"))
+            elif not unreadable:
+                console.print(Text("All checks passed."))
+        if unreadable:
+            raise typer.Exit(2)
+        if any(f.severity == "error" for _, f in results):
+            raise typer.Exit(1)

@@ -1,0 +1,217 @@
+"""Artifacts -> plain JSON files, one per document, plus a manifest.
+
+The JSON export is the lowest common denominator: what a reviewer diffs, what a pipeline
+that is neither CloudFormation nor Terraform feeds to the AWS CLI. The names, the
+canonical statement order and the ownership rule defined here are shared by the other
+exporters, so every format names and orders the same documents the same way.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Collection, Mapping
+from typing import Any
+
+from crossgrant import __version__
+from crossgrant.errors import RenderError
+from crossgrant.render.artifacts import (
+    Artifacts,
+    Document,
+    PolicyStatements,
+    ResourceKind,
+    RoleArtifact,
+)
+
+# IAM prints statements in this order; a fixed order keeps diffs between renders minimal.
+_STATEMENT_ORDER = ("Sid", "Effect", "Principal", "NotPrincipal", "Action", "NotAction",
+                    "Resource", "NotResource", "Condition")
+
+# AWS's own default key policy statement. A key policy that crossgrant owns outright
+# must still let the account administer the key: without it KMS's lockout safety check
+# rejects the policy (and, bypassed, the key would become unmanageable).
+KEY_ADMIN_SID = "Enable IAM User Permissions"
+
+MERGE_HINT = ("crossgrant deploy merges these statements (by Sid) into the existing policy, "
+              "keeping every other statement")
+
+
+def generator() -> str:
+    return f"crossgrant {__version__}"
+
+
+def ordered(document: Mapping[str, Any]) -> Document:
+    """A copy with `Version` first and each statement's keys in IAM's order."""
+    out: Document = {}
+    for key in ("Version", "Id"):
+        if key in document:
+            out[key] = document[key]
+    for key, value in document.items():
+        if key in out:
+            continue
+        if key == "Statement":
+            items = value if isinstance(value, list) else [value]
+            out[key] = [ordered_statement(st) for st in items]
+        else:
+            out[key] = value
+    return out
+
+
+def ordered_statement(statement: Mapping[str, Any]) -> dict[str, Any]:
+    head = {k: statement[k] for k in _STATEMENT_ORDER if k in statement}
+    return {**head, **{k: v for k, v in statement.items() if k not in head}}
+
+
+def statements_document(ps: PolicyStatements) -> Document:
+    return ordered({"Version": "2012-10-17", "Statement": list(ps.statements)})
+
+
+def key_admin_statement(account: str, partition: str = "aws") -> dict[str, Any]:
+    return {"Sid": KEY_ADMIN_SID, "Effect": "Allow",
+            "Principal": {"AWS": f"arn:{partition}:iam::{account}:root"},
+            "Action": "kms:*", "Resource": "*"}
+
+
+def owned_policy_document(artifacts: Artifacts, ps: PolicyStatements) -> Document:
+    """The whole policy when an export owns it: crossgrant's statements and nothing else,
+    except on a key, which also keeps AWS's default administration statement."""
+    statements = list(ps.statements)
+    if ps.kind is ResourceKind.KEY:
+        statements.insert(0, key_admin_statement(ps.account, artifacts.grant.partition))
+    return ordered({"Version": "2012-10-17", "Statement": statements})
+
+
+_ACCOUNT_ROOT = re.compile(r"arn:aws(?:-[a-z]+)*:iam::\d{12}:root")
+
+ACCOUNT_TRUST_SKIP = (
+    "CKV_AWS_61",
+    "the account principal is narrowed to the execution role by an ArnEquals "
+    "aws:PrincipalArn condition (the grant's trust_whole_account option, which survives the "
+    "role being re-created); the check ignores conditions")
+
+
+def narrowed_account_trust(trust: Mapping[str, Any] | None) -> bool:
+    """Does this trust policy name a whole account, and only with every such statement
+    narrowed to one principal by `aws:PrincipalArn`? (The one place a checkov check about
+    account principals does not apply; un-narrowed account trust must still fail it.)"""
+    if trust is None:
+        return False
+    statements = trust.get("Statement", [])
+    statements = statements if isinstance(statements, list) else [statements]
+    found = False
+    for st in statements:
+        principals = st.get("Principal", {})
+        aws = principals.get("AWS", []) if isinstance(principals, Mapping) else []
+        aws = aws if isinstance(aws, list) else [aws]
+        if st.get("Effect") != "Allow" or not any(
+                isinstance(p, str) and _ACCOUNT_ROOT.fullmatch(p) for p in aws):
+            continue
+        conditions = st.get("Condition", {})
+        if not any("aws:PrincipalArn" in conditions.get(op, {})
+                   for op in ("ArnEquals", "ArnLike")):
+            return False
+        found = True
+    return found
+
+
+def check_owned(artifacts: Artifacts, owned: Collection[str]) -> frozenset[str]:
+    """`owned` names resources by `PolicyStatements.resource`; a name that is not one of
+    the grant's would silently own nothing, so it is an error."""
+    known = {ps.resource for ps in artifacts.resource_policies}
+    unknown = sorted(set(owned) - known)
+    if unknown:
+        raise RenderError(f"{artifacts.grant.path}: --own-policy {unknown[0]!r} is not a "
+                          f"bucket, table or key of grant {artifacts.grant.name!r}")
+    return frozenset(owned)
+
+
+def resource_slug(ps: PolicyStatements) -> str:
+    """`bucket-b-thumbnails`, `table-thumbnails`, `stream-thumbnails`, `key-<key id>`:
+    short, unique within one account, and safe as a file name."""
+    if ps.kind is ResourceKind.BUCKET:
+        name = ps.resource
+    elif ps.kind in (ResourceKind.TABLE, ResourceKind.STREAM):
+        name = ps.resource.split(":table/", 1)[-1].split("/", 1)[0]
+    else:
+        name = ps.resource.rsplit(":", 1)[-1].split("/", 1)[-1]
+    return f"{ps.kind.value}-{re.sub(r'[^A-Za-z0-9._-]', '-', name)}"
+
+
+def role_trust_file(role: RoleArtifact) -> str:
+    return f"{role.account}/role-{role.name}.trust.json"
+
+
+def role_policy_file(role: RoleArtifact, policy_name: str) -> str:
+    return f"{role.account}/role-{role.name}.policy-{policy_name}.json"
+
+
+def resource_policy_file(ps: PolicyStatements, owned: bool) -> str:
+    return f"{ps.account}/{resource_slug(ps)}.{'policy' if owned else 'statements'}.json"
+
+
+def dump(document: Any) -> str:
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+def side_accounts(artifacts: Artifacts) -> dict[str, str]:
+    grant = artifacts.grant
+    return {"source": grant.source.account, "target": grant.target.account}
+
+
+def to_json_files(artifacts: Artifacts, owned: Collection[str] = ()) -> dict[str, str]:
+    """Every document as its own file under its account's directory, and `manifest.json`
+    saying what each file is, where it goes and in which order.
+
+    A resource policy the export does not own is written as `*.statements.json`: a
+    policy-shaped document holding only crossgrant's statements, to be merged, never put
+    as is. One it owns is `*.policy.json`, the complete policy.
+    """
+    owned_set = check_owned(artifacts, owned)
+    files: dict[str, str] = {}
+    entries: list[dict[str, Any]] = []
+
+    for role in artifacts.roles:
+        if role.trust_policy is not None:
+            path = role_trust_file(role)
+            files[path] = dump(ordered(role.trust_policy))
+            entries.append({"file": path, "account": role.account, "kind": "trust-policy",
+                            "role": role.name, "apply": "replace"})
+        for policy_name, doc in role.inline_policies:
+            path = role_policy_file(role, policy_name)
+            files[path] = dump(ordered(doc))
+            entries.append({"file": path, "account": role.account, "kind": "inline-policy",
+                            "role": role.name, "policy_name": policy_name,
+                            "apply": "replace"})
+    for ps in artifacts.resource_policies:
+        own = ps.resource in owned_set
+        path = resource_policy_file(ps, own)
+        if path in files:
+            raise RenderError(f"{ps.label}: its file name {path!r} is already taken")
+        files[path] = dump(owned_policy_document(artifacts, ps) if own else statements_document(ps))
+        entries.append({"file": path, "account": ps.account, "kind": f"{ps.kind.value}-policy",
+                        "resource": ps.resource, "apply": "replace" if own else "merge",
+                        "sids": [st["Sid"] for st in ps.statements]})
+
+    accounts = side_accounts(artifacts)
+    manifest = {
+        "generator": generator(),
+        "grant": artifacts.grant.name,
+        "grant_file": artifacts.grant.path,
+        "mode": artifacts.grant.mode.value,
+        "sid_prefix": artifacts.sid_prefix,
+        "roles": [{"account": r.account, "name": r.name, "arn": r.arn, "create": r.create,
+                   "max_session_duration": r.max_session_duration,
+                   "tags": dict(r.tags), "purpose": r.purpose} for r in artifacts.roles],
+        "files": entries,
+        "deploy_order": [
+            {"step": i, "side": side, "account": accounts[side],
+             "files": [e["file"] for e in entries if e["account"] == accounts[side]]}
+            for i, side in enumerate(artifacts.deploy_order, start=1)],
+        "merge": MERGE_HINT,
+        "notes": list(artifacts.notes),
+        "requirements": [{"account": r.account, "kind": r.kind.value, "resource": r.resource,
+                          "field": r.field, "value": r.value, "why": r.why}
+                         for r in artifacts.requirements],
+    }
+    files["manifest.json"] = dump(manifest)
+    return files
