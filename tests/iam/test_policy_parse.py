@@ -266,7 +266,6 @@ def test_wildcard_in_a_principal_arn_is_rejected(value: str) -> None:
     {"AWS": []},
     {},
     "everyone",
-    {"Service": "*"},
 ])
 def test_bad_principals_are_rejected(principal: object) -> None:
     statement = {**RBP_ALLOW, "Sid": "Second", "Principal": principal}

@@ -180,4 +180,4 @@ def test_oversized_policy_is_a_clear_error_naming_the_document() -> None:
 def test_documents_are_json_and_sizes_are_counted_without_whitespace() -> None:
     for doc in _all_documents(grant()):
         assert json.loads(json.dumps(doc)) == doc
-    assert size({"a": "b c"}) == len('{"a":"bc"}')
+    assert size({"a": "b c", "d": [1, 2]}) == len('{"a":"b c","d":[1,2]}')

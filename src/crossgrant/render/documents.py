@@ -21,7 +21,7 @@ from crossgrant.render.artifacts import (
     sid_prefix,
 )
 from crossgrant.render.limits import check_sizes
-from crossgrant.spec.model import Grant, Mode, S3Access, S3Level, TableAccess, TableLevel
+from crossgrant.spec.model import Grant, Mode, S3Access, S3Level, TableLevel
 
 VERSION = "2012-10-17"
 LAMBDA_SERVICE = "lambda.amazonaws.com"
@@ -108,9 +108,10 @@ def _target_trust(grant: Grant, prefix: str) -> Document:
 
 def _logs_statement(grant: Grant, prefix: str) -> Statement:
     src = grant.source
+    group = f"arn:aws:logs:{src.region}:{src.account}:log-group:/aws/lambda/{src.function}"
+    # CreateLogGroup is authorized on the group's ARN, the stream actions on `group:*`.
     return {"Sid": f"{prefix}Logs", "Effect": "Allow", "Action": list(table.LOG_ACTIONS),
-            "Resource": f"arn:aws:logs:{src.region}:{src.account}:log-group:/aws/lambda/"
-                        f"{src.function}:*"}
+            "Resource": [group, f"{group}:*"]}
 
 
 # Each resource-side statement travels with the resource whose policy it belongs in:
@@ -222,4 +223,4 @@ def _one(values: Iterable[str]) -> str | list[str]:
     return items[0] if len(items) == 1 else items
 
 
-__all__ = ["TableAccess", "render"]
+__all__ = ["render"]

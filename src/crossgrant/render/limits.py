@@ -1,7 +1,7 @@
 """AWS's size limits on policy documents, checked before anything is deployed.
 
-IAM counts characters without whitespace; S3, DynamoDB and KMS count the bytes of the
-document as stored. Rendering uses compact JSON, so both are measured on that form.
+IAM counts characters without the whitespace between tokens; S3, DynamoDB and KMS count
+the document as stored. Rendering uses compact JSON, so both are measured on that form.
 """
 
 from __future__ import annotations
@@ -23,7 +23,9 @@ KEY_POLICY_MAX = 32 * 1024
 
 
 def size(document: Any) -> int:
-    return len("".join(json.dumps(document, separators=(",", ":")).split()))
+    """Characters of the compact JSON form: no whitespace between tokens, none removed
+    from inside strings (AWS counts those)."""
+    return len(json.dumps(document, separators=(",", ":"), ensure_ascii=False))
 
 
 def check(label: str, document: Any, limit: int) -> None:
