@@ -14,6 +14,7 @@ import binascii
 import ipaddress
 import math
 import operator
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -299,11 +300,15 @@ def _null_test(key: str, values: list[str], where: str) -> Test:
 # -- typed value parsing --------------------------------------------------------------------
 
 
+_NUMBER_RE = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_EPOCH_RE = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
+
+
 def _try_number(s: str) -> float | None:
-    try:
-        v = float(s.strip())
-    except ValueError:
+    """A plain ASCII decimal; float() alone would also take '1_000', 'nan' or Unicode digits."""
+    if not _NUMBER_RE.fullmatch(s):
         return None
+    v = float(s)
     return v if math.isfinite(v) else None
 
 
@@ -315,9 +320,8 @@ def _parse_number(s: str, where: str) -> float:
 
 
 def _try_date(s: str) -> datetime | None:
-    s = s.strip()
     try:
-        if s.replace(".", "", 1).isdigit():
+        if _EPOCH_RE.fullmatch(s):
             return datetime.fromtimestamp(float(s), UTC)
         d = datetime.fromisoformat(s)
     except (ValueError, OverflowError, OSError):
