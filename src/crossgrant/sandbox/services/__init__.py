@@ -1,0 +1,1 @@
+"""Request -> Operation mappers, one module per service, as moto splits its services."""
