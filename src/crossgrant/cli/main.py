@@ -13,6 +13,7 @@ from crossgrant.cli import eval as eval_cmd
 from crossgrant.cli import init as init_cmd
 from crossgrant.cli import lint as lint_cmd
 from crossgrant.cli import render as render_cmd
+from crossgrant.cli import sandbox as sandbox_cmd
 from crossgrant.cli import verify as verify_cmd
 from crossgrant.errors import CrossgrantError
 
@@ -27,6 +28,7 @@ eval_cmd.register(app)
 init_cmd.register(app)
 lint_cmd.register(app)
 render_cmd.register(app)
+sandbox_cmd.register(app)
 verify_cmd.register(app)
 demo_cmd.register(app)
 

@@ -1,0 +1,175 @@
+"""`crossgrant sandbox`: a local two-account AWS on loopback that enforces IAM."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import typer
+
+from crossgrant.errors import CrossgrantError
+from crossgrant.iam.arn import check_account_id
+
+sandbox_app = typer.Typer(help="A local two-account AWS that really enforces IAM.",
+                          no_args_is_help=True)
+
+DEFAULT_PORT = 4566
+DEFAULT_ACCOUNTS = "111111111111,222222222222"
+
+
+def _state_dir(port: int, given: Path | None) -> Path:
+    from crossgrant.sandbox.server import default_state_dir  # noqa: PLC0415 - moto is heavy
+
+    return given or default_state_dir(port)
+
+
+def _healthy(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/_crossgrant/health",
+                                    timeout=1) as resp:
+            return bool(resp.status == 200)
+    except OSError:
+        return False
+
+
+@sandbox_app.command("up")
+def up(
+    port: int = typer.Option(DEFAULT_PORT, "--port", help="Port on 127.0.0.1."),
+    accounts: str = typer.Option(DEFAULT_ACCOUNTS, "--accounts",
+                                 help="Comma-separated account ids."),
+    region: str = typer.Option("eu-west-1", "--region"),
+    state_dir: Path | None = typer.Option(None, "--state-dir",
+                                          help="Where sandbox.json, credentials and the "
+                                               "audit log live."),
+    foreground: bool = typer.Option(False, "--foreground", help="Serve in this process."),
+) -> None:
+    """Start the sandbox (moto server behind crossgrant's authorizer)."""
+    ids = [check_account_id(a.strip(), "--accounts") for a in accounts.split(",") if a.strip()]
+    if len(ids) < 2 or len(set(ids)) != len(ids):
+        raise CrossgrantError("--accounts: give at least two different account ids")
+    directory = _state_dir(port, state_dir)
+    if _healthy(port):
+        raise CrossgrantError(f"port {port} already serves a sandbox; "
+                              f"`crossgrant sandbox down --port {port}` first")
+    args = [sys.executable, "-m", "crossgrant.sandbox.server", "--port", str(port),
+            "--accounts", ",".join(ids), "--region", region, "--state-dir", str(directory)]
+    if foreground:
+        os.execv(sys.executable, args)
+    directory.mkdir(parents=True, exist_ok=True)
+    log = (directory / "server.log").open("ab")
+    proc = subprocess.Popen(args, stdout=log, stderr=log, stdin=subprocess.DEVNULL,
+                            start_new_session=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise CrossgrantError(f"the sandbox exited with code {proc.returncode}; see "
+                                  f"{directory / 'server.log'}")
+        if _healthy(port) and (directory / "sandbox.json").exists():
+            break
+        time.sleep(0.1)
+    else:
+        proc.terminate()
+        raise CrossgrantError(f"the sandbox did not answer on port {port} within 60 s")
+    typer.echo(f"sandbox up on http://127.0.0.1:{port} (pid {proc.pid}), accounts "
+               f"{', '.join(ids)}, region {region}")
+    typer.echo(f"use an account:  eval \"$(crossgrant sandbox env {ids[0]} --port {port})\"")
+
+
+@sandbox_app.command("down")
+def down(
+    port: int = typer.Option(DEFAULT_PORT, "--port"),
+    state_dir: Path | None = typer.Option(None, "--state-dir"),
+) -> None:
+    """Stop the sandbox started by `up`."""
+    from crossgrant.sandbox.server import Info  # noqa: PLC0415
+
+    directory = _state_dir(port, state_dir)
+    info = Info.read(directory)
+    if info is None:
+        raise CrossgrantError(f"no sandbox is recorded in {directory}")
+    try:
+        os.kill(info.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        (directory / "sandbox.json").unlink(missing_ok=True)
+        typer.echo(f"sandbox (pid {info.pid}) was not running; record removed")
+        return
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and _healthy(info.port):
+        time.sleep(0.1)
+    typer.echo(f"sandbox on port {info.port} stopped")
+
+
+@sandbox_app.command("env")
+def env(
+    account: str = typer.Argument(..., help="The account whose administrator to use."),
+    port: int = typer.Option(DEFAULT_PORT, "--port"),
+    state_dir: Path | None = typer.Option(None, "--state-dir"),
+) -> None:
+    """Print `export` lines that point boto3 and the AWS CLI at the sandbox as ACCOUNT.
+
+    The secrets stay in the sandbox's credentials file (mode 0600); only its path and the
+    profile name are printed.
+    """
+    from crossgrant.sandbox.server import Info  # noqa: PLC0415
+
+    check_account_id(account, "ACCOUNT")
+    info = Info.read(_state_dir(port, state_dir))
+    if info is None:
+        raise CrossgrantError(f"no sandbox is running on port {port}: "
+                              f"`crossgrant sandbox up --port {port}` first")
+    if account not in info.accounts:
+        raise CrossgrantError(f"account {account} is not one of the sandbox's accounts "
+                              f"({', '.join(info.accounts)})")
+    for name, value in (("AWS_ENDPOINT_URL", info.endpoint),
+                        ("AWS_SHARED_CREDENTIALS_FILE", str(info.credentials_file)),
+                        ("AWS_PROFILE", info.profile(account)),
+                        ("AWS_DEFAULT_REGION", info.region), ("AWS_REGION", info.region)):
+        typer.echo(f"export {name}={value}")
+    typer.echo("unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN")
+
+
+@sandbox_app.command("audit")
+def audit(
+    port: int = typer.Option(DEFAULT_PORT, "--port"),
+    state_dir: Path | None = typer.Option(None, "--state-dir"),
+    follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing new records."),
+    denied: bool = typer.Option(False, "--denied", help="Only requests that were refused."),
+    as_json: bool = typer.Option(False, "--json", help="The raw JSON lines."),
+) -> None:
+    """Show the sandbox's audit log: who did what, and the decision with its statement."""
+    path = _state_dir(port, state_dir) / "audit.jsonl"
+    if not path.exists():
+        raise CrossgrantError(f"{path}: no audit log (is the sandbox running?)")
+    with path.open(encoding="utf-8") as f:
+        while True:
+            line = f.readline()
+            if not line:
+                if not follow:
+                    return
+                time.sleep(0.2)
+                continue
+            try:
+                rec = json.loads(line)
+            except ValueError:
+                continue
+            if denied and rec.get("decision") == "Allow":
+                continue
+            if as_json:
+                typer.echo(line.rstrip("\n"))
+            else:
+                who = rec.get("principal", "?")
+                if rec.get("source_identity"):
+                    who += f" ({rec['source_identity']})"
+                typer.echo(f"{rec.get('time')} {rec.get('decision'):<13} {who} "
+                           f"{rec.get('action') or rec.get('operation')} "
+                           f"{rec.get('resource') or ''} :: {rec.get('deciding') or ''}")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(sandbox_app, name="sandbox")

@@ -1,0 +1,84 @@
+"""Who holds an access key: the sandbox's answer to "which principal is calling?".
+
+IAM user keys live in moto's IAM backends; assumed-role sessions are recorded here when
+an AssumeRole response passes through the authorizer (with the source identity, expiry
+and session policy moto does not keep); service principals (the Lambda runner) hold keys
+only this process knows. Secrets stay in memory and are never logged.
+"""
+
+from __future__ import annotations
+
+import secrets
+import string
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from moto.iam.models import iam_backends
+
+from crossgrant.iam import Principal, parse_principal
+
+PARTITION = "aws"
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    principal: Principal
+    secret: str
+    session_token: str | None = None
+    expires: datetime | None = None
+    source_identity: str | None = None
+    session_policy: str | None = None  # the AssumeRole Policy parameter, JSON
+    chained: bool = False  # a role session obtained by a role session (role chaining)
+
+    @property
+    def expired(self) -> bool:
+        return self.expires is not None and datetime.now(UTC) >= self.expires
+
+    def __repr__(self) -> str:  # never show the secret or token
+        return f"Caller({self.principal.arn!r}, expires={self.expires})"
+
+
+def new_key(prefix: str) -> tuple[str, str]:
+    """An access key id and secret in AWS's shapes."""
+    alphabet = string.ascii_uppercase + string.digits
+    key_id = prefix + "".join(secrets.choice(alphabet) for _ in range(16))
+    secret = "".join(secrets.choice(string.ascii_letters + string.digits + "/+")
+                     for _ in range(40))
+    return key_id, secret
+
+
+class CredentialStore:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._own: dict[str, Caller] = {}
+
+    def add(self, access_key: str, caller: Caller) -> None:
+        with self._lock:
+            self._own[access_key] = caller
+
+    def service_key(self, service: str) -> tuple[str, str]:
+        """Credentials that sign as an AWS service principal (e.g. lambda.amazonaws.com)."""
+        key_id, secret = new_key("ASIA")
+        self.add(key_id, Caller(parse_principal({"service": service}), secret))
+        return key_id, secret
+
+    def lookup(self, access_key: str) -> Caller | None:
+        with self._lock:
+            hit = self._own.get(access_key)
+        if hit is not None:
+            return hit
+        for backends in list(iam_backends.values()):
+            iam = backends[PARTITION]
+            key = iam.access_keys.get(access_key)
+            if key is None or getattr(key, "status", "Active") != "Active":
+                continue
+            if key.user_name:
+                user = iam.users.get(key.user_name)
+                if user is None:
+                    return None
+                principal = parse_principal(user.arn)
+                return Caller(Principal(principal.kind, principal.arn, principal.account,
+                                        principal.partition, principal.name,
+                                        unique_id=user.id), key.secret_access_key)
+        return None

@@ -1,0 +1,143 @@
+"""AWS Signature Version 4, verified the way AWS does: rebuild the canonical request from
+what arrived, sign it with the secret we know, compare in constant time.
+
+The sandbox must answer a wrong secret with SignatureDoesNotMatch, or a "works locally"
+result would prove nothing about credentials.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from urllib.parse import quote, unquote
+
+from crossgrant.sandbox.operations import HttpRequest
+
+ALGORITHM = "AWS4-HMAC-SHA256"
+MAX_SKEW = timedelta(minutes=15)
+_AUTH_RE = re.compile(
+    r"AWS4-HMAC-SHA256\s+Credential=(?P<cred>[^,\s]+),\s*SignedHeaders=(?P<signed>[^,\s]+),"
+    r"\s*Signature=(?P<sig>[0-9a-f]{64})")
+
+
+class SignatureProblem(Exception):
+    """Why a request's signature is not acceptable; `code` is AWS's error code family."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code  # "missing", "malformed", "mismatch", "skewed", "expired-url"
+
+
+@dataclass(frozen=True, slots=True)
+class Signature:
+    access_key: str
+    date: str  # yyyymmdd of the scope
+    region: str
+    service: str
+    signed_headers: tuple[str, ...]
+    signature: str
+    amz_date: str  # yyyymmddThhmmssZ
+    presigned: bool
+    expires: int | None = None  # presigned URLs: seconds of validity
+
+
+def parse(req: HttpRequest) -> Signature:
+    """Read the signature from the Authorization header or a presigned query string."""
+    auth = req.header("authorization")
+    if auth:
+        m = _AUTH_RE.match(auth.strip())
+        if not m:
+            raise SignatureProblem("malformed", "the Authorization header is not AWS SigV4")
+        parts = m.group("cred").split("/")
+        if len(parts) != 5 or parts[4] != "aws4_request":
+            raise SignatureProblem("malformed", "the credential scope is malformed")
+        amz_date = req.header("x-amz-date") or ""
+        return Signature(parts[0], parts[1], parts[2], parts[3],
+                         tuple(m.group("signed").split(";")), m.group("sig"), amz_date, False)
+    if req.param("X-Amz-Algorithm") == ALGORITHM:
+        cred = (req.param("X-Amz-Credential") or "").split("/")
+        if len(cred) != 5:
+            raise SignatureProblem("malformed", "X-Amz-Credential is malformed")
+        try:
+            expires = int(req.param("X-Amz-Expires") or "0")
+        except ValueError:
+            raise SignatureProblem("malformed", "X-Amz-Expires is not a number") from None
+        return Signature(cred[0], cred[1], cred[2], cred[3],
+                         tuple((req.param("X-Amz-SignedHeaders") or "host").split(";")),
+                         req.param("X-Amz-Signature") or "", req.param("X-Amz-Date") or "",
+                         True, expires)
+    raise SignatureProblem("missing", "the request is not signed")
+
+
+def check_time(sig: Signature, now: datetime | None = None) -> None:
+    now = now or datetime.now(UTC)
+    try:
+        when = datetime.strptime(sig.amz_date, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+    except ValueError:
+        raise SignatureProblem("malformed", "X-Amz-Date is missing or malformed") from None
+    if sig.presigned:
+        if sig.expires is not None and now > when + timedelta(seconds=sig.expires):
+            raise SignatureProblem("expired-url", "Request has expired")
+    elif abs(now - when) > MAX_SKEW:
+        raise SignatureProblem("skewed", "The difference between the request time and the "
+                                         "current time is too large.")
+
+
+def _canonical_query(req: HttpRequest, presigned: bool) -> str:
+    pairs = [(quote(k, safe="-_.~"), quote(v, safe="-_.~")) for k, v in req.query
+             if not (presigned and k == "X-Amz-Signature")]
+    return "&".join(f"{k}={v}" for k, v in sorted(pairs))
+
+
+def _canonical_uri(req: HttpRequest, service: str) -> str:
+    path = req.path or "/"
+    if service == "s3":
+        return quote(unquote(path), safe="/~")
+    return quote(path, safe="/~")
+
+
+def _payload_hash(req: HttpRequest, sig: Signature) -> str:
+    declared = req.header("x-amz-content-sha256")
+    if declared:
+        return declared
+    if sig.presigned and sig.service == "s3":
+        return "UNSIGNED-PAYLOAD"
+    return hashlib.sha256(req.body).hexdigest()
+
+
+def canonical_request(req: HttpRequest, sig: Signature) -> str:
+    headers = []
+    for name in sig.signed_headers:
+        value = req.headers.get(name)
+        if value is None:
+            raise SignatureProblem("mismatch", f"signed header {name!r} is missing")
+        headers.append(f"{name}:{' '.join(value.split())}")
+    return "\n".join([
+        req.method, _canonical_uri(req, sig.service), _canonical_query(req, sig.presigned),
+        "\n".join(headers) + "\n", ";".join(sig.signed_headers), _payload_hash(req, sig)])
+
+
+def _hmac(key: bytes, msg: str) -> bytes:
+    return hmac.new(key, msg.encode("utf-8"), hashlib.sha256).digest()
+
+
+def expected_signature(req: HttpRequest, sig: Signature, secret: str) -> str:
+    scope = f"{sig.date}/{sig.region}/{sig.service}/aws4_request"
+    digest = hashlib.sha256(canonical_request(req, sig).encode("utf-8")).hexdigest()
+    to_sign = f"{ALGORITHM}\n{sig.amz_date}\n{scope}\n{digest}"
+    key = _hmac(("AWS4" + secret).encode("utf-8"), sig.date)
+    for part in (sig.region, sig.service, "aws4_request"):
+        key = _hmac(key, part)
+    return hmac.new(key, to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def verify(req: HttpRequest, sig: Signature, secret: str) -> None:
+    """Raise SignatureProblem unless `sig` is the signature of `req` under `secret`."""
+    check_time(sig)
+    if not hmac.compare_digest(expected_signature(req, sig, secret), sig.signature):
+        raise SignatureProblem("mismatch", "The request signature we calculated does not "
+                                           "match the signature you provided. Check your key "
+                                           "and signing method.")
