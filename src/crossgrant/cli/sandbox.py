@@ -31,7 +31,7 @@ def _state_dir(port: int, given: Path | None) -> Path:
 
 def _healthy(port: int) -> bool:
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/_crossgrant/health",
+        with urllib.request.urlopen(f"http://127.0.0.1:{port + 1}/_crossgrant/health",
                                     timeout=1) as resp:
             return bool(resp.status == 200)
     except OSError:
@@ -76,8 +76,8 @@ def up(
     else:
         proc.terminate()
         raise CrossgrantError(f"the sandbox did not answer on port {port} within 60 s")
-    typer.echo(f"sandbox up on http://127.0.0.1:{port} (pid {proc.pid}), accounts "
-               f"{', '.join(ids)}, region {region}")
+    typer.echo(f"sandbox up on https://127.0.0.1:{port} (plain HTTP on {port + 1}; "
+               f"pid {proc.pid}), accounts {', '.join(ids)}, region {region}")
     typer.echo(f"use an account:  eval \"$(crossgrant sandbox env {ids[0]} --port {port})\"")
 
 
@@ -127,6 +127,7 @@ def env(
         raise CrossgrantError(f"account {account} is not one of the sandbox's accounts "
                               f"({', '.join(info.accounts)})")
     for name, value in (("AWS_ENDPOINT_URL", info.endpoint),
+                        ("AWS_CA_BUNDLE", str(info.ca_bundle)),
                         ("AWS_SHARED_CREDENTIALS_FILE", str(info.credentials_file)),
                         ("AWS_PROFILE", info.profile(account)),
                         ("AWS_DEFAULT_REGION", info.region), ("AWS_REGION", info.region)):

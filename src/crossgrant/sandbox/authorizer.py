@@ -293,6 +293,8 @@ class Authorizer:
         body = op.forward_body if op.forward_body is not None else req.body
         env["wsgi.input"] = BytesIO(body)
         env["CONTENT_LENGTH"] = str(len(body))
+        env.pop("HTTP_TRANSFER_ENCODING", None)  # the body is whole now
+        env["wsgi.input_terminated"] = False
         forward_key = self.admin_keys.get(op.forward_as_account or "") if \
             op.forward_as_account else None
         if forward_key is None and caller.principal.kind in (PrincipalKind.SERVICE,

@@ -14,6 +14,7 @@ import json
 import os
 import signal
 import sys
+import tempfile
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ from crossgrant.sandbox.authorizer import Authorizer
 from crossgrant.sandbox.credentials import CredentialStore
 from crossgrant.sandbox.operations import Mapper
 from crossgrant.sandbox.state import StateCache
+from crossgrant.sandbox.tls import make_certificates
 from crossgrant.sandbox.wsgi import Environ, StartResponse
 
 DEFAULT_ACCOUNTS = ("111111111111", "222222222222")
@@ -67,6 +69,7 @@ class Info:
     """What `sandbox.json` says about a running sandbox."""
 
     port: int
+    http_port: int
     pid: int
     region: str
     accounts: tuple[str, ...]
@@ -74,7 +77,15 @@ class Info:
 
     @property
     def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"https://127.0.0.1:{self.port}"
+
+    @property
+    def http_endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+    @property
+    def ca_bundle(self) -> Path:
+        return self.state_dir / "ca.pem"
 
     @property
     def credentials_file(self) -> Path:
@@ -94,19 +105,29 @@ class Info:
             raw = json.loads((state_dir / "sandbox.json").read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return None
-        return cls(int(raw["port"]), int(raw["pid"]), str(raw["region"]),
-                   tuple(raw["accounts"]), state_dir)
+        return cls(int(raw["port"]), int(raw["http_port"]), int(raw["pid"]),
+                   str(raw["region"]), tuple(raw["accounts"]), state_dir)
 
 
 class Sandbox:
-    def __init__(self, *, port: int = 0, accounts: Iterable[str] = DEFAULT_ACCOUNTS,
-                 region: str = DEFAULT_REGION, state_dir: Path | None = None) -> None:
+    def __init__(self, *, port: int = 0, http_port: int | None = None,
+                 accounts: Iterable[str] = DEFAULT_ACCOUNTS, region: str = DEFAULT_REGION,
+                 state_dir: Path | None = None) -> None:
         self.region = region
         self.accounts = tuple(accounts)
         self.keys: dict[str, AdminKey] = {a: bootstrap(a, region) for a in self.accounts}
         self.credentials = CredentialStore()
         self.state = StateCache(self.accounts, (region,))
         self._requested_port = port
+        # The plain-HTTP twin: port + 1 next to a fixed port, any free port next to port 0.
+        self._requested_http_port = http_port if http_port is not None else (
+            port + 1 if port else 0)
+        if state_dir is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="crossgrant-sandbox-")
+            tls_dir = Path(self._tmp.name)
+        else:
+            tls_dir = state_dir
+        self.ca_bundle, self._cert, self._key = make_certificates(tls_dir)
         self.state_dir = state_dir
         self.audit = AuditLog(state_dir / "audit.jsonl" if state_dir else None)
         moto_app = DomainDispatcherApplication(create_backend_app)
@@ -115,7 +136,8 @@ class Sandbox:
             admin_keys={a: k.access_key for a, k in self.keys.items()}, audit=self.audit,
             region=region)
         self._server: BaseWSGIServer | None = None
-        self._thread: threading.Thread | None = None
+        self._http_server: BaseWSGIServer | None = None
+        self._threads: list[threading.Thread] = []
 
     # -- the WSGI entry point, with the sandbox's own control paths ------------------------
 
@@ -129,39 +151,59 @@ class Sandbox:
 
     @property
     def port(self) -> int:
+        """The HTTPS port: AWS's endpoints are TLS-only, so this is the one to use."""
         assert self._server is not None, "start the sandbox first"
         return int(self._server.server_address[1])
 
     @property
+    def http_port(self) -> int:
+        """The plain-HTTP port: requests here carry aws:SecureTransport=false."""
+        assert self._http_server is not None, "start the sandbox first"
+        return int(self._http_server.server_address[1])
+
+    @property
     def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"https://127.0.0.1:{self.port}"
+
+    @property
+    def http_endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
 
     def _bind(self) -> None:
         self._server = make_server("127.0.0.1", self._requested_port, self, threaded=True,
-                                   request_handler=_QuietHandler)
+                                   request_handler=_QuietHandler,
+                                   ssl_context=(str(self._cert), str(self._key)))
+        self._http_server = make_server("127.0.0.1", self._requested_http_port, self,
+                                        threaded=True, request_handler=_QuietHandler)
+
+    def _serve_in_threads(self) -> None:
+        for server in (self._server, self._http_server):
+            assert server is not None
+            thread = threading.Thread(target=server.serve_forever, daemon=True,
+                                      name="crossgrant-sandbox")
+            thread.start()
+            self._threads.append(thread)
 
     def start(self) -> Sandbox:
-        """Serve on a background thread (tests, in-process use)."""
+        """Serve on background threads (tests, in-process use)."""
         self._bind()
-        assert self._server is not None
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True,
-                                        name="crossgrant-sandbox")
-        self._thread.start()
+        self._serve_in_threads()
         self._write_state()
         return self
 
     def serve_forever(self) -> None:
-        self._bind()
-        assert self._server is not None
-        self._write_state()
-        self._server.serve_forever()
+        self.start()
+        for thread in self._threads:
+            while thread.is_alive():
+                thread.join(timeout=0.5)
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
+        for server in (self._server, self._http_server):
+            if server is not None:
+                server.shutdown()
+                server.server_close()
+        for thread in self._threads:
+            thread.join(timeout=10)
         self.audit.close()
 
     # -- files for `sandbox env` and `sandbox down` ----------------------------------------
@@ -174,6 +216,12 @@ class Sandbox:
         return boto3.Session(aws_access_key_id=key.access_key,
                              aws_secret_access_key=key.secret, region_name=self.region)
 
+    def client(self, account: str, service: str, **kwargs: Any) -> Any:
+        """A boto3 client for `service` as `account`'s administrator, over HTTPS."""
+        kwargs.setdefault("endpoint_url", self.endpoint)
+        kwargs.setdefault("verify", str(self.ca_bundle))
+        return self.session(account).client(service, **kwargs)
+
     def _write_state(self) -> None:
         if self.state_dir is None:
             return
@@ -184,8 +232,8 @@ class Sandbox:
             for account, key in self.keys.items():
                 f.write(f"[{Info.profile(account)}]\naws_access_key_id = {key.access_key}\n"
                         f"aws_secret_access_key = {key.secret}\n\n")
-        info = {"port": self.port, "pid": os.getpid(), "region": self.region,
-                "accounts": list(self.accounts)}
+        info = {"port": self.port, "http_port": self.http_port, "pid": os.getpid(),
+                "region": self.region, "accounts": list(self.accounts)}
         tmp = self.state_dir / "sandbox.json.tmp"
         tmp.write_text(json.dumps(info), encoding="utf-8")
         tmp.replace(self.state_dir / "sandbox.json")
@@ -195,11 +243,13 @@ def main(argv: list[str] | None = None) -> None:
     """The child process `crossgrant sandbox up` starts."""
     ap = argparse.ArgumentParser(prog="python -m crossgrant.sandbox.server")
     ap.add_argument("--port", type=int, default=DEFAULT_PORT)
+    ap.add_argument("--http-port", type=int, default=None)
     ap.add_argument("--accounts", default=",".join(DEFAULT_ACCOUNTS))
     ap.add_argument("--region", default=DEFAULT_REGION)
     ap.add_argument("--state-dir", type=Path, required=True)
     args = ap.parse_args(argv)
-    sandbox = Sandbox(port=args.port, accounts=args.accounts.split(","), region=args.region,
+    sandbox = Sandbox(port=args.port, http_port=args.http_port,
+                      accounts=args.accounts.split(","), region=args.region,
                       state_dir=args.state_dir)
 
     def _stop(signum: int, frame: object) -> None:

@@ -24,7 +24,17 @@ def read_request(environ: Environ) -> HttpRequest:
     if length > MAX_BODY:
         raise ValueError(f"request body of {length:,} bytes is over the sandbox's limit")
     stream = environ.get("wsgi.input")
-    body = stream.read(length) if stream is not None and length else b""
+    if stream is None:
+        body = b""
+    elif length:
+        body = stream.read(length)
+    elif environ.get("wsgi.input_terminated"):
+        # Chunked transfer (SDKs stream uploads over HTTPS): the server has de-chunked it.
+        body = stream.read(MAX_BODY + 1)
+        if len(body) > MAX_BODY:
+            raise ValueError("request body is over the sandbox's limit")
+    else:
+        body = b""
     headers = {k[5:].replace("_", "-").lower(): str(v) for k, v in environ.items()
                if k.startswith("HTTP_")}
     if environ.get("CONTENT_TYPE"):
