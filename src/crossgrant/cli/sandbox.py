@@ -10,6 +10,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -159,7 +160,7 @@ def audit(
                 rec = json.loads(line)
             except ValueError:
                 continue
-            if denied and rec.get("decision") == "Allow":
+            if denied and rec.get("decision") in ("Allow", "Delivered"):
                 continue
             if as_json:
                 typer.echo(line.rstrip("\n"))
@@ -170,6 +171,159 @@ def audit(
                 typer.echo(f"{rec.get('time')} {rec.get('decision'):<13} {who} "
                            f"{rec.get('action') or rec.get('operation')} "
                            f"{rec.get('resource') or ''} :: {rec.get('deciding') or ''}")
+
+
+# -- functions: the control API of a running sandbox ---------------------------------------
+
+
+def _control(port: int, state_dir: Path | None, method: str, path: str,
+             body: bytes | None = None, headers: dict[str, str] | None = None,
+             timeout: float = 60) -> tuple[int, Any]:
+    """Call /_crossgrant/PATH on the running sandbox with its control token."""
+    import ssl  # noqa: PLC0415
+    import urllib.error  # noqa: PLC0415
+    from urllib.parse import quote  # noqa: PLC0415
+
+    from crossgrant.sandbox.control import TOKEN_FILE, TOKEN_HEADER  # noqa: PLC0415
+    from crossgrant.sandbox.server import Info  # noqa: PLC0415
+
+    directory = _state_dir(port, state_dir)
+    info = Info.read(directory)
+    if info is None:
+        raise CrossgrantError(f"no sandbox is running on port {port}: "
+                              f"`crossgrant sandbox up --port {port}` first")
+    try:
+        token = (directory / TOKEN_FILE).read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise CrossgrantError(f"cannot read the sandbox's control token: {exc}") from None
+    url = f"{info.endpoint}/_crossgrant/{quote(path, safe='/:$')}"
+    request = urllib.request.Request(url, data=body, method=method, headers={
+        TOKEN_HEADER: token, "Content-Type": "application/json", **(headers or {})})
+    context = ssl.create_default_context(cafile=str(info.ca_bundle))
+    try:
+        with urllib.request.urlopen(request, timeout=timeout, context=context) as resp:
+            status, data = int(resp.status), resp.read()
+    except urllib.error.HTTPError as exc:
+        status, data = exc.code, exc.read()
+    except OSError as exc:
+        raise CrossgrantError(f"cannot reach the sandbox at {info.endpoint}: {exc}") from None
+    try:
+        parsed = json.loads(data) if data else None
+    except ValueError:
+        parsed = {"message": data.decode("utf-8", "replace")}
+    if status >= 400:
+        err = parsed if isinstance(parsed, dict) else {}
+        message = f"{err.get('__type', status)}: {err.get('message', '')}"
+        if err.get("Reason"):
+            message += f" ({err['Reason']})"
+        raise CrossgrantError(message)
+    return status, parsed
+
+
+def _env_pairs(pairs: list[str]) -> dict[str, str]:
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise CrossgrantError(f"--env {pair!r}: expected NAME=VALUE")
+        out[key] = value
+    return out
+
+
+@sandbox_app.command("register")
+def register_command(
+    name: str = typer.Argument(..., help="The function name."),
+    handler: str = typer.Option(..., "--handler", help="module.function (or pkg.mod.fn)."),
+    role: str = typer.Option(..., "--role", help="The execution role's ARN."),
+    code: Path | None = typer.Option(None, "--code", help="A directory added to the "
+                                                          "worker's sys.path."),
+    env_pairs: list[str] = typer.Option([], "--env", help="NAME=VALUE; repeatable."),
+    timeout: int = typer.Option(30, "--timeout", help="Seconds, 1-900."),
+    memory: int = typer.Option(128, "--memory", help="MB (reported, not enforced)."),
+    account: str | None = typer.Option(None, "--account",
+                                       help="The function's account (default: the role's)."),
+    port: int = typer.Option(DEFAULT_PORT, "--port"),
+    state_dir: Path | None = typer.Option(None, "--state-dir"),
+    as_json: bool = typer.Option(False, "--json", help="Print the function as JSON."),
+) -> None:
+    """Register (or replace) a function in the running sandbox."""
+    if code is not None and not code.is_dir():
+        raise CrossgrantError(f"--code {code}: not a directory")
+    if account is not None:
+        check_account_id(account, "--account")
+    spec: dict[str, Any] = {"name": name, "handler": handler, "role_arn": role,
+                            "env": _env_pairs(env_pairs), "timeout": timeout,
+                            "memory": memory}
+    if code is not None:
+        spec["code_dir"] = str(code.resolve())
+    if account is not None:
+        spec["account"] = account
+    _, fn = _control(port, state_dir, "POST", "functions", json.dumps(spec).encode())
+    if as_json:
+        typer.echo(json.dumps(fn, indent=2))
+        return
+    from rich.console import Console  # noqa: PLC0415
+    from rich.table import Table  # noqa: PLC0415
+
+    table = Table(title=f"registered {fn['name']}", show_header=False)
+    table.add_column("field", style="bold")
+    table.add_column("value")
+    for label, key in (("ARN", "arn"), ("handler", "handler"), ("role", "role_arn"),
+                       ("code", "code_dir"), ("timeout", "timeout"), ("memory", "memory")):
+        table.add_row(label, str(fn.get(key)))
+    if fn.get("env"):
+        table.add_row("env", ", ".join(sorted(fn["env"])))
+    Console().print(table)
+
+
+@sandbox_app.command("invoke")
+def invoke_command(
+    name: str = typer.Argument(..., help="The function's name or ARN."),
+    payload: str = typer.Option("{}", "--payload", help="The event as JSON, or @FILE."),
+    is_async: bool = typer.Option(False, "--async", help="Invocation type Event: queue it "
+                                                         "and return."),
+    port: int = typer.Option(DEFAULT_PORT, "--port"),
+    state_dir: Path | None = typer.Option(None, "--state-dir"),
+    as_json: bool = typer.Option(False, "--json", help="Print the response as JSON."),
+) -> None:
+    """Invoke a registered function; exits 1 when the function itself failed."""
+    text = Path(payload[1:]).read_text(encoding="utf-8") if payload.startswith("@") \
+        else payload
+    try:
+        json.loads(text)
+    except ValueError as exc:
+        raise CrossgrantError(f"--payload is not JSON: {exc}") from None
+    kind = "Event" if is_async else "RequestResponse"
+    _, result = _control(port, state_dir, "POST", f"invoke/{name}", text.encode("utf-8"),
+                         {"X-Invocation-Type": kind}, timeout=960)
+    if as_json:
+        typer.echo(json.dumps(result, indent=2))
+    else:
+        _print_invocation(result)
+    if isinstance(result, dict) and result.get("FunctionError"):
+        raise typer.Exit(1)
+
+
+def _print_invocation(result: dict[str, Any]) -> None:
+    import base64  # noqa: PLC0415
+
+    from rich.console import Console  # noqa: PLC0415
+    from rich.json import JSON  # noqa: PLC0415
+    from rich.panel import Panel  # noqa: PLC0415
+    from rich.text import Text  # noqa: PLC0415
+
+    console = Console()
+    if result.get("StatusCode") == 202:
+        console.print(f"[green]queued[/green] (Event) RequestId {result.get('RequestId')}")
+        return
+    error = result.get("FunctionError")
+    head = "[bold red]FunctionError: " + str(error) + "[/bold red]" if error \
+        else "[green]StatusCode 200[/green]"
+    console.print(f"{head}  RequestId {result.get('RequestId')}")
+    console.print(Panel(JSON(json.dumps(result.get("Payload"))), title="Payload"))
+    logs = base64.b64decode(result.get("LogResult") or "").decode("utf-8", "replace")
+    if logs:
+        console.print(Panel(Text(logs.rstrip("\n")), title="Log (last 4 KB)", style="dim"))
 
 
 def register(app: typer.Typer) -> None:

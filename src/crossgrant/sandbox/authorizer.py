@@ -9,6 +9,7 @@ like AWS's, with AWS's message.
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 import time
@@ -32,6 +33,7 @@ from crossgrant.iam import (
 from crossgrant.iam.arn import resource_account
 from crossgrant.sandbox import sigv4
 from crossgrant.sandbox.audit import AuditLog, AuditRecord
+from crossgrant.sandbox.bucket_policies import LOCAL_OPERATIONS, BucketPolicies
 from crossgrant.sandbox.credentials import Caller, CredentialStore
 from crossgrant.sandbox.operations import (
     Check,
@@ -78,7 +80,7 @@ def denial_message(principal: Principal, action: str, resource: str, decision: D
 class Authorizer:
     def __init__(self, app: WsgiApp, *, mappers: dict[str, Mapper], credentials: CredentialStore,
                  state: StateCache, admin_keys: dict[str, str], audit: AuditLog,
-                 region: str) -> None:
+                 region: str, bucket_policies: BucketPolicies | None = None) -> None:
         self.app = app
         self.mappers = mappers
         self.credentials = credentials
@@ -87,6 +89,7 @@ class Authorizer:
         self.audit = audit
         self.region = region
         self.hooks: list[Hook] = []
+        self.bucket_policies = bucket_policies or BucketPolicies()
         self._lock = threading.Lock()
 
     # -- WSGI ------------------------------------------------------------------------------
@@ -205,9 +208,16 @@ class Authorizer:
             if problem is not None:
                 return error_response(op.error_style, 400, "ValidationError", problem,
                                       req.method)
-        status, headers, body = self._forward(req, environ, op, caller)
+        if op.service == "s3" and op.name in LOCAL_OPERATIONS:
+            status, headers, body = self.bucket_policies.handle(
+                op, req, self.state.get(), lambda b: self.state.get().bucket_owner(b) is not None)
+        else:
+            status, headers, body = self._forward(req, environ, op, caller)
+            if op.service == "s3" and op.name == "DeleteBucket" and status < 300:
+                self.bucket_policies.forget(op.checks[0].resource.removeprefix("arn:aws:s3:::"))
         if op.changes_state and status < 300:
             self.state.invalidate()
+            self.credentials.invalidate()
         outcome = Outcome(op, req, caller, status, tuple(headers), body)
         if op.service == "sts" and op.name == "AssumeRole" and status == 200:
             self._record_session(outcome)
@@ -251,13 +261,13 @@ class Authorizer:
     @staticmethod
     def _base_context(req: HttpRequest, caller: Caller,
                       region: str) -> dict[str, str | list[str]]:
-        now = datetime.now(UTC)
+        epoch = int(time.time())
         ctx: dict[str, str | list[str]] = {
             "aws:SecureTransport": "true" if req.secure else "false",
             "aws:SourceIp": req.source_ip,
             "aws:RequestedRegion": region,
-            "aws:CurrentTime": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "aws:EpochTime": str(int(time.time())),
+            "aws:CurrentTime": _iso_time(epoch),
+            "aws:EpochTime": str(epoch),
         }
         if caller.source_identity:
             ctx["aws:SourceIdentity"] = caller.source_identity
@@ -358,6 +368,11 @@ class Authorizer:
         self.audit.write(AuditRecord(AuditRecord.now(), caller.principal.arn,
                                      caller.source_identity, service, operation, action,
                                      resource, decision, deciding, status))
+
+
+@functools.lru_cache(maxsize=4)
+def _iso_time(epoch: int) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _form(req: HttpRequest) -> dict[str, str]:

@@ -52,6 +52,7 @@ class CredentialStore:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._own: dict[str, Caller] = {}
+        self._iam: dict[str, Caller | None] = {}  # IAM user keys, until IAM changes
 
     def add(self, access_key: str, caller: Caller) -> None:
         with self._lock:
@@ -63,11 +64,26 @@ class CredentialStore:
         self.add(key_id, Caller(parse_principal({"service": service}), secret))
         return key_id, secret
 
+    def invalidate(self) -> None:
+        """Forget cached IAM user keys (a key may have been deleted or deactivated)."""
+        with self._lock:
+            self._iam.clear()
+
     def lookup(self, access_key: str) -> Caller | None:
         with self._lock:
             hit = self._own.get(access_key)
+            if hit is None and access_key in self._iam:
+                return self._iam[access_key]
         if hit is not None:
             return hit
+        found = self._from_iam(access_key)
+        with self._lock:
+            if len(self._iam) < 10_000:
+                self._iam[access_key] = found
+        return found
+
+    @staticmethod
+    def _from_iam(access_key: str) -> Caller | None:
         for backends in list(iam_backends.values()):
             iam = backends[PARTITION]
             key = iam.access_keys.get(access_key)

@@ -28,9 +28,11 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from crossgrant.sandbox import control
 from crossgrant.sandbox.accounts import AdminKey, bootstrap
 from crossgrant.sandbox.audit import AuditLog
 from crossgrant.sandbox.authorizer import Authorizer
+from crossgrant.sandbox.bucket_policies import BucketPolicies
 from crossgrant.sandbox.credentials import CredentialStore
 from crossgrant.sandbox.operations import Mapper
 from crossgrant.sandbox.state import StateCache
@@ -117,7 +119,8 @@ class Sandbox:
         self.accounts = tuple(accounts)
         self.keys: dict[str, AdminKey] = {a: bootstrap(a, region) for a in self.accounts}
         self.credentials = CredentialStore()
-        self.state = StateCache(self.accounts, (region,))
+        self.bucket_policies = BucketPolicies()
+        self.state = StateCache(self.accounts, (region,), self.bucket_policies.snapshot)
         self._requested_port = port
         # The plain-HTTP twin: port + 1 next to a fixed port, any free port next to port 0.
         self._requested_http_port = http_port if http_port is not None else (
@@ -134,7 +137,8 @@ class Sandbox:
         self.authorizer = Authorizer(
             moto_app, mappers=_mappers(), credentials=self.credentials, state=self.state,
             admin_keys={a: k.access_key for a, k in self.keys.items()}, audit=self.audit,
-            region=region)
+            region=region, bucket_policies=self.bucket_policies)
+        self.control = control.attach(self)  # Lambda runner, S3 events, /_crossgrant/ API
         self._server: BaseWSGIServer | None = None
         self._http_server: BaseWSGIServer | None = None
         self._threads: list[threading.Thread] = []
@@ -147,6 +151,8 @@ class Sandbox:
             start_response("200 OK", [("Content-Type", "application/json"),
                                       ("Content-Length", str(len(body)))])
             return [body]
+        if str(environ.get("PATH_INFO", "")).startswith(control.PREFIX):
+            return self.control(environ, start_response)
         return self.authorizer(environ, start_response)
 
     @property
@@ -198,6 +204,7 @@ class Sandbox:
                 thread.join(timeout=0.5)
 
     def stop(self) -> None:
+        self.control.close()
         for server in (self._server, self._http_server):
             if server is not None:
                 server.shutdown()

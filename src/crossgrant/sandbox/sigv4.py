@@ -74,8 +74,13 @@ def parse(req: HttpRequest) -> Signature:
 
 def check_time(sig: Signature, now: datetime | None = None) -> None:
     now = now or datetime.now(UTC)
-    try:
-        when = datetime.strptime(sig.amz_date, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+    d = sig.amz_date
+    if not (len(d) == 16 and d[8] == "T" and d[15] == "Z" and d[:8].isdigit()
+            and d[9:15].isdigit()):
+        raise SignatureProblem("malformed", "X-Amz-Date is missing or malformed")
+    try:  # by hand: strptime costs more than the rest of the check together
+        when = datetime(int(d[0:4]), int(d[4:6]), int(d[6:8]), int(d[9:11]), int(d[11:13]),
+                        int(d[13:15]), tzinfo=UTC)
     except ValueError:
         raise SignatureProblem("malformed", "X-Amz-Date is missing or malformed") from None
     if sig.presigned:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import unquote
 
@@ -131,7 +131,7 @@ def _users(iam: Any) -> dict[str, User]:
     return users
 
 
-def _bucket(b: Any) -> Bucket:
+def _bucket(b: Any, policy_text: str | None) -> Bucket:
     ownership = ObjectOwnership.BUCKET_OWNER_ENFORCED
     rule = getattr(b, "ownership_rule", None)
     if isinstance(rule, dict):
@@ -154,7 +154,7 @@ def _bucket(b: Any) -> Bucket:
               for f in ("block_public_acls", "ignore_public_acls", "block_public_policy",
                         "restrict_public_buckets")))
     return Bucket(name=b.name, region=getattr(b, "region_name", "us-east-1"),
-                  policy=_doc(b.policy, bucket_policy_label(b.name), PolicyType.RESOURCE),
+                  policy=_doc(policy_text, bucket_policy_label(b.name), PolicyType.RESOURCE),
                   encryption=enc, object_ownership=ownership, public_access_block=pab)
 
 
@@ -191,8 +191,12 @@ def _keys(kms: Any) -> dict[str, Key]:
     return out
 
 
-def build_state(accounts: Iterable[str], regions: Iterable[str]) -> AccountState:
-    """Read IAM, S3, DynamoDB and KMS for `accounts` (and any other account moto holds)."""
+def build_state(accounts: Iterable[str], regions: Iterable[str],
+                bucket_policies: Mapping[str, str] | None = None) -> AccountState:
+    """Read IAM, S3, DynamoDB and KMS for `accounts` (and any other account moto holds).
+
+    Bucket policies come from `bucket_policies` (the sandbox keeps them, not moto)."""
+    policies = bucket_policies or {}
     wanted = list(dict.fromkeys([*accounts, *list(iam_backends.keys())]))
     region_list = list(regions)
     result: dict[str, Account] = {}
@@ -203,7 +207,8 @@ def build_state(accounts: Iterable[str], regions: Iterable[str]) -> AccountState
         buckets = {}
         s3 = s3_backends[acct][PARTITION] if acct in s3_backends else None
         if s3 is not None:
-            buckets = {name: _bucket(b) for name, b in list(s3.buckets.items())}
+            buckets = {name: _bucket(b, policies.get(name))
+                       for name, b in list(s3.buckets.items())}
         tables: dict[str, Table] = {}
         keys: dict[str, Key] = {}
         for region in region_list:
@@ -221,7 +226,9 @@ def build_state(accounts: Iterable[str], regions: Iterable[str]) -> AccountState
 class StateCache:
     """The current AccountState, rebuilt lazily after writes; thread-safe."""
 
-    def __init__(self, accounts: Iterable[str], regions: Iterable[str]) -> None:
+    def __init__(self, accounts: Iterable[str], regions: Iterable[str],
+                 bucket_policies: Callable[[], Mapping[str, str]] | None = None) -> None:
+        self._bucket_policies = bucket_policies
         self._accounts = tuple(accounts)
         self._regions = tuple(regions)
         self._lock = threading.Lock()
@@ -236,7 +243,8 @@ class StateCache:
     def get(self) -> AccountState:
         with self._lock:
             if self._state is None:
-                self._state = build_state(self._accounts, self._regions)
+                policies = self._bucket_policies() if self._bucket_policies else None
+                self._state = build_state(self._accounts, self._regions, policies)
             return self._state
 
 

@@ -1,0 +1,151 @@
+"""What every service mapper shares: the global context keys, ARN parsing, the query
+protocol's list and tag encodings, and the guards that keep a mapper's reading of a request
+identical to moto's.
+
+The guards exist because the authorizer checks what the mapper *thinks* a request does and
+then hands the bytes to moto: wherever moto reads a parameter from somewhere a mapper would
+not look (a URL query on a JSON request, a form body beside a URL query), an attacker could
+get one thing authorized and another thing executed. Such requests are refused instead of
+guessed at; botocore and the AWS CLI never send them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import parse_qsl
+
+from crossgrant.sandbox.operations import ContextValue, HttpRequest, UnsupportedOperation
+
+Context = list[tuple[str, ContextValue]]
+
+
+def global_context(req: HttpRequest) -> Context:
+    return [
+        ("aws:SecureTransport", "true" if req.secure else "false"),
+        ("aws:SourceIp", req.source_ip),
+    ]
+
+
+def describe(req: HttpRequest) -> str:
+    """The request as a log line, so a refusal names exactly what was refused."""
+    query = "&".join(f"{k}={v}" if v else k for k, v in req.query)
+    return f"{req.method} {req.path}" + (f"?{query}" if query else "")
+
+
+def unsupported(service: str, req: HttpRequest, why: str, *, target: str | None = None
+                ) -> UnsupportedOperation:
+    where = describe(req) + (f" (X-Amz-Target {target})" if target else "")
+    return UnsupportedOperation(f"{service}: cannot authorize {where}: {why}")
+
+
+@dataclass(frozen=True, slots=True)
+class Arn:
+    partition: str
+    service: str
+    region: str
+    account: str
+    resource: str
+
+
+def parse_arn(text: str) -> Arn | None:
+    parts = text.split(":", 5)
+    if len(parts) != 6 or parts[0] != "arn":
+        return None
+    return Arn(parts[1], parts[2], parts[3], parts[4], parts[5])
+
+
+def is_account_id(text: str) -> bool:
+    return len(text) == 12 and text.isascii() and text.isdigit()
+
+
+def content_type(req: HttpRequest) -> str:
+    return (req.header("content-type") or "").split(";", 1)[0].strip().lower()
+
+
+def json_body(service: str, req: HttpRequest, target: str) -> dict[str, object]:
+    """The body of a JSON-protocol request, as moto will read it.
+
+    moto takes the operation from an `Action` query parameter before it looks at
+    X-Amz-Target, and when the URL carries no query it builds one from the body with
+    `parse_qsl` (so `{"x": "&Action=DeleteTable&"}` names an action) or, failing that,
+    from the headers. Any of those would let moto run an operation other than the one
+    authorized, so they are refused.
+    """
+    if req.query:
+        raise unsupported(service, req, "a JSON-protocol request carries no URL query",
+                          target=target)
+    try:
+        text = req.body.decode("utf-8")
+        body = json.loads(text)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise unsupported(service, req, f"body is not JSON ({exc})", target=target) from exc
+    if not isinstance(body, dict):
+        raise unsupported(service, req, "body is not a JSON object", target=target)
+    if any(key == "Action" for key, _ in parse_qsl(text, keep_blank_values=True)):
+        raise unsupported(service, req, "body smuggles an Action parameter", target=target)
+    if req.header("action") is not None:
+        raise unsupported(service, req, "an Action header overrides the target in moto",
+                          target=target)
+    return body
+
+
+def query_params(service: str, req: HttpRequest) -> dict[str, str]:
+    """The parameters of a query-protocol request (STS, IAM), as moto will read them.
+
+    moto takes the operation from the form body when there is one and the parameters from
+    URL and body merged (URL first), so a request that carries parameters in both places
+    could be authorized for one role and executed for another: refused. So are repeated
+    names, which moto and a dict would resolve differently.
+    """
+    try:
+        text = req.body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise unsupported(service, req, "body is not UTF-8") from exc
+    body_pairs = parse_qsl(text, keep_blank_values=True) if text.strip() else []
+    if body_pairs and req.query:
+        raise unsupported(service, req, "parameters in both the URL and the body")
+    if body_pairs:
+        if content_type(req) != "application/x-www-form-urlencoded":
+            raise unsupported(service, req, "a body that is not form-encoded")
+        pairs = body_pairs
+    else:
+        pairs = list(req.query)
+    names = [name for name, _ in pairs]
+    if len(set(names)) != len(names):
+        raise unsupported(service, req, "a parameter given twice")
+    return dict(pairs)
+
+
+def member_list(params: Mapping[str, str], name: str) -> list[str]:
+    """`Name.member.1`, `Name.member.2`, ... up to the first gap, as moto's parser reads."""
+    out: list[str] = []
+    while (value := params.get(f"{name}.member.{len(out) + 1}")) is not None:
+        out.append(value)
+    return out
+
+
+def member_structs(params: Mapping[str, str], name: str, fields: tuple[str, ...]
+                   ) -> list[dict[str, str]]:
+    """`Name.member.N.Field` structures up to the first index that has none of `fields`."""
+    out: list[dict[str, str]] = []
+    while True:
+        prefix = f"{name}.member.{len(out) + 1}."
+        item = {f: params[prefix + f] for f in fields if prefix + f in params}
+        if not item:
+            return out
+        out.append(item)
+
+
+def tag_context(tags: list[tuple[str, str]]) -> Context:
+    """aws:RequestTag/K for each tag and aws:TagKeys (multi-valued) for all of them."""
+    if not tags:
+        return []
+    ctx: Context = [(f"aws:RequestTag/{key}", value) for key, value in tags]
+    ctx.append(("aws:TagKeys", tuple(key for key, _ in tags)))
+    return ctx
+
+
+def tag_keys_context(keys: list[str]) -> Context:
+    return [("aws:TagKeys", tuple(keys))] if keys else []

@@ -1,0 +1,687 @@
+"""DynamoDB and DynamoDB Streams JSON requests -> the IAM checks AWS makes for them.
+
+Both APIs are signed with the service name "dynamodb"; X-Amz-Target tells them apart.
+Most operations are authorized by the action of the same name on the table they name.
+The exceptions follow the DynamoDB developer guide: a transaction is authorized item by
+item with the item action (dynamodb:EnclosingOperation says which transaction), PartiQL by
+dynamodb:PartiQL<Verb> on the table of each statement, batches once per table.
+
+A table may be named by ARN, and the ARN may belong to another account. moto only finds
+tables of the account that signs the request, so such a request is forwarded as the
+owning account with the ARN replaced by the plain table name; a request that touches
+tables of two accounts cannot be forwarded at all and is refused.
+
+dynamodb:LeadingKeys needs the table's key schema, which a mapper does not have. It is
+set only where the request itself settles which attribute is the partition key: a `Key`
+with a single attribute (a table without a sort key) and a Query whose key condition has
+exactly one equality. Everywhere else it is left out and a note says so.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from crossgrant.sandbox.operations import (
+    Check,
+    ContextValue,
+    ErrorStyle,
+    HttpRequest,
+    MapContext,
+    Operation,
+)
+from crossgrant.sandbox.services._common import (
+    Context,
+    global_context,
+    is_account_id,
+    json_body,
+    parse_arn,
+    tag_context,
+    tag_keys_context,
+    unsupported,
+)
+
+SERVICE = "dynamodb"
+_TARGET = "DynamoDB_20120810."
+_STREAMS_TARGET = "DynamoDBStreams_20120810."
+_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,255}$")
+_KEY_EQUALITY = re.compile(r"(#?[A-Za-z0-9_]+)\s*=\s*(:[A-Za-z0-9_]+)")
+_NO_LEADING_KEYS = ("dynamodb:LeadingKeys left out: the partition key of the item is not "
+                    "knowable without the table's key schema")
+_TABLE_SUBRESOURCES = frozenset({"index", "stream", "backup", "export", "import"})
+
+Extra = Sequence[tuple[str, ContextValue]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Table:
+    name: str
+    account: str
+    arn: str
+    by_arn: bool  # named by ARN in the request, so a forwarded body must rename it
+
+
+@dataclass
+class _Request:
+    """One request being mapped: the parsed body and what the checks found on the way."""
+
+    req: HttpRequest
+    ctx: MapContext
+    target: str
+    body: dict[str, object]
+    accounts: set[str] = field(default_factory=set)
+    notes: list[str] = field(default_factory=list)
+
+    def fail(self, why: str) -> Exception:
+        return unsupported(SERVICE, self.req, why, target=self.target)
+
+    # --- resources ---------------------------------------------------------------
+
+    def table(self, value: object, what: str = "TableName") -> _Table:
+        if not isinstance(value, str):
+            raise self.fail(f"{what} missing or not a string")
+        if value.startswith("arn:"):
+            account, parts = self._arn_parts(value, what)
+            if len(parts) != 2:
+                raise self.fail(f"{what} {value!r} is not a table ARN")
+            table = _Table(parts[1], account, self._table_arn(account, parts[1]), True)
+        elif _NAME.match(value):
+            account = self.ctx.caller_account
+            table = _Table(value, account, self._table_arn(account, value), False)
+        else:
+            raise self.fail(f"malformed {what} {value!r}")
+        self.accounts.add(table.account)
+        return table
+
+    def resource_arn(self, value: object, what: str, kinds: frozenset[str]) -> tuple[str, str]:
+        """A table, stream, backup, export or import ARN: (ARN, owning account)."""
+        if not isinstance(value, str) or not value.startswith("arn:"):
+            raise self.fail(f"{what} missing or not an ARN")
+        account, parts = self._arn_parts(value, what)
+        if len(parts) != 2 and not (len(parts) >= 4 and parts[2] in kinds):
+            raise self.fail(f"{what} {value!r} is not one of: table, "
+                            + ", ".join(sorted(kinds)))
+        self.accounts.add(account)
+        return value, account
+
+    def index(self, table: _Table, name: object) -> str:
+        if name is None:
+            return table.arn
+        if not isinstance(name, str) or not _NAME.match(name):
+            raise self.fail(f"malformed IndexName {name!r}")
+        return f"{table.arn}/index/{name}"
+
+    def _arn_parts(self, value: str, what: str) -> tuple[str, list[str]]:
+        arn = parse_arn(value)
+        if arn is None or arn.service != "dynamodb" or arn.partition != "aws":
+            raise self.fail(f"{what} {value!r} is not a DynamoDB ARN")
+        if not is_account_id(arn.account):
+            raise self.fail(f"{what} {value!r} has no account")
+        if arn.region != self.ctx.region:
+            # The forwarded request is served in ctx.region: another region's table of the
+            # same name would be used instead of the one authorized.
+            raise self.fail(f"{what} {value!r} is in another region than the request "
+                            f"({self.ctx.region})")
+        parts = arn.resource.split("/")
+        if parts[0] != "table" or len(parts) < 2 or not _NAME.match(parts[1]):
+            raise self.fail(f"{what} {value!r} names no table")
+        return arn.account, parts
+
+    def _table_arn(self, account: str, name: str) -> str:
+        return f"arn:aws:dynamodb:{self.ctx.region}:{account}:table/{name}"
+
+    # --- checks and the operation -----------------------------------------------------
+
+    def check(self, action: str, resource: str, account: str | None, extra: Extra = ()
+              ) -> Check:
+        context = [*global_context(self.req), *extra]
+        return Check(f"dynamodb:{action}", resource, tuple(context), account)
+
+    def op(self, name: str, checks: Sequence[Check], changes_state: bool = False
+           ) -> Operation:
+        if not checks:
+            raise self.fail("the request names nothing to authorize")
+        forward_as = forward_body = None
+        others = self.accounts - {self.ctx.caller_account}
+        if len(self.accounts) > 1:
+            raise self.fail("the request spans accounts " + ", ".join(sorted(self.accounts))
+                            + "; moto can serve it as one account only")
+        if others:
+            (forward_as,) = others
+            renamed = _rename_tables(self.body)
+            if renamed != self.body:
+                forward_body = json.dumps(renamed, separators=(",", ":"),
+                                          ensure_ascii=False).encode("utf-8")
+        return Operation(SERVICE, name, tuple(checks), ErrorStyle.JSON,
+                         changes_state=changes_state, forward_as_account=forward_as,
+                         forward_body=forward_body, notes=tuple(dict.fromkeys(self.notes)))
+
+
+def operation(req: HttpRequest, ctx: MapContext) -> Operation:
+    target = req.header("x-amz-target") or ""
+    if target.startswith(_STREAMS_TARGET):
+        name, table = target[len(_STREAMS_TARGET):], _STREAM_OPERATIONS
+    elif target.startswith(_TARGET):
+        name, table = target[len(_TARGET):], _OPERATIONS
+    else:
+        raise unsupported(SERVICE, req, "unknown X-Amz-Target", target=target or "(none)")
+    handler = table.get(name)
+    if handler is None:
+        raise unsupported(SERVICE, req, f"unknown operation {name!r}", target=target)
+    body = json_body(SERVICE, req, target)
+    return handler(_Request(req, ctx, target, body), name)
+
+
+# --- item operations -------------------------------------------------------------------
+
+
+def _item(action: str, *, key: str | None, attributes: str | None
+          ) -> Callable[[_Request, str], Operation]:
+    def handler(r: _Request, name: str) -> Operation:
+        table = r.table(r.body.get("TableName"))
+        extra = _item_context(r, r.body, key=key, attributes=attributes)
+        return r.op(name, [r.check(action, table.arn, table.account, extra)])
+    return handler
+
+
+def _query_or_scan(r: _Request, name: str) -> Operation:
+    table = r.table(r.body.get("TableName"))
+    resource = r.index(table, r.body.get("IndexName"))
+    extra = _item_context(r, r.body, key=None, attributes="projection")
+    if name == "Query":
+        leading = _query_leading_key(r.body)
+        if leading is None:
+            r.notes.append(_NO_LEADING_KEYS)
+        else:
+            extra.append(("dynamodb:LeadingKeys", (leading,)))
+    return r.op(name, [r.check(name, resource, table.account, extra)])
+
+
+def _batch_get(r: _Request, name: str) -> Operation:
+    checks = []
+    for table_ref, request in _request_items(r).items():
+        table = r.table(table_ref, "RequestItems table")
+        if not isinstance(request, dict):
+            raise r.fail("malformed RequestItems")
+        extra: Context = []
+        keys = request.get("Keys")
+        leading = [_single_key_value(k) for k in keys] if isinstance(keys, list) else [None]
+        if leading and all(v is not None for v in leading):
+            extra.append(("dynamodb:LeadingKeys", tuple(dict.fromkeys(
+                v for v in leading if v is not None))))
+        else:
+            r.notes.append(_NO_LEADING_KEYS)
+        extra += _attributes_context(request, "projection")
+        extra += _scalar_context(r.body, ("ReturnConsumedCapacity",))
+        checks.append(r.check("BatchGetItem", table.arn, table.account, extra))
+    return r.op(name, checks)
+
+
+def _batch_write(r: _Request, name: str) -> Operation:
+    checks = []
+    for table_ref, writes in _request_items(r).items():
+        table = r.table(table_ref, "RequestItems table")
+        if not isinstance(writes, list) or not writes:
+            raise r.fail("malformed RequestItems")
+        puts = [w["PutRequest"] for w in writes
+                if isinstance(w, dict) and isinstance(w.get("PutRequest"), dict)]
+        deletes = [w["DeleteRequest"] for w in writes
+                   if isinstance(w, dict) and isinstance(w.get("DeleteRequest"), dict)]
+        extra: Context = []
+        leading = [_single_key_value(d.get("Key")) for d in deletes]
+        if not puts and all(v is not None for v in leading):
+            extra.append(("dynamodb:LeadingKeys", tuple(dict.fromkeys(
+                v for v in leading if v is not None))))
+        else:
+            r.notes.append(_NO_LEADING_KEYS)
+        if not deletes:
+            names = [a for p in puts if isinstance(p.get("Item"), dict) for a in p["Item"]]
+            extra.append(("dynamodb:Attributes", tuple(dict.fromkeys(names))))
+        extra += _scalar_context(r.body, ("ReturnConsumedCapacity",))
+        checks.append(r.check("BatchWriteItem", table.arn, table.account, extra))
+    return r.op(name, checks)
+
+
+_TRANSACT_ACTIONS = {
+    "Get": ("GetItem", "Key", "projection"),
+    "Put": ("PutItem", None, "item"),
+    "Update": ("UpdateItem", "Key", "updates"),
+    "Delete": ("DeleteItem", "Key", None),
+    "ConditionCheck": ("ConditionCheckItem", "Key", None),
+}
+
+
+def _transact(r: _Request, name: str) -> Operation:
+    items = r.body.get("TransactItems")
+    if not isinstance(items, list) or not items:
+        raise r.fail("TransactItems missing")
+    allowed = ("Get",) if name == "TransactGetItems" else ("Put", "Update", "Delete",
+                                                            "ConditionCheck")
+    checks = []
+    for item in items:
+        if not isinstance(item, dict) or len(item) != 1:
+            raise r.fail("each transact item needs exactly one action")
+        ((kind, spec),) = item.items()
+        if kind not in allowed or not isinstance(spec, dict):
+            raise r.fail(f"{kind!r} is not an item action of {name}")
+        action, key, attributes = _TRANSACT_ACTIONS[kind]
+        table = r.table(spec.get("TableName"))
+        extra = [("dynamodb:EnclosingOperation", name),
+                 *_item_context(r, spec, key=key, attributes=attributes)]
+        extra += _scalar_context(r.body, ("ReturnConsumedCapacity",))
+        checks.append(r.check(action, table.arn, table.account, extra))
+    return r.op(name, checks)
+
+
+def _partiql(r: _Request, name: str) -> Operation:
+    if name == "ExecuteStatement":
+        statements = [r.body.get("Statement")]
+        enclosing = None
+    else:
+        field_name = "Statements" if name == "BatchExecuteStatement" else "TransactStatements"
+        listed = r.body.get(field_name)
+        if not isinstance(listed, list) or not listed:
+            raise r.fail(f"{field_name} missing")
+        statements = [s.get("Statement") if isinstance(s, dict) else None for s in listed]
+        enclosing = "ExecuteTransaction" if name == "ExecuteTransaction" else None
+    checks = []
+    for statement in statements:
+        if not isinstance(statement, str):
+            raise r.fail("Statement missing")
+        parsed = _parse_partiql(statement)
+        if parsed is None:
+            raise r.fail(f"cannot read the table of PartiQL statement {statement!r}")
+        verb, table_name, index_name, has_where = parsed
+        table = r.table(table_name, "PartiQL table")
+        extra: Context = []
+        if enclosing:
+            extra.append(("dynamodb:EnclosingOperation", enclosing))
+        if verb == "Select" and not has_where:
+            extra.append(("dynamodb:FullTableScan", "true"))
+        r.notes.append(_NO_LEADING_KEYS)
+        checks.append(r.check(f"PartiQL{verb}", r.index(table, index_name), table.account,
+                              extra))
+    return r.op(name, checks)
+
+
+# --- control plane ---------------------------------------------------------------------
+
+
+def _on_table(action: str | None = None, changes_state: bool = False
+              ) -> Callable[[_Request, str], Operation]:
+    def handler(r: _Request, name: str) -> Operation:
+        table = r.table(r.body.get("TableName"))
+        resource = r.index(table, r.body.get("IndexName")) if "Contributor" in name else table.arn
+        return r.op(name, [r.check(action or name, resource, table.account)], changes_state)
+    return handler
+
+
+def _create_table(r: _Request, name: str) -> Operation:
+    table = r.table(r.body.get("TableName"))
+    tags = _tags(r, r.body.get("Tags"), "Key", "Value")
+    checks = [r.check("CreateTable", table.arn, table.account, tag_context(tags))]
+    if tags:
+        # Tagging on create is authorized as tagging, as elsewhere in AWS (ABAC).
+        checks.append(r.check("TagResource", table.arn, table.account, tag_context(tags)))
+    return r.op(name, checks, changes_state=True)
+
+
+def _everything(r: _Request, name: str) -> Operation:
+    return r.op(name, [r.check(name, "*", None)])
+
+
+def _on_resource_arn(changes_state: bool = False) -> Callable[[_Request, str], Operation]:
+    def handler(r: _Request, name: str) -> Operation:
+        arn, account = r.resource_arn(r.body.get("ResourceArn"), "ResourceArn",
+                                      frozenset({"stream"}))
+        extra: Context = []
+        if name == "TagResource":
+            extra = tag_context(_tags(r, r.body.get("Tags"), "Key", "Value"))
+        elif name == "UntagResource":
+            keys = r.body.get("TagKeys")
+            extra = tag_keys_context([k for k in keys if isinstance(k, str)]
+                                     if isinstance(keys, list) else [])
+        return r.op(name, [r.check(name, arn, account, extra)], changes_state)
+    return handler
+
+
+def _on_arn(param: str, kind: str) -> Callable[[_Request, str], Operation]:
+    def handler(r: _Request, name: str) -> Operation:
+        arn, account = r.resource_arn(r.body.get(param), param, frozenset({kind}))
+        return r.op(name, [r.check(name, arn, account)])
+    return handler
+
+
+def _export(r: _Request, name: str) -> Operation:
+    arn, account = r.resource_arn(r.body.get("TableArn"), "TableArn", frozenset())
+    return r.op(name, [r.check(name, arn, account)])
+
+
+def _import(r: _Request, name: str) -> Operation:
+    params = r.body.get("TableCreationParameters")
+    table = r.table(params.get("TableName") if isinstance(params, dict) else None)
+    return r.op(name, [r.check(name, table.arn, table.account)], changes_state=True)
+
+
+def _restore_from_backup(r: _Request, name: str) -> Operation:
+    backup, backup_account = r.resource_arn(r.body.get("BackupArn"), "BackupArn",
+                                            frozenset({"backup"}))
+    target = r.table(r.body.get("TargetTableName"), "TargetTableName")
+    r.notes.append("AWS also requires item-level write permissions on the target table; "
+                   "only the restore action is checked")
+    return r.op(name, [r.check(name, backup, backup_account),
+                       r.check(name, target.arn, target.account)], changes_state=True)
+
+
+def _restore_to_point_in_time(r: _Request, name: str) -> Operation:
+    source_ref = r.body.get("SourceTableArn") or r.body.get("SourceTableName")
+    source = r.table(source_ref, "SourceTable")
+    target = r.table(r.body.get("TargetTableName"), "TargetTableName")
+    r.notes.append("AWS also requires item-level write permissions on the target table; "
+                   "only the restore action is checked")
+    return r.op(name, [r.check(name, source.arn, source.account),
+                       r.check(name, target.arn, target.account)], changes_state=True)
+
+
+# --- streams ---------------------------------------------------------------------------
+
+
+def _stream(r: _Request, name: str) -> Operation:
+    if name == "GetRecords":
+        iterator = r.body.get("ShardIterator")
+        if not isinstance(iterator, str) or "|" not in iterator:
+            raise r.fail("ShardIterator is not one moto issued")
+        # moto's iterators are "<stream ARN>|1|<random>", and moto serves only iterators it
+        # issued (an exact dictionary lookup), so the ARN inside cannot be forged.
+        value: object = iterator.split("|", 1)[0]
+        what = "ShardIterator"
+    else:
+        value, what = r.body.get("StreamArn"), "StreamArn"
+    arn, account = r.resource_arn(value, what, frozenset({"stream"}))
+    if "/stream/" not in arn:
+        raise r.fail(f"{what} is not a stream ARN")
+    return r.op(name, [r.check(name, arn, account)])
+
+
+def _list_streams(r: _Request, name: str) -> Operation:
+    return r.op(name, [r.check(name, "*", None)])
+
+
+_Handler = Callable[[_Request, str], Operation]
+
+_OPERATIONS: Mapping[str, _Handler] = {
+    "GetItem": _item("GetItem", key="Key", attributes="projection"),
+    "PutItem": _item("PutItem", key=None, attributes="item"),
+    "UpdateItem": _item("UpdateItem", key="Key", attributes="updates"),
+    "DeleteItem": _item("DeleteItem", key="Key", attributes=None),
+    "Query": _query_or_scan,
+    "Scan": _query_or_scan,
+    "BatchGetItem": _batch_get,
+    "BatchWriteItem": _batch_write,
+    "TransactGetItems": _transact,
+    "TransactWriteItems": _transact,
+    "ExecuteStatement": _partiql,
+    "BatchExecuteStatement": _partiql,
+    "ExecuteTransaction": _partiql,
+    "CreateTable": _create_table,
+    "DeleteTable": _on_table(changes_state=True),
+    "UpdateTable": _on_table(changes_state=True),
+    "DescribeTable": _on_table(),
+    "DescribeTimeToLive": _on_table(),
+    "UpdateTimeToLive": _on_table(),
+    "DescribeContinuousBackups": _on_table(),
+    "UpdateContinuousBackups": _on_table(),
+    "DescribeContributorInsights": _on_table(),
+    "UpdateContributorInsights": _on_table(),
+    "DescribeKinesisStreamingDestination": _on_table(),
+    "EnableKinesisStreamingDestination": _on_table(),
+    "DisableKinesisStreamingDestination": _on_table(),
+    "UpdateKinesisStreamingDestination": _on_table(),
+    "DescribeTableReplicaAutoScaling": _on_table(),
+    "UpdateTableReplicaAutoScaling": _on_table(),
+    "CreateBackup": _on_table(),
+    "DescribeBackup": _on_arn("BackupArn", "backup"),
+    "DeleteBackup": _on_arn("BackupArn", "backup"),
+    "RestoreTableFromBackup": _restore_from_backup,
+    "RestoreTableToPointInTime": _restore_to_point_in_time,
+    "ExportTableToPointInTime": _export,
+    "DescribeExport": _on_arn("ExportArn", "export"),
+    "ImportTable": _import,
+    "DescribeImport": _on_arn("ImportArn", "import"),
+    "TagResource": _on_resource_arn(changes_state=True),
+    "UntagResource": _on_resource_arn(changes_state=True),
+    "ListTagsOfResource": _on_resource_arn(),
+    "PutResourcePolicy": _on_resource_arn(changes_state=True),
+    "GetResourcePolicy": _on_resource_arn(),
+    "DeleteResourcePolicy": _on_resource_arn(changes_state=True),
+    "ListTables": _everything,
+    "ListBackups": _everything,
+    "ListGlobalTables": _everything,
+    "ListExports": _everything,
+    "ListImports": _everything,
+    "ListContributorInsights": _everything,
+    "DescribeLimits": _everything,
+    "DescribeEndpoints": _everything,
+}
+_STREAM_OPERATIONS: Mapping[str, _Handler] = {
+    "DescribeStream": _stream,
+    "GetShardIterator": _stream,
+    "GetRecords": _stream,
+    "ListStreams": _list_streams,
+}
+
+
+# --- context -------------------------------------------------------------------------
+
+
+def _item_context(r: _Request, spec: Mapping[str, object], *, key: str | None,
+                  attributes: str | None) -> Context:
+    extra: Context = []
+    if key is not None:
+        leading = _single_key_value(spec.get(key))
+        if leading is None:
+            r.notes.append(_NO_LEADING_KEYS)
+        else:
+            extra.append(("dynamodb:LeadingKeys", (leading,)))
+    elif attributes == "item":  # a put names the whole item, keys among the rest
+        r.notes.append(_NO_LEADING_KEYS)
+    if attributes is not None:
+        extra += _attributes_context(spec, attributes)
+    extra += _scalar_context(spec, ("Select", "ReturnValues", "ReturnConsumedCapacity"))
+    return extra
+
+
+def _attributes_context(spec: Mapping[str, object], source: str) -> Context:
+    """dynamodb:Attributes: the top-level attribute names the request reads or writes."""
+    names: list[str] | None = None
+    if source == "item" and isinstance(item := spec.get("Item"), dict):
+        names = list(item)
+    elif source == "updates" and isinstance(updates := spec.get("AttributeUpdates"), dict):
+        names = list(updates)
+    elif source == "projection":
+        if isinstance(to_get := spec.get("AttributesToGet"), list):
+            names = [a for a in to_get if isinstance(a, str)]
+        elif isinstance(expression := spec.get("ProjectionExpression"), str):
+            aliases = spec.get("ExpressionAttributeNames")
+            names = _projection_names(expression, aliases if isinstance(aliases, dict) else {})
+    return [("dynamodb:Attributes", tuple(dict.fromkeys(names)))] if names else []
+
+
+def _projection_names(expression: str, aliases: Mapping[str, object]) -> list[str] | None:
+    names = []
+    for path in expression.split(","):
+        head = re.split(r"[.\[]", path.strip(), maxsplit=1)[0].strip()
+        if head.startswith("#"):
+            resolved = aliases.get(head)
+            if not isinstance(resolved, str):
+                return None
+            head = resolved
+        if not head:
+            return None
+        names.append(head)
+    return names
+
+
+def _scalar_context(spec: Mapping[str, object], params: tuple[str, ...]) -> Context:
+    return [(f"dynamodb:{p}", v) for p in params if isinstance(v := spec.get(p), str)]
+
+
+def _attribute_string(value: object) -> str | None:
+    if isinstance(value, dict) and len(value) == 1:
+        ((kind, inner),) = value.items()
+        if kind in {"S", "N", "B"} and isinstance(inner, str):
+            return inner
+    return None
+
+
+def _single_key_value(key: object) -> str | None:
+    """The partition key value of a key that has only a partition key."""
+    if isinstance(key, dict) and len(key) == 1:
+        return _attribute_string(next(iter(key.values())))
+    return None
+
+
+def _query_leading_key(body: Mapping[str, object]) -> str | None:
+    expression = body.get("KeyConditionExpression")
+    if isinstance(expression, str):
+        # The partition key must be compared with "=", the sort key may be: one equality
+        # can only be the partition key, two leave it open.
+        equalities = _KEY_EQUALITY.findall(expression)
+        values = body.get("ExpressionAttributeValues")
+        if len(equalities) == 1 and isinstance(values, dict):
+            return _attribute_string(values.get(equalities[0][1]))
+        return None
+    conditions = body.get("KeyConditions")
+    if isinstance(conditions, dict):
+        equal = [c for c in conditions.values()
+                 if isinstance(c, dict) and c.get("ComparisonOperator") == "EQ"]
+        if len(equal) == 1 and isinstance(operands := equal[0].get("AttributeValueList"), list) \
+                and len(operands) == 1:
+            return _attribute_string(operands[0])
+    return None
+
+
+def _request_items(r: _Request) -> dict[str, object]:
+    items = r.body.get("RequestItems")
+    if not isinstance(items, dict) or not items:
+        raise r.fail("RequestItems missing")
+    return items
+
+
+def _tags(r: _Request, value: object, key_field: str, value_field: str
+          ) -> list[tuple[str, str]]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise r.fail("malformed Tags")
+    tags = []
+    for tag in value:
+        if not isinstance(tag, dict) or not isinstance(tag.get(key_field), str):
+            raise r.fail("malformed Tags")
+        tag_value = tag.get(value_field, "")
+        tags.append((tag[key_field], tag_value if isinstance(tag_value, str) else ""))
+    return tags
+
+
+def _rename_tables(body: dict[str, object]) -> dict[str, object]:
+    """The body with every table ARN in a table-name position replaced by the name, which
+    is what moto resolves in the account the request is forwarded as."""
+
+    def plain(value: object) -> object:
+        if isinstance(value, str) and value.startswith("arn:") and ":table/" in value:
+            return value.split(":table/", 1)[1]
+        return value
+
+    out = dict(body)
+    for name_field in ("TableName", "SourceTableName", "TargetTableName"):
+        if name_field in out:
+            out[name_field] = plain(out[name_field])
+    if isinstance(items := out.get("RequestItems"), dict):
+        out["RequestItems"] = {plain(k): v for k, v in items.items()}
+    if isinstance(transact := out.get("TransactItems"), list):
+        out["TransactItems"] = [
+            {kind: ({**spec, "TableName": plain(spec["TableName"])}
+                    if isinstance(spec, dict) and "TableName" in spec else spec)
+             for kind, spec in item.items()} if isinstance(item, dict) else item
+            for item in transact
+        ]
+    return out
+
+
+# --- PartiQL ---------------------------------------------------------------------------
+
+_TOKEN = re.compile(r'"(?:[^"]|"")*"|\'(?:[^\']|\'\')*\'|[A-Za-z0-9_]+|\S')
+
+
+def _parse_partiql(statement: str) -> tuple[str, str, str | None, bool] | None:
+    """(verb, table, index, has WHERE) of a DynamoDB PartiQL statement, or None when the
+    statement is not one of the four plain forms:
+
+        SELECT ... FROM table[.index] [WHERE ...]
+        INSERT INTO table VALUE ...
+        UPDATE table SET|REMOVE ... [WHERE ...]
+        DELETE FROM table WHERE ...
+    """
+    tokens = _TOKEN.findall(statement)
+    if not tokens:
+        return None
+    verb = tokens[0].upper()
+    if verb == "SELECT":
+        start = _top_level_index(tokens, "FROM")
+        if start is None:
+            return None
+        table, index, rest = _table_ref(tokens, start + 1)
+        if table is None or (rest < len(tokens) and tokens[rest].upper() != "WHERE"):
+            return None
+        return "Select", table, index, rest < len(tokens)
+    if verb in {"INSERT", "DELETE"}:
+        keyword = "INTO" if verb == "INSERT" else "FROM"
+        if len(tokens) < 3 or tokens[1].upper() != keyword:
+            return None
+        table, index, rest = _table_ref(tokens, 2)
+        follows = "VALUE" if verb == "INSERT" else "WHERE"
+        if table is None or index is not None or rest >= len(tokens) \
+                or tokens[rest].upper() != follows:
+            return None
+        return verb.capitalize(), table, None, verb == "DELETE"
+    if verb == "UPDATE":
+        table, index, rest = _table_ref(tokens, 1)
+        if table is None or index is not None or rest >= len(tokens) \
+                or tokens[rest].upper() not in {"SET", "REMOVE"}:
+            return None
+        return "Update", table, None, _top_level_index(tokens, "WHERE") is not None
+    return None
+
+
+def _top_level_index(tokens: list[str], keyword: str) -> int | None:
+    depth = 0
+    for i, token in enumerate(tokens):
+        if token in {"(", "[", "{"}:
+            depth += 1
+        elif token in {")", "]", "}"}:
+            depth -= 1
+        elif depth == 0 and token.upper() == keyword:
+            return i
+    return None
+
+
+def _table_ref(tokens: list[str], at: int) -> tuple[str | None, str | None, int]:
+    table = _identifier(tokens[at]) if at < len(tokens) else None
+    if table is None:
+        return None, None, at
+    if at + 2 < len(tokens) and tokens[at + 1] == ".":
+        index = _identifier(tokens[at + 2])
+        return (table, index, at + 3) if index is not None else (None, None, at)
+    return table, None, at + 1
+
+
+def _identifier(token: str) -> str | None:
+    if token.startswith('"'):
+        name = token[1:-1].replace('""', '"')
+    elif re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", token):
+        name = token
+    else:
+        return None
+    return name if _NAME.match(name) else None
