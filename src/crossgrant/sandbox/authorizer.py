@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import re
-import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
@@ -90,7 +89,6 @@ class Authorizer:
         self.region = region
         self.hooks: list[Hook] = []
         self.bucket_policies = bucket_policies or BucketPolicies()
-        self._lock = threading.Lock()
 
     # -- WSGI ------------------------------------------------------------------------------
 
@@ -222,7 +220,11 @@ class Authorizer:
         if op.service == "sts" and op.name == "AssumeRole" and status == 200:
             self._record_session(outcome)
         for hook in self.hooks:
-            hook(outcome)
+            try:
+                hook(outcome)
+            except Exception as exc:
+                self._audit(caller, op.service, op.name, None, None, "HookFailed",
+                            f"{type(exc).__name__}: {exc}", status)
         return status, headers, body
 
     def _check_all(self, op: Operation, req: HttpRequest, caller: Caller,

@@ -12,7 +12,7 @@ import secrets
 import string
 import threading
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from moto.iam.models import iam_backends
 
@@ -57,6 +57,11 @@ class CredentialStore:
     def add(self, access_key: str, caller: Caller) -> None:
         with self._lock:
             self._own[access_key] = caller
+            if len(self._own) % 256 == 0:  # now and then, drop sessions long expired
+                cutoff = datetime.now(UTC) - timedelta(hours=1)
+                for key in [k for k, c in self._own.items()
+                            if c.expires is not None and c.expires < cutoff]:
+                    del self._own[key]
 
     def service_key(self, service: str) -> tuple[str, str]:
         """Credentials that sign as an AWS service principal (e.g. lambda.amazonaws.com)."""
