@@ -8,7 +8,9 @@ import sys
 import typer
 
 from crossgrant import __version__
+from crossgrant.cli import analyze as analyze_cmd
 from crossgrant.cli import demo as demo_cmd
+from crossgrant.cli import diagnose as diagnose_cmd
 from crossgrant.cli import eval as eval_cmd
 from crossgrant.cli import init as init_cmd
 from crossgrant.cli import lint as lint_cmd
@@ -25,6 +27,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 eval_cmd.register(app)
+diagnose_cmd.register(app)
+analyze_cmd.register(app)
 init_cmd.register(app)
 lint_cmd.register(app)
 render_cmd.register(app)

@@ -1,0 +1,31 @@
+"""Access-Analyzer-style external-access findings over an `AccountState`.
+
+`analyze(state, zone)` reads every bucket, table, stream, key and role trust policy and
+reports, per principal pattern of each Allow statement, who outside the zone of trust can
+reach the resource, with which actions, under which conditions, and whether it is public.
+`to_sarif` turns the findings into a SARIF 2.1.0 log for code-scanning tools.
+"""
+
+from crossgrant.analyze.findings import (
+    RULES,
+    SARIF_SCHEMA,
+    Analysis,
+    Finding,
+    FindingKind,
+    Rule,
+    Zone,
+    analyze,
+    to_sarif,
+)
+
+__all__ = [
+    "RULES",
+    "SARIF_SCHEMA",
+    "Analysis",
+    "Finding",
+    "FindingKind",
+    "Rule",
+    "Zone",
+    "analyze",
+    "to_sarif",
+]
