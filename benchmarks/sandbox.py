@@ -40,22 +40,27 @@ def _prepare(s3: Any, ddb: Any, bucket: str, table: str) -> None:
                      KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}])
 
 
-def _time(n: int, call: Callable[[int], object]) -> float:
-    """Seconds per request: the median of five batches, after a warm-up."""
+def _pair(n: int, rounds: int, bare: Callable[[int], object],
+          sandboxed: Callable[[int], object]) -> tuple[float, float]:
+    """Seconds per request for both servers: batches alternate between them so drift in
+    the machine's load hits both alike; the median batch of each wins."""
     for i in range(min(50, n)):
-        call(i)
-    batches = []
-    for b in range(5):
-        t0 = time.perf_counter()
-        for i in range(n):
-            call(b * n + i)
-        batches.append((time.perf_counter() - t0) / n)
-    return statistics.median(batches)
+        bare(i)
+        sandboxed(i)
+    times: tuple[list[float], list[float]] = ([], [])
+    for r in range(rounds):
+        for which, call in enumerate((bare, sandboxed)):
+            t0 = time.perf_counter()
+            for i in range(n):
+                call(r * n + i)
+            times[which].append((time.perf_counter() - t0) / n)
+    return statistics.median(times[0]), statistics.median(times[1])
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--requests", type=int, default=200, help="requests per batch")
+    ap.add_argument("--requests", type=int, default=100, help="requests per batch")
+    ap.add_argument("--rounds", type=int, default=9, help="batches per server")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
 
@@ -81,9 +86,7 @@ def main() -> None:
              lambda i: s_ddb.put_item(TableName="bench-sandbox",
                                       Item={"pk": {"S": f"k{i}"}})),
         ):
-            t_moto = _time(args.requests, m_call)
-            t_sandbox = _time(args.requests, s_call)
-            rows[name] = (t_moto, t_sandbox)
+            rows[name] = _pair(args.requests, args.rounds, m_call, s_call)
     finally:
         sandbox.stop()
         moto.stop()

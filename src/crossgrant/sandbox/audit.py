@@ -6,6 +6,7 @@ Never a secret or a session token: only who, what, on what, and the answer.
 from __future__ import annotations
 
 import json
+import queue
 import threading
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
@@ -35,28 +36,49 @@ _FIELDS = tuple(f.name for f in fields(AuditRecord))
 
 
 class AuditLog:
+    """Records go to a queue; a background thread writes them, so no request waits on the
+    disk. `records` keeps the latest in memory for tests and the demo."""
+
     def __init__(self, path: Path | None) -> None:
         self._lock = threading.Lock()
-        self._path = path
         self._file: IO[str] | None = None
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._file = path.open("a", encoding="utf-8")
-        self.records: list[AuditRecord] = []  # the last few, for tests and `invoke`
+        self.records: list[AuditRecord] = []
         self._keep = 10_000
+        self._queue: queue.SimpleQueue[AuditRecord | None] = queue.SimpleQueue()
+        self._writer: threading.Thread | None = None
+        if self._file is not None:
+            self._writer = threading.Thread(target=self._drain, daemon=True,
+                                            name="crossgrant-audit")
+            self._writer.start()
 
     def write(self, record: AuditRecord) -> None:
-        # Field by field: dataclasses.asdict deep-copies, which shows on every request.
-        line = json.dumps({f: getattr(record, f) for f in _FIELDS}, separators=(",", ":"))
         with self._lock:
             self.records.append(record)
             if len(self.records) > self._keep:
                 del self.records[: len(self.records) - self._keep]
-            if self._file is not None:
-                self._file.write(line + "\n")
+        if self._writer is not None:
+            self._queue.put(record)
+
+    def _drain(self) -> None:
+        assert self._file is not None
+        while True:
+            record = self._queue.get()
+            if record is None:
+                return
+            # Field by field: dataclasses.asdict deep-copies, which would show per request.
+            self._file.write(json.dumps({f: getattr(record, f) for f in _FIELDS},
+                                        separators=(",", ":")) + "\n")
+            if self._queue.empty():
                 self._file.flush()
 
     def close(self) -> None:
+        if self._writer is not None:
+            self._queue.put(None)
+            self._writer.join(timeout=5)
+            self._writer = None
         with self._lock:
             if self._file is not None:
                 self._file.close()

@@ -7,6 +7,7 @@ result would prove nothing about credentials.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import re
@@ -129,13 +130,20 @@ def _hmac(key: bytes, msg: str) -> bytes:
     return hmac.new(key, msg.encode("utf-8"), hashlib.sha256).digest()
 
 
+@functools.lru_cache(maxsize=1024)
+def _signing_key(secret: str, date: str, region: str, service: str) -> bytes:
+    """The derived key changes once a day per credential: derive it once, not per request."""
+    key = _hmac(("AWS4" + secret).encode("utf-8"), date)
+    for part in (region, service, "aws4_request"):
+        key = _hmac(key, part)
+    return key
+
+
 def expected_signature(req: HttpRequest, sig: Signature, secret: str) -> str:
     scope = f"{sig.date}/{sig.region}/{sig.service}/aws4_request"
     digest = hashlib.sha256(canonical_request(req, sig).encode("utf-8")).hexdigest()
     to_sign = f"{ALGORITHM}\n{sig.amz_date}\n{scope}\n{digest}"
-    key = _hmac(("AWS4" + secret).encode("utf-8"), sig.date)
-    for part in (sig.region, sig.service, "aws4_request"):
-        key = _hmac(key, part)
+    key = _signing_key(secret, sig.date, sig.region, sig.service)
     return hmac.new(key, to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
