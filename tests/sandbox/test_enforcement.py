@@ -259,3 +259,34 @@ def test_aws_cli_sees_the_same_answers(sb: Sandbox, tmp_path: Path, exec_role: s
     assert denied.returncode != 0
     assert "AccessDenied" in denied.stderr
     assert "s3:DeleteObject" in denied.stderr
+
+
+def test_same_account_trust_policy_must_name_the_caller(sb: Sandbox) -> None:
+    """Even an administrator of the account cannot assume a role whose trust policy names
+    someone else: the trust policy must allow in the same account too."""
+    client(sb, B, "iam").create_role(RoleName=f"{TAG}-Nobody", AssumeRolePolicyDocument=doc({
+        "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
+        "Action": "sts:AssumeRole"}))
+    target = role(sb, B, f"{TAG}-Trusting", doc({
+        "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{B}:role/{TAG}-Nobody"},
+        "Action": "sts:AssumeRole"}))
+    with pytest.raises(ClientError) as denied:
+        client(sb, B, "sts").assume_role(RoleArn=target, RoleSessionName="admin")
+    code, message = code_and_message(denied)
+    assert code == "AccessDenied"
+    assert message.startswith(f"User: arn:aws:iam::{B}:user/crossgrant-admin is not "
+                              f"authorized to perform: sts:AssumeRole")
+
+
+def test_an_expired_session_is_refused(sb: Sandbox, exec_role: str) -> None:
+    from dataclasses import replace  # noqa: PLC0415
+    from datetime import UTC, datetime, timedelta  # noqa: PLC0415
+
+    creds = assume(sb, A, exec_role)
+    caller = sb.credentials.lookup(creds["AccessKeyId"])
+    assert caller is not None and caller.expires is not None
+    sb.credentials.add(creds["AccessKeyId"],
+                       replace(caller, expires=datetime.now(UTC) - timedelta(seconds=1)))
+    with pytest.raises(ClientError) as expired:
+        session_client(sb, creds, "sts").get_caller_identity()
+    assert code_and_message(expired)[0] == "ExpiredToken"
