@@ -14,6 +14,7 @@ from crossgrant.cli import diagnose as diagnose_cmd
 from crossgrant.cli import eval as eval_cmd
 from crossgrant.cli import init as init_cmd
 from crossgrant.cli import lint as lint_cmd
+from crossgrant.cli import package as package_cmd
 from crossgrant.cli import render as render_cmd
 from crossgrant.cli import sandbox as sandbox_cmd
 from crossgrant.cli import verify as verify_cmd
@@ -32,6 +33,7 @@ analyze_cmd.register(app)
 init_cmd.register(app)
 lint_cmd.register(app)
 render_cmd.register(app)
+package_cmd.register(app)
 sandbox_cmd.register(app)
 verify_cmd.register(app)
 demo_cmd.register(app)
