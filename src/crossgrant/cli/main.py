@@ -10,6 +10,7 @@ import typer
 from crossgrant import __version__
 from crossgrant.cli import analyze as analyze_cmd
 from crossgrant.cli import demo as demo_cmd
+from crossgrant.cli import deploy as deploy_cmd
 from crossgrant.cli import diagnose as diagnose_cmd
 from crossgrant.cli import eval as eval_cmd
 from crossgrant.cli import init as init_cmd
@@ -36,6 +37,7 @@ render_cmd.register(app)
 package_cmd.register(app)
 sandbox_cmd.register(app)
 verify_cmd.register(app)
+deploy_cmd.register(app)
 demo_cmd.register(app)
 
 

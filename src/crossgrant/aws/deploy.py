@@ -1,0 +1,543 @@
+"""Apply and destroy a grant in two live accounts.
+
+Apply runs the plan in deploy order: the source account first (the execution role, its
+policy, the function), then the target (its role, then the bucket, table, stream and key
+policies), because AWS refuses a policy that names a principal that does not exist yet.
+IAM is eventually consistent, so a refusal that only time heals ("Invalid principal" right
+after a role was created, a role Lambda cannot assume yet) is retried with backoff, and in
+assume-role mode apply ends by assuming the target role as the execution role, where the
+caller may, until it works or a clear timeout.
+
+Each step is journaled before and after its call, with what was there before crossgrant
+first touched it; an apply that fails stops at once and reports what it did, and running
+it again resumes from the live state, as every step is a no-op once done. Destroy undoes
+exactly what the journal (and the `crossgrant:grant` tag on roles) says crossgrant did.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from crossgrant.aws.clients import (
+    Accounts,
+    AccountSession,
+    AwsError,
+    answer,
+    error_code,
+    is_access_denied,
+    retry,
+)
+from crossgrant.aws.functions import FunctionBundle, FunctionTarget, is_role_not_ready
+from crossgrant.aws.journal import Journal, function_key, inline_key, policy_key, role_key
+from crossgrant.aws.plan import (
+    Action,
+    Change,
+    ChangeKind,
+    Plan,
+    Scope,
+    everything,
+    make_plan,
+    orphans,
+    read_role,
+    role_tags,
+    undo_changes,
+)
+from crossgrant.aws.policies import (
+    LivePolicy,
+    Timing,
+    is_invalid_principal,
+    merge_into,
+    restore,
+    store_for,
+)
+from crossgrant.errors import CrossgrantError
+from crossgrant.iam import PolicySet, PolicyType, Request, evaluate, parse_policy, parse_principal
+from crossgrant.render.artifacts import Artifacts, PolicyStatements, RoleArtifact
+from crossgrant.spec.model import Mode
+
+SESSION_NAME = "crossgrant-deploy"
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    timing: Timing = field(default_factory=Timing)  # settle and IAM propagation timeout
+    function: FunctionBundle | None = None
+    functions: FunctionTarget | None = None
+    wait_for_iam: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class StepResult:
+    account: str
+    action: str  # "create role", "merge statements", ...
+    subject: str
+    status: str  # "done", "failed", "not run", "skipped"
+    detail: str = ""
+    seconds: float = 0.0
+
+    def as_json(self) -> dict[str, Any]:
+        return {"account": self.account, "action": self.action, "subject": self.subject,
+                "status": self.status, "detail": self.detail,
+                "seconds": round(self.seconds, 3)}
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyResult:
+    plan: Plan
+    steps: tuple[StepResult, ...]
+    ok: bool
+    error: str | None = None
+    propagation: str | None = None  # what the IAM wait found
+
+    @property
+    def applied(self) -> tuple[StepResult, ...]:
+        return tuple(s for s in self.steps if s.status == "done")
+
+    def as_json(self) -> dict[str, Any]:
+        return {"grant": self.plan.artifacts.grant.name, "ok": self.ok, "error": self.error,
+                "problems": list(self.plan.problems), "warnings": list(self.plan.warnings),
+                "steps": [s.as_json() for s in self.steps], "propagation": self.propagation,
+                "changes": [c.as_json() for c in self.plan.pending]}
+
+
+@dataclass(frozen=True, slots=True)
+class _Step:
+    account: str
+    action: str
+    subject: str
+    run: Callable[[], str]
+
+
+def _json(doc: Any) -> str:
+    return json.dumps(doc, separators=(",", ":"))
+
+
+# --- apply -----------------------------------------------------------------------------
+
+def _role_steps(art: RoleArtifact, changes: list[Change], accounts: Accounts,
+                journal: Journal, timing: Timing) -> list[_Step]:
+    grant = accounts.grant
+    iam = accounts.session(art.account).client("iam")
+    by_kind = {(c.kind, c.name): c for c in changes if c.subject == art.arn}
+    steps: list[_Step] = []
+
+    def propagating(call: Callable[[], Any]) -> Any:
+        return retry(call, retry_on=is_invalid_principal, timeout=timing.timeout,
+                     sleep=timing.sleep, clock=timing.clock)
+
+    role = by_kind.get((ChangeKind.ROLE, ""))
+    if role is not None and role.action is Action.CREATE:
+        def create() -> str:
+            tags = [{"Key": k, "Value": v} for k, v in role_tags(art, grant.name).items()]
+            propagating(lambda: iam.create_role(
+                RoleName=art.name, AssumeRolePolicyDocument=_json(art.trust_policy),
+                MaxSessionDuration=art.max_session_duration, Tags=tags,
+                Description=f"crossgrant {grant.name}: {art.purpose}"[:1000]))
+            journal.remember(role_key(art.arn), {"kind": "role", "account": art.account,
+                                                  "arn": art.arn, "created": True})
+            return "created"
+        steps.append(_Step(art.account, "create role", art.arn, create))
+    trust = by_kind.get((ChangeKind.TRUST, ""))
+    if trust is not None and trust.action is Action.UPDATE:
+        def update_trust() -> str:
+            live = read_role(accounts.session(art.account), art)
+            journal.remember(role_key(art.arn), {
+                "kind": "role", "account": art.account, "arn": art.arn,
+                "created": live.owned_by(grant.name), "trust_policy": live.trust,
+                "max_session_duration": live.max_session_duration})
+            propagating(lambda: iam.update_assume_role_policy(
+                RoleName=art.name, PolicyDocument=_json(art.trust_policy)))
+            return "trust policy replaced"
+        steps.append(_Step(art.account, "update trust policy", art.arn, update_trust))
+    if role is not None and role.action is Action.UPDATE:
+        def raise_session() -> str:
+            live = read_role(accounts.session(art.account), art)
+            journal.remember(role_key(art.arn), {
+                "kind": "role", "account": art.account, "arn": art.arn,
+                "created": live.owned_by(grant.name), "trust_policy": live.trust,
+                "max_session_duration": live.max_session_duration})
+            iam.update_role(RoleName=art.name, MaxSessionDuration=art.max_session_duration)
+            return f"max session duration {art.max_session_duration} s"
+        steps.append(_Step(art.account, "update role", art.arn, raise_session))
+    for name, doc in art.inline_policies:
+        change = by_kind.get((ChangeKind.INLINE, name))
+        if change is None or change.action is Action.NOOP:
+            continue
+
+        def put_inline(name: str = name, doc: Any = doc, before: Any = change.before) -> str:
+            journal.remember(inline_key(art.arn, name), {
+                "kind": "inline-policy", "account": art.account, "role": art.arn,
+                "name": name, "created": before is None, "document": before})
+            iam.put_role_policy(RoleName=art.name, PolicyName=name, PolicyDocument=_json(doc))
+            return "put"
+        steps.append(_Step(art.account, f"{change.action.value} inline policy",
+                           f"{art.arn} {name}", put_inline))
+    return steps
+
+
+def _policy_step(ps: PolicyStatements, accounts: Accounts, journal: Journal,
+                 timing: Timing, owns: Callable[[object], bool]) -> _Step:
+    session = accounts.session(ps.account)
+    store = store_for(session, ps.kind, ps.resource, accounts.grant.target.region)
+    key = policy_key(ps.kind.value, ps.resource)
+
+    def before_write(current: LivePolicy) -> None:
+        journal.remember(key, {"kind": ps.kind.value, "account": ps.account,
+                               "resource": ps.resource, "address": current.address,
+                               "existed": current.text is not None, "text": current.text})
+
+    def run() -> str:
+        result = merge_into(store, ps.statements, owns, timing, before_write)
+        return f"{len(ps.statements)} statement(s) merged in {result.writes} write(s)"
+    return _Step(ps.account, "merge statements", ps.label, run)
+
+
+def _function_step(artifacts: Artifacts, change: Change, options: Options,
+                   journal: Journal) -> _Step:
+    grant = artifacts.grant
+    name = grant.source.function
+    bundle, target = options.function, options.functions
+    assert bundle is not None and target is not None
+    timing = options.timing
+
+    def run() -> str:
+        live = target.read(name)
+        journal.remember(function_key(name), {
+            "kind": "function", "account": grant.source.account, "name": name,
+            "created": live is None, "previous": live.as_json() if live else None})
+        retry(lambda: target.put(name, bundle, grant.execution_role_arn, live),
+              retry_on=is_role_not_ready, timeout=timing.timeout, sleep=timing.sleep,
+              clock=timing.clock)
+        return "created" if live is None else "updated"
+    return _Step(grant.source.account, f"{change.action.value} function", name, run)
+
+
+def _steps(plan: Plan, accounts: Accounts, journal: Journal, options: Options) -> list[_Step]:
+    artifacts = plan.artifacts
+    pending = list(plan.pending)
+    steps: list[_Step] = []
+    for _, account in plan.order:
+        for art in artifacts.roles_in(account):
+            steps.extend(_role_steps(art, [c for c in pending if c.subject == art.arn],
+                                     accounts, journal, options.timing))
+        for change in pending:
+            if change.kind is ChangeKind.FUNCTION and change.account == account:
+                steps.append(_function_step(artifacts, change, options, journal))
+        for ps in artifacts.policies_in(account):
+            if any(c.subject == ps.resource and c.account == account for c in pending):
+                steps.append(_policy_step(ps, accounts, journal, options.timing,
+                                          artifacts.owns))
+    return steps
+
+
+def _run(steps: list[_Step], journal: Journal, operation: str,
+         on_step: Callable[[StepResult], None] | None) -> tuple[list[StepResult], str | None]:
+    results: list[StepResult] = []
+    error: str | None = None
+    for step in steps:
+        if error is not None:
+            results.append(StepResult(step.account, step.action, step.subject, "not run"))
+            continue
+        index = journal.begin(operation, step.account, step.action, step.subject)
+        started = time.monotonic()
+        try:
+            detail = step.run()
+        except (ClientError, BotoCoreError, CrossgrantError) as exc:
+            error = f"{step.action} {step.subject}: " + (
+                answer(exc) if isinstance(exc, ClientError) else str(exc))
+            journal.finish(index, "failed", error)
+            result = StepResult(step.account, step.action, step.subject, "failed", error,
+                                time.monotonic() - started)
+        else:
+            status = "skipped" if detail.startswith("skipped") else "done"
+            journal.finish(index, status)
+            result = StepResult(step.account, step.action, step.subject, status, detail,
+                                time.monotonic() - started)
+        results.append(result)
+        if on_step is not None:
+            on_step(result)
+    return results, error
+
+
+def apply(artifacts: Artifacts, accounts: Accounts, journal: Journal, *,
+          options: Options | None = None,
+          on_step: Callable[[StepResult], None] | None = None) -> ApplyResult:
+    """Make both accounts hold what `artifacts` describe; see the module docstring."""
+    options = options or Options()
+    accounts.check()
+    with journal.locked():
+        plan = make_plan(artifacts, accounts, function=options.function,
+                         functions=options.functions, journal=journal)
+        if plan.problems:
+            return ApplyResult(plan, (), False, "the plan has problems; nothing was changed")
+        steps = _steps(plan, accounts, journal, options)
+        dropped = orphans(artifacts, journal)
+        steps += _undo_steps(artifacts, accounts, journal, dropped, list(plan.pending),
+                             options)
+        if steps:
+            journal.set_status("applying")
+        results, error = _run(steps, journal, "apply", on_step)
+        propagation = None
+        if error is None and steps and options.wait_for_iam and artifacts.grant.mode is \
+                Mode.ASSUME_ROLE:
+            found: list[str] = []
+
+            def wait() -> str:
+                found.append(wait_for_iam(artifacts, accounts, options.timing))
+                return found[0]
+            more, error = _run([_Step(artifacts.grant.source.account, "wait for IAM",
+                                      artifacts.grant.target_role_arn or "", wait)],
+                               journal, "apply", on_step)
+            results += more
+            propagation = found[0] if found else None
+        if error is None:
+            _forget(journal, dropped)
+        if steps or error is not None or journal.exists:
+            journal.set_status("failed" if error else "applied")
+        return ApplyResult(plan, tuple(results), error is None, error, propagation)
+
+
+def _forget(journal: Journal, scope: Scope) -> None:
+    """Drop the records of what was taken out: a later destroy must not restore them."""
+    for ps in scope.policies:
+        journal.forget(policy_key(ps.kind.value, ps.resource))
+    for art in scope.roles:
+        journal.forget(role_key(art.arn))
+        for name, _ in art.inline_policies:
+            journal.forget(inline_key(art.arn, name))
+
+
+# --- IAM propagation -----------------------------------------------------------------------
+
+_ALLOW_ALL = {"Version": "2012-10-17",
+              "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+
+
+def trust_allows(trust: dict[str, Any] | None, caller_arn: str, role_arn: str) -> bool:
+    """Would this trust policy let `caller_arn` assume `role_arn` (its own identity
+    policies assumed to allow)? Decided offline by crossgrant's engine."""
+    if trust is None:
+        return False
+    try:
+        policy = parse_policy(trust, name=f"trust policy of {role_arn}",
+                              policy_type=PolicyType.RESOURCE)
+        identity = parse_policy(_ALLOW_ALL, name="the caller's identity policies")
+        principal = parse_principal(caller_arn)
+    except CrossgrantError:
+        return False
+    request = Request.build(principal, "sts:AssumeRole", role_arn,
+                            resource_account=role_arn.split(":")[4])
+    return evaluate(request, PolicySet(identity=(identity,), resource=policy)).allowed
+
+
+def execution_session(artifacts: Artifacts, accounts: Accounts, timing: Timing,
+                      session_name: str) -> tuple[AccountSession | None, str]:
+    """A session of the execution role, if the source credentials are it or may assume
+    it; otherwise None and why not."""
+    grant = artifacts.grant
+    exec_arn = grant.execution_role_arn
+    caller = accounts.source.identity()
+    prefix = f"arn:aws:sts::{grant.source.account}:assumed-role/{grant.source.execution_role}/"
+    if caller.arn.startswith(prefix):
+        return accounts.source, f"running as {caller.arn}"
+    art = next(r for r in artifacts.roles if r.arn == exec_arn)
+    live = read_role(accounts.source, art)
+    if not trust_allows(live.trust, caller.arn, exec_arn):
+        return None, f"{caller.arn} may not assume {exec_arn}: its trust policy does not " \
+                     f"allow it"
+    session = retry(lambda: accounts.source.assume(exec_arn, session_name=session_name),
+                    retry_on=is_access_denied, timeout=timing.timeout, sleep=timing.sleep,
+                    clock=timing.clock)
+    return session, f"assumed {exec_arn}"
+
+
+def wait_for_iam(artifacts: Artifacts, accounts: Accounts, timing: Timing) -> str:
+    """Retry sts:AssumeRole of the target role as the execution role until IAM lets it.
+
+    Only the execution role may assume the target role; if the caller may not become the
+    execution role, the wait is skipped and says so."""
+    grant = artifacts.grant
+    target_arn = grant.target_role_arn
+    assert target_arn is not None
+    started = timing.clock()
+    try:
+        exec_session, how = execution_session(artifacts, accounts, timing, SESSION_NAME)
+    except ClientError as exc:
+        raise AwsError(f"IAM did not let the source credentials assume "
+                       f"{grant.execution_role_arn} within {timing.timeout:.0f} s: "
+                       f"{answer(exc)}", code=error_code(exc)) from None
+    if exec_session is None:
+        return f"skipped: {how}; `crossgrant probe` as the execution role checks it"
+    try:
+        retry(lambda: exec_session.assume(target_arn, session_name=SESSION_NAME,
+                                          external_id=grant.target.external_id,
+                                          source_identity=grant.source.function),
+              retry_on=is_access_denied, timeout=timing.timeout, sleep=timing.sleep,
+              clock=timing.clock)
+    except ClientError as exc:
+        raise AwsError(f"IAM did not let {grant.execution_role_arn} assume {target_arn} "
+                       f"within {timing.timeout:.0f} s: {answer(exc)}",
+                       code=error_code(exc)) from None
+    return f"{grant.execution_role_arn} assumed {target_arn} after " \
+           f"{timing.clock() - started:.1f} s ({how})"
+
+
+# --- destroy ---------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class DestroyResult:
+    changes: tuple[Change, ...]
+    steps: tuple[StepResult, ...]
+    ok: bool
+    error: str | None = None
+    notes: tuple[str, ...] = ()
+
+    def as_json(self) -> dict[str, Any]:
+        return {"ok": self.ok, "error": self.error, "notes": list(self.notes),
+                "changes": [c.as_json() for c in self.changes],
+                "steps": [s.as_json() for s in self.steps]}
+
+
+def plan_destroy(artifacts: Artifacts, accounts: Accounts,
+                 journal: Journal) -> tuple[list[Change], list[str]]:
+    """What destroy would do, in its order (target first), and notes on what it leaves."""
+    return undo_changes(artifacts, accounts, journal, everything(artifacts, journal))
+
+
+def destroy(artifacts: Artifacts, accounts: Accounts, journal: Journal, *,
+            options: Options | None = None, dry_run: bool = False,
+            on_step: Callable[[StepResult], None] | None = None) -> DestroyResult:
+    """Remove what crossgrant created and give each shared policy back its foreign
+    statements, in reverse deploy order (the target's policies name the source's role)."""
+    options = options or Options()
+    accounts.check()
+    with journal.locked():
+        scope = everything(artifacts, journal)
+        changes, notes = undo_changes(artifacts, accounts, journal, scope)
+        if dry_run:
+            return DestroyResult(tuple(changes), (), True, None, tuple(notes))
+        steps = _undo_steps(artifacts, accounts, journal, scope, changes, options)
+        if steps:
+            journal.set_status("destroying")
+        results, error = _run(steps, journal, "destroy", on_step)
+        if error is None:
+            for key in journal.resources():
+                journal.forget(key)
+            if journal.exists:
+                journal.set_status("destroyed")
+        else:
+            journal.set_status("failed")
+        return DestroyResult(tuple(changes), tuple(results), error is None, error,
+                             tuple(notes))
+
+
+def _undo_steps(artifacts: Artifacts, accounts: Accounts, journal: Journal, scope: Scope,
+                changes: list[Change], options: Options) -> list[_Step]:
+    grant = artifacts.grant
+    steps: list[_Step] = []
+    for account in (grant.target.account, grant.source.account):
+        session = accounts.session(account)
+        for ps in scope.policies:
+            if ps.account == account and any(
+                    c.subject == ps.resource and c.account == account and
+                    c.action is Action.DELETE for c in changes):
+                steps.append(_restore_step(ps, session, journal, artifacts, options.timing))
+        if account == grant.source.account and scope.function and any(
+                c.kind is ChangeKind.FUNCTION and c.action is Action.DELETE for c in changes):
+            target = options.functions
+            if target is None:
+                raise CrossgrantError(f"function {grant.source.function} was created by "
+                                      f"crossgrant; destroy needs the same credentials options "
+                                      f"(--sandbox) to remove it")
+            steps.append(_Step(account, "delete function", grant.source.function,
+                               partial(_delete_function, target, grant.source.function)))
+        iam = session.client("iam")
+        for art in scope.roles:
+            if art.account == account:
+                steps.extend(_role_undo_step(iam, art, change, journal)
+                             for change in changes if change.subject == art.arn and (
+                                 change.action is Action.DELETE or
+                                 change.kind is ChangeKind.TRUST))
+    return steps
+
+
+def _restore_step(ps: PolicyStatements, session: AccountSession, journal: Journal,
+                  artifacts: Artifacts, timing: Timing) -> _Step:
+    store = store_for(session, ps.kind, ps.resource, artifacts.grant.target.region)
+    record = journal.original(policy_key(ps.kind.value, ps.resource))
+
+    def run() -> str:
+        result = restore(store, artifacts.owns, record.get("text") if record else None,
+                         record is not None, timing)
+        final = result.final.text
+        if final is None:
+            return "policy deleted: nothing foreign was left"
+        if record is not None and final == record.get("text"):
+            return "restored byte for byte"
+        return "crossgrant's statements removed"
+    return _Step(ps.account, "remove statements", f"{ps.kind.value} policy of {ps.resource}",
+                 run)
+
+
+def _delete_function(target: FunctionTarget, name: str) -> str:
+    target.delete(name)
+    return "deleted"
+
+
+def _role_undo_step(iam: Any, art: RoleArtifact, change: Change, journal: Journal) -> _Step:
+    if change.kind is ChangeKind.INLINE:
+        def delete_inline() -> str:
+            _ignore_missing(lambda: iam.delete_role_policy(RoleName=art.name,
+                                                           PolicyName=change.name))
+            return "deleted"
+        return _Step(art.account, "delete inline policy", f"{art.arn} {change.name}",
+                     delete_inline)
+    if change.kind is ChangeKind.TRUST:
+        def restore_trust() -> str:
+            iam.update_assume_role_policy(RoleName=art.name, PolicyDocument=_json(change.after))
+            record = journal.original(role_key(art.arn)) or {}
+            old = record.get("max_session_duration")
+            if isinstance(old, int):
+                iam.update_role(RoleName=art.name, MaxSessionDuration=old)
+            return "trust policy restored"
+        return _Step(art.account, "restore trust policy", art.arn, restore_trust)
+    return _Step(art.account, "delete role", art.arn, partial(_delete_role, iam, art))
+
+
+def _ignore_missing(call: Callable[[], Any]) -> None:
+    try:
+        call()
+    except ClientError as exc:
+        if error_code(exc) != "NoSuchEntity":
+            raise
+
+
+def _delete_role(iam: Any, art: RoleArtifact) -> str:
+    """Delete a role crossgrant created, unless other policies are left on it (another
+    grant sharing the execution role, or someone's own): then it stays, and the step says
+    which. The last grant to leave deletes it."""
+    others = [n for page in iam.get_paginator("list_role_policies").paginate(RoleName=art.name)
+              for n in page["PolicyNames"] if n not in dict(art.inline_policies)]
+    attached = [p["PolicyArn"] for page in
+                iam.get_paginator("list_attached_role_policies").paginate(RoleName=art.name)
+                for p in page["AttachedPolicies"]]
+    if others or attached:
+        return f"kept: it still holds {', '.join([*others, *attached])}"
+    for page in iam.get_paginator("list_instance_profiles_for_role").paginate(
+            RoleName=art.name):
+        for profile in page["InstanceProfiles"]:
+            iam.remove_role_from_instance_profile(
+                InstanceProfileName=profile["InstanceProfileName"], RoleName=art.name)
+    _ignore_missing(lambda: iam.delete_role(RoleName=art.name))
+    return "deleted"
+
+
+__all__ = ["ApplyResult", "DestroyResult", "Options", "StepResult", "apply", "destroy",
+           "execution_session", "plan_destroy", "trust_allows", "wait_for_iam"]
