@@ -33,6 +33,11 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/engine.py
+	$(BIN)/python benchmarks/sandbox.py
+	$(BIN)/python benchmarks/analyze.py
+	$(BIN)/python benchmarks/runtime_import.py
+	$(BIN)/python benchmarks/runtime.py
+	$(BIN)/python benchmarks/thumbnails.py
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache .mypy_cache .ruff_cache

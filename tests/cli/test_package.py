@@ -69,10 +69,15 @@ def test_archiver_zip_has_its_modules_only(app: typer.Typer, tmp_path: Path) -> 
     assert result["handler"] == "crossgrant.functions.archiver.handler"
     assert result["requirements"] == [] and result["wheels"] == []
     assert names(out) == [
+        "crossgrant-package.json",
         "crossgrant/__init__.py", "crossgrant/functions/__init__.py",
         "crossgrant/functions/archiver.py", "crossgrant/functions/clients.py",
         "crossgrant/runtime/__init__.py", "crossgrant/runtime/names.py",
         "crossgrant/runtime/sessions.py"]
+    with zipfile.ZipFile(out) as zf:
+        manifest = json.loads(zf.read("crossgrant-package.json"))
+    assert manifest == {"handler": "crossgrant.functions.archiver.handler",
+                        "runtime": "python3.12"}
 
 
 def test_thumbnailer_zip_with_a_local_wheel(app: typer.Typer, tmp_path: Path) -> None:

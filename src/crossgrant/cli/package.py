@@ -229,8 +229,12 @@ def _skipped(name: str) -> bool:
     return "__pycache__/" in name or name.endswith((".pyc", "/"))
 
 
-def build_zip(out: Path, sources: dict[str, Path], wheels: list[Path]) -> int:
+def build_zip(out: Path, sources: dict[str, Path], wheels: list[Path],
+              manifest: dict[str, str] | None = None) -> int:
     entries: dict[str, tuple[bytes, bool]] = {}
+    if manifest is not None:
+        # `crossgrant deploy --function-zip` reads the handler and runtime from here.
+        entries[MANIFEST] = (json.dumps(manifest, sort_keys=True).encode(), False)
     for arcname, path in sources.items():
         entries[arcname] = (path.read_bytes(), False)
     for wheel in wheels:
@@ -251,6 +255,9 @@ def build_zip(out: Path, sources: dict[str, Path], wheels: list[Path]) -> int:
             zf.writestr(_entry(name, executable), data, compresslevel=9)
     tmp.replace(out)
     return len(entries)
+
+
+MANIFEST = "crossgrant-package.json"
 
 
 def _progress(message: str) -> None:
@@ -278,7 +285,8 @@ def package(function: str, out: Path, *, platform: Platform = Platform.X86_64,
                           wheel_dir=wheel_dir)
         for wheel in wheels:
             _progress(f"  {wheel.name} ({wheel.stat().st_size / 1e6:.1f} MB)")
-        count = build_zip(out, found.files, wheels)
+        count = build_zip(out, found.files, wheels,
+                          {"handler": f"{module}.handler", "runtime": f"python{python}"})
         wheel_names = [w.name for w in wheels]
     digest = hashlib.sha256(out.read_bytes()).hexdigest()
     _progress(f"wrote {out} ({count} files, {out.stat().st_size / 1e6:.1f} MB)")
