@@ -36,7 +36,8 @@ def _images() -> list[tuple[str, bytes, str]]:
         draw = ImageDraw.Draw(img)
         for y in range(0, h, 4):  # a sky-to-ground gradient with some structure
             shade = int(255 * y / h)
-            draw.rectangle((0, y, w, y + 4), fill=((hue + shade) % 256, 120, 255 - shade))
+            draw.rectangle((0, y, w, y + 4), fill=(min(255, hue // 2 + shade // 2), 120,
+                                                   255 - shade))
         draw.ellipse((w // 3, h // 4, w // 3 + w // 5, h // 4 + w // 5), fill=(250, 220, 90))
         return img
 
@@ -80,7 +81,7 @@ def _verify(console: Console, grant: Any) -> bool:
     return report.ok
 
 
-def _run(console: Console) -> bool:
+def _run(console: Console, out_dir: Path | None = None) -> bool:
     from crossgrant.aws.clients import Connection, from_sessions  # noqa: PLC0415
     from crossgrant.aws.deploy import Options, apply  # noqa: PLC0415
     from crossgrant.aws.journal import Journal  # noqa: PLC0415
@@ -149,9 +150,10 @@ def _run(console: Console) -> bool:
             console.print(f"[bold]5. upload[/bold] {len(images)} images to "
                           f"s3://{_SOURCE_BUCKET}/uploads/ in account {a}; S3 events run "
                           f"{spec.name} in the sandbox's Lambda runner")
-            sandbox.control.events.wait(60, count=len(images))
+            with console.status(f"waiting for {len(images)} S3 events to be processed..."):
+                sandbox.control.events.wait(60, count=len(images))
             deliveries = sandbox.control.events.deliveries(_SOURCE_BUCKET)
-            ok &= _show(console, sandbox, grant, deliveries, len(images))
+            ok &= _show(console, sandbox, grant, deliveries, len(images), out_dir)
         finally:
             sandbox.stop()
     console.print(f"sandbox stopped; {time.monotonic() - t0:.1f} s end to end")
@@ -159,7 +161,7 @@ def _run(console: Console) -> bool:
 
 
 def _show(console: Console, sandbox: Any, grant: Any, deliveries: list[Any],
-          expected: int) -> bool:
+          expected: int, out_dir: Path | None) -> bool:
     a, b = grant.source.account, grant.target.account
     thumbs = Table(title=f"thumbnails in s3://{grant.s3[0].bucket} (account {b})")
     for col in ("key", "bytes", "content type"):
@@ -167,9 +169,16 @@ def _show(console: Console, sandbox: Any, grant: Any, deliveries: list[Any],
     s3_b = sandbox.client(b, "s3")
     listed = s3_b.list_objects_v2(Bucket=grant.s3[0].bucket).get("Contents", [])
     for obj in listed:
-        head = s3_b.head_object(Bucket=grant.s3[0].bucket, Key=obj["Key"])
-        thumbs.add_row(obj["Key"], f"{obj['Size']:,}", head.get("ContentType", ""))
+        got = s3_b.get_object(Bucket=grant.s3[0].bucket, Key=obj["Key"])
+        data = got["Body"].read()
+        thumbs.add_row(obj["Key"], f"{obj['Size']:,}", got.get("ContentType", ""))
+        if out_dir is not None:
+            path = out_dir / obj["Key"]
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
     console.print(thumbs)
+    if out_dir is not None:
+        console.print(f"thumbnails copied to {out_dir}/ to open")
     items = sandbox.client(b, "dynamodb").scan(TableName=grant.dynamodb[0].table)["Items"]
     console.print(f"{len(items)} items in table {grant.dynamodb[0].table} (account {b}); "
                   f"deliveries: " + ", ".join(f"{d.key} {d.status}" for d in deliveries))
@@ -198,6 +207,7 @@ def _show(console: Console, sandbox: Any, grant: Any, deliveries: list[Any],
 
     # What the grant refuses, asked live: the function's role writing outside its prefix,
     # and another role of account A trying to assume the target role.
+    import boto3  # noqa: PLC0415
     from botocore.exceptions import ClientError  # noqa: PLC0415
 
     refused = Table(title="refused, with AWS's answer")
@@ -212,13 +222,44 @@ def _show(console: Console, sandbox: Any, grant: Any, deliveries: list[Any],
                               {"Effect": "Allow", "Action": "*", "Resource": "*"}]}))
     creds = sandbox.client(a, "sts").assume_role(
         RoleArn=f"arn:aws:iam::{a}:role/other-team-role", RoleSessionName="intruder")
-    import boto3  # noqa: PLC0415
 
     other = boto3.Session(aws_access_key_id=creds["Credentials"]["AccessKeyId"],
                           aws_secret_access_key=creds["Credentials"]["SecretAccessKey"],
                           aws_session_token=creds["Credentials"]["SessionToken"],
                           region_name=grant.source.region)
+    # The function's own path, as the Lambda runner gets it: the service assumes the
+    # execution role; from there, a wrong external id, and plain HTTP.
+    lam_key, lam_secret = sandbox.credentials.service_key("lambda.amazonaws.com")
+    lam = boto3.Session(aws_access_key_id=lam_key, aws_secret_access_key=lam_secret,
+                        region_name=grant.source.region)
+    exec_creds = lam.client("sts", endpoint_url=sandbox.endpoint,
+                            verify=str(sandbox.ca_bundle)).assume_role(
+        RoleArn=grant.execution_role_arn, RoleSessionName=grant.source.function)["Credentials"]
+    fn = boto3.Session(aws_access_key_id=exec_creds["AccessKeyId"],
+                       aws_secret_access_key=exec_creds["SecretAccessKey"],
+                       aws_session_token=exec_creds["SessionToken"],
+                       region_name=grant.source.region)
+    fn_sts = fn.client("sts", endpoint_url=sandbox.endpoint, verify=str(sandbox.ca_bundle))
+    target = fn_sts.assume_role(RoleArn=grant.target_role_arn,
+                                RoleSessionName=grant.source.function,
+                                ExternalId=grant.target.external_id,
+                                SourceIdentity=grant.source.function)["Credentials"]
+    tgt = boto3.Session(aws_access_key_id=target["AccessKeyId"],
+                        aws_secret_access_key=target["SecretAccessKey"],
+                        aws_session_token=target["SessionToken"],
+                        region_name=grant.source.region)
     attempts: list[tuple[str, Callable[[], Any]]] = [
+        ("the function assumes the target role with a wrong external id",
+         lambda: fn_sts.assume_role(RoleArn=grant.target_role_arn,
+                                    RoleSessionName=grant.source.function,
+                                    ExternalId="not-the-external-id")),
+        ("the function's target session writes over plain HTTP",
+         lambda: tgt.client("s3", endpoint_url=sandbox.http_endpoint).put_object(
+             Bucket=grant.s3[0].bucket, Key="thumbs/plain-http.jpg", Body=b"x")),
+        ("the function's target session writes outside thumbs/",
+         lambda: tgt.client("s3", endpoint_url=sandbox.endpoint,
+                            verify=str(sandbox.ca_bundle)).put_object(
+             Bucket=grant.s3[0].bucket, Key="elsewhere/x.jpg", Body=b"x")),
         ("another role of A assumes the target role",
          lambda: other.client("sts", endpoint_url=sandbox.endpoint,
                               verify=str(sandbox.ca_bundle)).assume_role(
@@ -249,8 +290,11 @@ def _show(console: Console, sandbox: Any, grant: Any, deliveries: list[Any],
 
 def register(app: typer.Typer) -> None:
     @app.command("demo")
-    def demo_command() -> None:
+    def demo_command(
+        out: Path = typer.Option(Path("crossgrant-demo"), "--out",
+                                 help="Where to copy the thumbnails, to open them."),
+    ) -> None:
         """Run the thumbnail pipeline end to end in the local two-account sandbox."""
         console = Console(width=140)
-        if not _run(console):
+        if not _run(console, out):
             raise typer.Exit(1)
