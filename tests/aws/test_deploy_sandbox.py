@@ -19,7 +19,7 @@ from botocore.exceptions import ClientError
 from typer.testing import CliRunner
 
 from crossgrant.aws.clients import AccountMismatchError, Connection, from_sessions
-from crossgrant.aws.deploy import Options, apply, destroy
+from crossgrant.aws.deploy import ApplyResult, DestroyResult, Options, apply, destroy
 from crossgrant.aws.journal import Journal
 from crossgrant.aws.plan import make_plan
 from crossgrant.aws.policies import Timing
@@ -86,6 +86,46 @@ def accounts_for(sb: Sandbox, grant: Grant, target_session: Any = None) -> Any:
 
 def doc(*statements: dict[str, Any]) -> str:
     return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
+
+
+def written(tmp: Path, name: str, text: str) -> tuple[Path, Grant]:
+    """The grant `text`, written to tmp/name and loaded back from there."""
+    path = tmp / name
+    path.write_text(text)
+    return path, load_grant(path)
+
+
+def journal_at(path: Path, grant_name: str) -> Journal:
+    return Journal.open(path, grant_name, {"source": A, "target": B})
+
+
+def apply_grant(sb: Sandbox, grant: Grant, journal: Journal,
+                target_session: Any = None) -> ApplyResult:
+    """`apply` as the accounts' administrators (B's: target_session when given)."""
+    return apply(render(grant), accounts_for(sb, grant, target_session), journal,
+                 options=Options(timing=TIMING))
+
+
+def destroy_grant(sb: Sandbox, grant: Grant, journal: Journal) -> DestroyResult:
+    return destroy(render(grant), accounts_for(sb, grant), journal,
+                   options=Options(timing=TIMING))
+
+
+def plan_pending(sb: Sandbox, grant: Grant, journal: Journal | None = None) -> tuple[Any, ...]:
+    """What a plan as the accounts' administrators would still change."""
+    return make_plan(render(grant), accounts_for(sb, grant), journal=journal).pending
+
+
+def grant_yaml(name: str, function: str, execution_role: str, mode: str, *lines: str,
+               existing_role: bool = False) -> str:
+    """A grant file: A's `function` (its role `execution_role`) to B, `mode`, then `lines`."""
+    existing = ", existing_role: true" if existing_role else ""
+    return "\n".join([
+        f"name: {name}",
+        f'source: {{account: "{A}", region: {REGION}, function: {function},',
+        f"         execution_role: {execution_role}{existing}}}",
+        f'target: {{account: "{B}", region: {REGION}}}',
+        f"mode: {mode}", *lines, ""])
 
 
 # --- what a target account's administrator creates before the grant ---------------------
@@ -246,16 +286,10 @@ def test_example_end_to_end(sb: Sandbox, app: typer.Typer, tmp_path: Path,
 
 # --- foreign statements survive, byte for byte ---------------------------------------------
 
-SHARED = """\
-name: dep-shared
-source: {account: "111111111111", region: eu-west-1, function: dep-fn,
-         execution_role: DepSharedExec}
-target: {account: "222222222222", region: eu-west-1}
-mode: resource-policy
-access:
-  s3: [{bucket: dep-shared-bucket, prefixes: ["in/"], levels: [read, list]}]
-  dynamodb: [{table: dep-shared-table, levels: [read]}]
-"""
+SHARED = grant_yaml("dep-shared", "dep-fn", "DepSharedExec", "resource-policy",
+                    "access:",
+                    '  s3: [{bucket: dep-shared-bucket, prefixes: ["in/"], levels: [read, list]}]',
+                    "  dynamodb: [{table: dep-shared-table, levels: [read]}]")
 FOREIGN_BUCKET = ('{"Version":"2012-10-17",\n  "Statement": [ {"Sid": "AnalyticsRead",'
                   ' "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::222222222222:root"},'
                   ' "Action": ["s3:GetObject"], "Resource": "arn:aws:s3:::dep-shared-bucket/*"}'
@@ -263,9 +297,7 @@ FOREIGN_BUCKET = ('{"Version":"2012-10-17",\n  "Statement": [ {"Sid": "Analytics
 
 
 def test_foreign_statements_survive_deploy_and_destroy(sb: Sandbox, tmp_path: Path) -> None:
-    grant_file = tmp_path / "shared.yaml"
-    grant_file.write_text(SHARED)
-    grant = load_grant(grant_file)
+    _, grant = written(tmp_path, "shared.yaml", SHARED)
     make_resources(sb, grant)
     s3, ddb = sb.client(B, "s3"), sb.client(B, "dynamodb")
     table_arn = grant.table_arn("dep-shared-table")
@@ -274,10 +306,9 @@ def test_foreign_statements_survive_deploy_and_destroy(sb: Sandbox, tmp_path: Pa
         "Action": "dynamodb:Query", "Resource": table_arn}]}, indent=4)
     s3.put_bucket_policy(Bucket="dep-shared-bucket", Policy=FOREIGN_BUCKET)
     ddb.put_resource_policy(ResourceArn=table_arn, Policy=foreign_table)
-    journal = Journal.open(tmp_path / "j.json", grant.name, {"source": A, "target": B})
+    journal = journal_at(tmp_path / "j.json", grant.name)
     try:
-        result = apply(render(grant), accounts_for(sb, grant), journal,
-                       options=Options(timing=TIMING))
+        result = apply_grant(sb, grant, journal)
         assert result.ok, result.error
         merged = json.loads(s3.get_bucket_policy(Bucket="dep-shared-bucket")["Policy"])
         assert json.dumps(merged["Statement"][0]) == json.dumps(
@@ -289,8 +320,7 @@ def test_foreign_statements_survive_deploy_and_destroy(sb: Sandbox, tmp_path: Pa
         record = journal.original(f"policy:bucket:{'dep-shared-bucket'}")
         assert record is not None and record["text"] == FOREIGN_BUCKET
 
-        gone = destroy(render(grant), accounts_for(sb, grant), journal,
-                       options=Options(timing=TIMING))
+        gone = destroy_grant(sb, grant, journal)
         assert gone.ok, gone.error
         assert s3.get_bucket_policy(Bucket="dep-shared-bucket")["Policy"] == FOREIGN_BUCKET
         assert ddb.get_resource_policy(ResourceArn=table_arn)["Policy"] == foreign_table
@@ -301,15 +331,9 @@ def test_foreign_statements_survive_deploy_and_destroy(sb: Sandbox, tmp_path: Pa
 
 # --- a fault mid-apply, and the resume ---------------------------------------------------
 
-FAULT = """\
-name: dep-fault
-source: {account: "111111111111", region: eu-west-1, function: dep-fault-fn,
-         execution_role: DepFaultExec}
-target: {account: "222222222222", region: eu-west-1}
-mode: resource-policy
-access:
-  s3: [{bucket: dep-fault-bucket, levels: [read, write]}]
-"""
+FAULT = grant_yaml("dep-fault", "dep-fault-fn", "DepFaultExec", "resource-policy",
+                   "access:",
+                   "  s3: [{bucket: dep-fault-bucket, levels: [read, write]}]")
 
 
 def deployer(sb: Sandbox, name: str, deny: dict[str, Any] | None) -> Any:
@@ -328,34 +352,28 @@ def deployer(sb: Sandbox, name: str, deny: dict[str, Any] | None) -> Any:
 
 
 def test_fault_mid_apply_then_resume(sb: Sandbox, tmp_path: Path) -> None:
-    grant_file = tmp_path / "fault.yaml"
-    grant_file.write_text(FAULT)
-    grant = load_grant(grant_file)
-    artifacts = render(grant)
+    _, grant = written(tmp_path, "fault.yaml", FAULT)
     make_resources(sb, grant)
     target = deployer(sb, "dep-deployer", {"Effect": "Deny", "Action": "s3:PutBucketPolicy",
                                            "Resource": "*"})
-    journal = Journal.open(tmp_path / "j.json", grant.name, {"source": A, "target": B})
+    journal = journal_at(tmp_path / "j.json", grant.name)
     try:
-        failed = apply(artifacts, accounts_for(sb, grant, target), journal,
-                       options=Options(timing=TIMING))
+        failed = apply_grant(sb, grant, journal, target)
         assert not failed.ok
         assert "AccessDenied" in (failed.error or "")
         assert [s.status for s in failed.steps] == ["done", "done", "failed"]
         assert journal.status == "failed"
         assert role_exists(sb, A, "DepFaultExec")  # the source side stays applied
-        pending = make_plan(artifacts, accounts_for(sb, grant)).pending
+        pending = plan_pending(sb, grant)
         assert {c.kind.value for c in pending} == {"bucket policy statement"}
 
         sb.client(B, "iam").delete_user_policy(UserName="dep-deployer", PolicyName="fault")
-        resumed = apply(artifacts, accounts_for(sb, grant, target), journal,
-                        options=Options(timing=TIMING))
+        resumed = apply_grant(sb, grant, journal, target)
         assert resumed.ok, resumed.error
         assert [s.action for s in resumed.steps] == ["merge statements"]
-        assert make_plan(artifacts, accounts_for(sb, grant)).pending == ()
+        assert plan_pending(sb, grant) == ()
         assert journal.status == "applied"
-        assert destroy(artifacts, accounts_for(sb, grant), journal,
-                       options=Options(timing=TIMING)).ok
+        assert destroy_grant(sb, grant, journal).ok
     finally:
         drop_resources(sb, grant)
 
@@ -363,33 +381,24 @@ def test_fault_mid_apply_then_resume(sb: Sandbox, tmp_path: Path) -> None:
 # --- two applies at once ----------------------------------------------------------------
 
 def concurrent_grant(n: int) -> str:
-    return f"""\
-name: dep-race-{n}
-source: {{account: "111111111111", region: eu-west-1, function: dep-race-fn{n},
-         execution_role: DepRace{n}Exec}}
-target: {{account: "222222222222", region: eu-west-1}}
-mode: resource-policy
-options: {{tls_only: false}}
-access:
-  s3: [{{bucket: dep-race-bucket, prefixes: ["team{n}/"], levels: [read]}}]
-  dynamodb: [{{table: dep-race-table, levels: [read]}}]
-"""
+    return grant_yaml(f"dep-race-{n}", f"dep-race-fn{n}", f"DepRace{n}Exec", "resource-policy",
+                      "options: {tls_only: false}",
+                      "access:",
+                      f'  s3: [{{bucket: dep-race-bucket, prefixes: ["team{n}/"], '
+                      'levels: [read]}]',
+                      "  dynamodb: [{table: dep-race-table, levels: [read]}]")
 
 
 def test_concurrent_applies_keep_both_grants(sb: Sandbox, tmp_path: Path) -> None:
     grants = []
     for n in (1, 2):
-        path = tmp_path / f"race{n}.yaml"
-        path.write_text(concurrent_grant(n))
-        grants.append(load_grant(path))
+        grants.append(written(tmp_path, f"race{n}.yaml", concurrent_grant(n))[1])
     make_resources(sb, grants[0])
     s3, ddb = sb.client(B, "s3"), sb.client(B, "dynamodb")
     table_arn = grants[0].table_arn("dep-race-table")
     # the execution roles exist first, so both applies race on the shared policies only
     for g in grants:
-        apply(render(g), accounts_for(sb, g),
-              Journal.open(tmp_path / f"{g.name}.pre.json", g.name, {"source": A, "target": B}),
-              options=Options(timing=TIMING))
+        apply_grant(sb, g, journal_at(tmp_path / f"{g.name}.pre.json", g.name))
         s3.delete_bucket_policy(Bucket="dep-race-bucket")
         ddb.delete_resource_policy(ResourceArn=table_arn)
     try:
@@ -399,8 +408,7 @@ def test_concurrent_applies_keep_both_grants(sb: Sandbox, tmp_path: Path) -> Non
 
             def run(g: Grant, round_: int = round_, barrier: Any = barrier,
                     results: dict[str, Any] = results) -> None:
-                journal = Journal.open(tmp_path / f"{g.name}.{round_}.json", g.name,
-                                       {"source": A, "target": B})
+                journal = journal_at(tmp_path / f"{g.name}.{round_}.json", g.name)
                 # sessions of their own: a boto3 session is not safe to share between
                 # threads while clients are being created
                 accounts = from_sessions(g, sb.session(A), sb.session(B), connection(sb))
@@ -420,14 +428,12 @@ def test_concurrent_applies_keep_both_grants(sb: Sandbox, tmp_path: Path) -> Non
                 sids = {s["Sid"] for s in policy["Statement"]}
                 assert {"CgDepRace1", "CgDepRace2"} <= {s[:10] for s in sids}, sids
             for g in grants:
-                assert make_plan(render(g), accounts_for(sb, g)).pending == ()
+                assert plan_pending(sb, g) == ()
             s3.delete_bucket_policy(Bucket="dep-race-bucket")
             ddb.delete_resource_policy(ResourceArn=table_arn)
     finally:
         for g in grants:
-            destroy(render(g), accounts_for(sb, g),
-                    Journal.open(tmp_path / f"{g.name}.end.json", g.name,
-                                 {"source": A, "target": B}), options=Options(timing=TIMING))
+            destroy_grant(sb, g, journal_at(tmp_path / f"{g.name}.end.json", g.name))
         drop_resources(sb, grants[0])
 
 
@@ -459,22 +465,14 @@ def test_missing_bucket_is_a_plan_problem_and_apply_refuses(sb: Sandbox, app: ty
     assert not role_exists(sb, A, "DepMissingExec")
 
 
-ADOPT = """\
-name: dep-adopt
-source: {account: "111111111111", region: eu-west-1, function: dep-adopt-fn,
-         execution_role: DepAdoptExec}
-target: {account: "222222222222", region: eu-west-1}
-mode: assume-role
-role: {name: DepAdoptTarget}
-access:
-  dynamodb: [{table: dep-adopt-table, levels: [read]}]
-"""
+ADOPT = grant_yaml("dep-adopt", "dep-adopt-fn", "DepAdoptExec", "assume-role",
+                   "role: {name: DepAdoptTarget}",
+                   "access:",
+                   "  dynamodb: [{table: dep-adopt-table, levels: [read]}]")
 
 
 def test_existing_role_gets_its_trust_back_and_stays(sb: Sandbox, tmp_path: Path) -> None:
-    grant_file = tmp_path / "adopt.yaml"
-    grant_file.write_text(ADOPT)
-    grant = load_grant(grant_file)
+    _, grant = written(tmp_path, "adopt.yaml", ADOPT)
     artifacts = render(grant)
     make_resources(sb, grant)
     old_trust = {"Version": "2012-10-17", "Statement": [{
@@ -482,14 +480,12 @@ def test_existing_role_gets_its_trust_back_and_stays(sb: Sandbox, tmp_path: Path
         "Action": "sts:AssumeRole"}]}
     iam_b = sb.client(B, "iam")
     iam_b.create_role(RoleName="DepAdoptTarget", AssumeRolePolicyDocument=json.dumps(old_trust))
-    journal = Journal.open(tmp_path / "j.json", grant.name, {"source": A, "target": B})
+    journal = journal_at(tmp_path / "j.json", grant.name)
     try:
         plan = make_plan(artifacts, accounts_for(sb, grant))
         assert any("not created by crossgrant" in w for w in plan.warnings)
-        assert apply(artifacts, accounts_for(sb, grant), journal,
-                     options=Options(timing=TIMING)).ok
-        assert destroy(artifacts, accounts_for(sb, grant), journal,
-                       options=Options(timing=TIMING)).ok
+        assert apply_grant(sb, grant, journal).ok
+        assert destroy_grant(sb, grant, journal).ok
         role = iam_b.get_role(RoleName="DepAdoptTarget")["Role"]
         assert role["AssumeRolePolicyDocument"] == old_trust
         assert iam_b.list_role_policies(RoleName="DepAdoptTarget")["PolicyNames"] == []
@@ -501,16 +497,10 @@ def test_existing_role_gets_its_trust_back_and_stays(sb: Sandbox, tmp_path: Path
 
 # --- the function, registered with the sandbox's runner ----------------------------------
 
-FUNCTION = """\
-name: dep-fn
-source: {account: "111111111111", region: eu-west-1, function: dep-whoami,
-         execution_role: DepFnExec}
-target: {account: "222222222222", region: eu-west-1}
-mode: assume-role
-role: {name: DepFnTarget}
-access:
-  s3: [{bucket: dep-fn-bucket, levels: [list]}]
-"""
+FUNCTION = grant_yaml("dep-fn", "dep-whoami", "DepFnExec", "assume-role",
+                      "role: {name: DepFnTarget}",
+                      "access:",
+                      "  s3: [{bucket: dep-fn-bucket, levels: [list]}]")
 HANDLER = """\
 import boto3
 
@@ -531,9 +521,7 @@ def package(tmp: Path, body: str) -> Path:
 
 def test_function_deployed_with_the_grant(sb: Sandbox, app: typer.Typer,
                                           tmp_path: Path) -> None:
-    grant_file = tmp_path / "fn.yaml"
-    grant_file.write_text(FUNCTION)
-    grant = load_grant(grant_file)
+    grant_file, grant = written(tmp_path, "fn.yaml", FUNCTION)
     make_resources(sb, grant)
     journal = str(tmp_path / "j.json")
     zip_path = package(tmp_path, HANDLER)
@@ -601,53 +589,37 @@ def test_snapshot_records_a_denied_bucket_policy_as_unknown(sb: Sandbox, tmp_pat
 
 # --- what a new version of the grant drops is taken out ----------------------------------
 
-EVOLVE_V1 = """\
-name: dep-evolve
-source: {account: "111111111111", region: eu-west-1, function: dep-evolve-fn,
-         execution_role: DepEvolveExec}
-target: {account: "222222222222", region: eu-west-1}
-mode: resource-policy
-access:
-  s3: [{bucket: dep-evolve-bucket, levels: [list]}]
-  dynamodb: [{table: dep-evolve-table, levels: [read]}]
-"""
-EVOLVE_V2 = """\
-name: dep-evolve
-source: {account: "111111111111", region: eu-west-1, function: dep-evolve-fn,
-         execution_role: DepEvolveExec}
-target: {account: "222222222222", region: eu-west-1}
-mode: assume-role
-role: {name: DepEvolveTarget}
-access:
-  s3: [{bucket: dep-evolve-bucket, levels: [list]}]
-"""
+EVOLVE_V1 = grant_yaml("dep-evolve", "dep-evolve-fn", "DepEvolveExec", "resource-policy",
+                       "access:",
+                       "  s3: [{bucket: dep-evolve-bucket, levels: [list]}]",
+                       "  dynamodb: [{table: dep-evolve-table, levels: [read]}]")
+EVOLVE_V2 = grant_yaml("dep-evolve", "dep-evolve-fn", "DepEvolveExec", "assume-role",
+                       "role: {name: DepEvolveTarget}",
+                       "access:",
+                       "  s3: [{bucket: dep-evolve-bucket, levels: [list]}]")
 
 
 def test_parts_dropped_from_the_grant_are_taken_out(sb: Sandbox, tmp_path: Path) -> None:
-    v1_file, v2_file = tmp_path / "v1.yaml", tmp_path / "v2.yaml"
-    v1_file.write_text(EVOLVE_V1)
-    v2_file.write_text(EVOLVE_V2)
-    v1, v2 = load_grant(v1_file), load_grant(v2_file)
+    (_, v1), (_, v2) = (written(tmp_path, "v1.yaml", EVOLVE_V1),
+                        written(tmp_path, "v2.yaml", EVOLVE_V2))
     make_resources(sb, v1)
     ddb = sb.client(B, "dynamodb")
     table_arn = v1.table_arn("dep-evolve-table")
-    journal = Journal.open(tmp_path / "j.json", "dep-evolve", {"source": A, "target": B})
+    journal = journal_at(tmp_path / "j.json", "dep-evolve")
     try:
-        assert apply(render(v1), accounts_for(sb, v1), journal,
-                     options=Options(timing=TIMING)).ok
+        assert apply_grant(sb, v1, journal).ok
         plan = make_plan(render(v2), accounts_for(sb, v2), journal=journal)
         dropped = [(c.kind.value, c.name, c.action.value) for c in plan.pending
                    if c.note == "no longer part of the grant"]
         assert ("table policy statement", "CgDepEvolveTable0", "delete") in dropped
         assert ("bucket policy statement", "CgDepEvolveS3List0", "delete") in dropped
-        result = apply(render(v2), accounts_for(sb, v2), journal, options=Options(timing=TIMING))
+        result = apply_grant(sb, v2, journal)
         assert result.ok, result.error
         with pytest.raises(ClientError, match="PolicyNotFound"):
             ddb.get_resource_policy(ResourceArn=table_arn)
         assert journal.original(f"policy:table:{table_arn}") is None
-        assert make_plan(render(v2), accounts_for(sb, v2), journal=journal).pending == ()
-        assert destroy(render(v2), accounts_for(sb, v2), journal,
-                       options=Options(timing=TIMING)).ok
+        assert plan_pending(sb, v2, journal) == ()
+        assert destroy_grant(sb, v2, journal).ok
         assert not role_exists(sb, B, "DepEvolveTarget")
         assert not role_exists(sb, A, "DepEvolveExec")
     finally:
@@ -657,42 +629,31 @@ def test_parts_dropped_from_the_grant_are_taken_out(sb: Sandbox, tmp_path: Path)
 # --- two grants sharing one execution role -------------------------------------------------
 
 def shared_role_grant(n: int) -> str:
-    return f"""\
-name: dep-share-{n}
-source: {{account: "111111111111", region: eu-west-1, function: dep-share-fn,
-         execution_role: DepSharedRoleExec}}
-target: {{account: "222222222222", region: eu-west-1}}
-mode: resource-policy
-access:
-  dynamodb: [{{table: dep-share-table{n}, levels: [read]}}]
-"""
+    return grant_yaml(f"dep-share-{n}", "dep-share-fn", "DepSharedRoleExec", "resource-policy",
+                      "access:",
+                      f"  dynamodb: [{{table: dep-share-table{n}, levels: [read]}}]")
 
 
 def test_a_shared_execution_role_goes_with_the_last_grant(sb: Sandbox, tmp_path: Path) -> None:
     grants = []
     for n in (1, 2):
-        path = tmp_path / f"share{n}.yaml"
-        path.write_text(shared_role_grant(n))
-        grants.append(load_grant(path))
+        grants.append(written(tmp_path, f"share{n}.yaml", shared_role_grant(n))[1])
         make_resources(sb, grants[-1])
-    journals = [Journal.open(tmp_path / f"{g.name}.json", g.name, {"source": A, "target": B})
-                for g in grants]
+    journals = [journal_at(tmp_path / f"{g.name}.json", g.name) for g in grants]
     iam = sb.client(A, "iam")
     try:
         for g, j in zip(grants, journals, strict=True):
-            assert apply(render(g), accounts_for(sb, g), j, options=Options(timing=TIMING)).ok
+            assert apply_grant(sb, g, j).ok
         assert sorted(iam.list_role_policies(RoleName="DepSharedRoleExec")["PolicyNames"]) == [
             "crossgrant-dep-share-1", "crossgrant-dep-share-2"]
-        first = destroy(render(grants[0]), accounts_for(sb, grants[0]), journals[0],
-                        options=Options(timing=TIMING))
+        first = destroy_grant(sb, grants[0], journals[0])
         assert first.ok, first.error
         assert [s.detail for s in first.steps if s.action == "delete role"] == [
             "kept: it still holds crossgrant-dep-share-2"]
         assert iam.list_role_policies(RoleName="DepSharedRoleExec")["PolicyNames"] == [
             "crossgrant-dep-share-2"]
-        assert make_plan(render(grants[1]), accounts_for(sb, grants[1])).pending == ()
-        assert destroy(render(grants[1]), accounts_for(sb, grants[1]), journals[1],
-                       options=Options(timing=TIMING)).ok
+        assert plan_pending(sb, grants[1]) == ()
+        assert destroy_grant(sb, grants[1], journals[1]).ok
         assert not role_exists(sb, A, "DepSharedRoleExec")
     finally:
         for g in grants:
@@ -701,23 +662,16 @@ def test_a_shared_execution_role_goes_with_the_last_grant(sb: Sandbox, tmp_path:
 
 # --- waiting for IAM, where the caller may become the execution role -----------------------
 
-WAIT = """\
-name: dep-wait
-source: {account: "111111111111", region: eu-west-1, function: dep-wait-fn,
-         execution_role: DepWaitExec, existing_role: true}
-target: {account: "222222222222", region: eu-west-1}
-mode: assume-role
-role: {name: DepWaitTarget, external_id: dep-wait-3f9a}
-access:
-  s3: [{bucket: dep-wait-bucket, levels: [list]}]
-"""
+WAIT = grant_yaml("dep-wait", "dep-wait-fn", "DepWaitExec", "assume-role",
+                  "role: {name: DepWaitTarget, external_id: dep-wait-3f9a}",
+                  "access:",
+                  "  s3: [{bucket: dep-wait-bucket, levels: [list]}]",
+                  existing_role=True)
 
 
 def test_deploy_waits_until_the_target_role_can_be_assumed(sb: Sandbox,
                                                            tmp_path: Path) -> None:
-    grant_file = tmp_path / "wait.yaml"
-    grant_file.write_text(WAIT)
-    grant = load_grant(grant_file)
+    _, grant = written(tmp_path, "wait.yaml", WAIT)
     make_resources(sb, grant)
     iam = sb.client(A, "iam")
     iam.create_role(RoleName="DepWaitExec", AssumeRolePolicyDocument=doc(
@@ -725,17 +679,15 @@ def test_deploy_waits_until_the_target_role_can_be_assumed(sb: Sandbox,
          "Action": "sts:AssumeRole"},
         {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{A}:root"},
          "Action": "sts:AssumeRole"}))
-    journal = Journal.open(tmp_path / "j.json", grant.name, {"source": A, "target": B})
+    journal = journal_at(tmp_path / "j.json", grant.name)
     try:
-        result = apply(render(grant), accounts_for(sb, grant), journal,
-                       options=Options(timing=TIMING))
+        result = apply_grant(sb, grant, journal)
         assert result.ok, result.error
         wait = result.steps[-1]
         assert (wait.action, wait.status) == ("wait for IAM", "done")
         assert wait.detail.startswith(f"arn:aws:iam::{A}:role/DepWaitExec assumed "
                                       f"arn:aws:iam::{B}:role/DepWaitTarget")
-        assert destroy(render(grant), accounts_for(sb, grant), journal,
-                       options=Options(timing=TIMING)).ok
+        assert destroy_grant(sb, grant, journal).ok
         assert role_exists(sb, A, "DepWaitExec")  # not crossgrant's: it stays
         assert iam.list_role_policies(RoleName="DepWaitExec")["PolicyNames"] == []
     finally:

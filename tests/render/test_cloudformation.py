@@ -7,8 +7,7 @@ import json
 import re
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -23,62 +22,51 @@ from crossgrant.spec import (
     Grant,
     Mode,
     Options,
-    S3Access,
-    S3Level,
     Source,
     TableAccess,
     TableLevel,
-    Target,
-    load_grant,
 )
 
-ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-# make test installs checkov in a virtualenv of its own (see the Makefile).
-CHECKOV = BIN.parent / "checkov" / "bin" / "checkov"
 A, B = "111111111111", "222222222222"
 KEY = f"arn:aws:kms:eu-west-1:{B}:key/0d6c2b8e-7c1a-4a53-9f3a-2b1f7c9e0a11"
 TABLE = f"arn:aws:dynamodb:eu-west-1:{B}:table/thumbnails"
-
-
-def grant(mode: Mode = Mode.ASSUME_ROLE, **kw: Any) -> Grant:
-    base = Grant(
-        name="thumbnails",
-        source=Source(A, "eu-west-1", "thumbnailer", "ThumbExec"),
-        target=Target(B, "eu-west-1", "ThumbWriter" if mode is Mode.ASSUME_ROLE else None,
-                      external_id="thumbs-7f3a" if mode is Mode.ASSUME_ROLE else None),
-        mode=mode,
-        s3=(S3Access("b-thumbnails", ("thumbs/",),
-                     frozenset({S3Level.WRITE, S3Level.LIST, S3Level.READ}), KEY),),
-        dynamodb=(TableAccess("thumbnails", frozenset({TableLevel.READ, TableLevel.WRITE}),
-                              ("by-date",)),),
-    )
-    return replace(base, **kw)
-
+GrantFactory = Callable[..., Grant]
+Templates = Callable[[str], dict[str, dict[str, Any]]]
+Cases = dict[str, tuple[Grant, tuple[str, ...]]]
+Checkov = Callable[[Path, str], dict[str, Any]]
 
 EXISTING = Source(A, "eu-west-1", "thumbnailer", "ThumbExec", existing_role=True)
 EVENTS = TableAccess("events", frozenset({TableLevel.READ}), ("*",), streams=True)
-CASES: dict[str, tuple[Grant, tuple[str, ...]]] = {
-    "assume": (grant(), ()),
-    "resource-policy": (grant(Mode.RESOURCE_POLICY), ()),
-    "resource-policy-owned": (grant(Mode.RESOURCE_POLICY), ("b-thumbnails",)),
-    "whole-account-owned": (grant(options=Options(
+# case -> (fields of the conftest's grant() to set, what the stacks own)
+CASES: dict[str, tuple[dict[str, Any], tuple[str, ...]]] = {
+    "assume": ({}, ()),
+    "resource-policy": ({"mode": Mode.RESOURCE_POLICY}, ()),
+    "resource-policy-owned": ({"mode": Mode.RESOURCE_POLICY}, ("b-thumbnails",)),
+    "whole-account-owned": ({"options": Options(
         trust_whole_account=True, organization_id="o-abcdefghij",
-        tags=(("team", "media"), ("cost:center", "42")))), ("b-thumbnails",)),
-    "existing-streams": (grant(Mode.RESOURCE_POLICY, source=EXISTING,
-                               dynamodb=(EVENTS,)), ()),
-    "existing-assume": (grant(source=EXISTING, s3=()), ()),
-    "tables-only": (grant(Mode.RESOURCE_POLICY, s3=(), dynamodb=(EVENTS,)), ()),
-    "no-tls": (grant(Mode.RESOURCE_POLICY, dynamodb=(),
-                     options=Options(tls_only=False)), ("b-thumbnails",)),
+        tags=(("team", "media"), ("cost:center", "42")))}, ("b-thumbnails",)),
+    "existing-streams": ({"mode": Mode.RESOURCE_POLICY, "source": EXISTING,
+                          "dynamodb": (EVENTS,)}, ()),
+    "existing-assume": ({"source": EXISTING, "s3": ()}, ()),
+    "tables-only": ({"mode": Mode.RESOURCE_POLICY, "s3": (), "dynamodb": (EVENTS,)}, ()),
+    "no-tls": ({"mode": Mode.RESOURCE_POLICY, "dynamodb": (),
+                "options": Options(tls_only=False)}, ("b-thumbnails",)),
 }
-EXAMPLES = sorted((ROOT / "examples").glob("*.yaml"))
 
 
-def templates(case: str) -> dict[str, dict[str, Any]]:
-    g, owned = CASES[case]
-    return {name: yaml.safe_load(text)
-            for name, text in to_cloudformation(render(g), owned).items()}
+@pytest.fixture(scope="module")
+def cases(grant: GrantFactory) -> Cases:
+    return {case: (grant(**fields), owned) for case, (fields, owned) in CASES.items()}
+
+
+@pytest.fixture(scope="module")
+def templates(cases: Cases) -> Templates:
+    def parse(case: str) -> dict[str, dict[str, Any]]:
+        g, owned = cases[case]
+        return {name: yaml.safe_load(text)
+                for name, text in to_cloudformation(render(g), owned).items()}
+    return parse
 
 
 def unlink(value: Any, art: Artifacts) -> Any:
@@ -99,34 +87,28 @@ def unlink(value: Any, art: Artifacts) -> Any:
 CONTROL = "control-wildcard"
 
 
+def spoil(name: str, text: str) -> str:
+    """The source stack of the control, its object read widened to s3:* on everything."""
+    if not name.startswith("source-"):
+        return text
+    bad = text.replace("- s3:GetObject", "- s3:*").replace(
+        "Resource: arn:aws:s3:::b-thumbnails/thumbs/*", "Resource: '*'")
+    assert bad != text
+    return bad
+
+
 @pytest.fixture(scope="module")
-def rendered(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    root = tmp_path_factory.mktemp("cfn")
-    for case, (g, owned) in CASES.items():
-        (root / case).mkdir()
-        for name, text in to_cloudformation(render(g), owned).items():
-            (root / case / name).write_text(text)
-    for path in EXAMPLES:
-        (root / f"example-{path.stem}").mkdir()
-        for name, text in to_cloudformation(render(load_grant(path))).items():
-            (root / f"example-{path.stem}" / name).write_text(text)
+def rendered(tmp_path_factory: pytest.TempPathFactory, write_exports: Callable[..., Path],
+             cases: Cases, grant: GrantFactory) -> Path:
     # A negative control in the same checkov run: a wildcard grant written the exporter's
     # way must fail, or "no failed checks" would prove nothing.
-    (root / CONTROL).mkdir()
-    for name, text in to_cloudformation(render(grant(Mode.RESOURCE_POLICY))).items():
-        if name.startswith("source-"):
-            bad = text.replace("- s3:GetObject", "- s3:*").replace(
-                "Resource: arn:aws:s3:::b-thumbnails/thumbs/*", "Resource: '*'")
-            assert bad != text
-        else:
-            bad = text
-        (root / CONTROL / name).write_text(bad)
-    yield root
+    return write_exports(tmp_path_factory.mktemp("cfn"), to_cloudformation, cases,
+                         (CONTROL, grant(Mode.RESOURCE_POLICY)), spoil)
 
 
-def test_cfn_lint_reports_nothing(rendered: Path) -> None:
+def test_cfn_lint_reports_nothing(examples: list[Path], rendered: Path) -> None:
     files = sorted(str(p) for p in rendered.rglob("*.yaml") if CONTROL not in p.parts)
-    assert len(files) == 2 * (len(CASES) + len(EXAMPLES))
+    assert len(files) == 2 * (len(CASES) + len(examples))
     proc = subprocess.run([str(BIN / "cfn-lint"), "--format", "json", *files],
                           capture_output=True, text=True, timeout=300, check=False)
     assert proc.stdout.strip(), proc.stderr
@@ -135,16 +117,10 @@ def test_cfn_lint_reports_nothing(rendered: Path) -> None:
     assert proc.returncode == 0
 
 
-def test_checkov_fails_nothing_and_skips_only_with_a_reason(rendered: Path) -> None:
-    started = time.monotonic()
-    proc = subprocess.run(
-        [str(CHECKOV), "-d", str(rendered), "--framework", "cloudformation",
-         "-o", "json", "--skip-download"],
-        capture_output=True, text=True, timeout=600, check=False)
-    elapsed = time.monotonic() - started
-    report = json.loads(proc.stdout[proc.stdout.index("{"):])
+def test_checkov_fails_nothing_and_skips_only_with_a_reason(
+        checkov: Checkov, examples: list[Path], rendered: Path) -> None:
+    report = checkov(rendered, "cloudformation")
     summary = report["summary"]
-    print(f"checkov cloudformation: {elapsed:.1f}s, {summary}")
     assert summary["parsing_errors"] == 0
     failed = report["results"]["failed_checks"]
     assert [(c["check_id"], c["file_path"], c["resource"]) for c in failed
@@ -152,7 +128,7 @@ def test_checkov_fails_nothing_and_skips_only_with_a_reason(rendered: Path) -> N
     # The control failed, so the IAM checks really read the inline policies.
     assert {c["check_id"] for c in failed} >= {"CKV_AWS_111"}
     # Every template was scanned and IAM checks ran on it.
-    assert summary["resource_count"] >= 2 * (len(CASES) + len(EXAMPLES))
+    assert summary["resource_count"] >= 2 * (len(CASES) + len(examples))
     assert {c["check_id"] for c in report["results"]["passed_checks"]} >= {
         "CKV_AWS_60", "CKV_AWS_107", "CKV_AWS_108", "CKV_AWS_109", "CKV_AWS_110",
         "CKV_AWS_111"}
@@ -164,8 +140,9 @@ def test_checkov_fails_nothing_and_skips_only_with_a_reason(rendered: Path) -> N
 
 # --- the source stack ------------------------------------------------------------------
 
-def test_source_stack_creates_the_execution_role_with_its_documents_and_exports_its_arn() -> None:
-    art = render(CASES["assume"][0])
+def test_source_stack_creates_the_execution_role_with_its_documents_and_exports_its_arn(
+        cases: Cases, templates: Templates) -> None:
+    art = render(cases["assume"][0])
     src = templates("assume")[f"source-{A}.yaml"]
     role = src["Resources"]["ExecutionRole"]
     assert role["Type"] == "AWS::IAM::Role"
@@ -182,8 +159,9 @@ def test_source_stack_creates_the_execution_role_with_its_documents_and_exports_
     assert "Parameters" not in src
 
 
-def test_existing_role_gets_only_crossgrants_inline_policy_by_name() -> None:
-    art = render(CASES["existing-assume"][0])
+def test_existing_role_gets_only_crossgrants_inline_policy_by_name(
+        cases: Cases, templates: Templates) -> None:
+    art = render(cases["existing-assume"][0])
     src = templates("existing-assume")[f"source-{A}.yaml"]
     assert [r["Type"] for r in src["Resources"].values()] == ["AWS::IAM::RolePolicy"]
     (policy,) = src["Resources"].values()
@@ -194,7 +172,7 @@ def test_existing_role_gets_only_crossgrants_inline_policy_by_name() -> None:
     assert src["Outputs"]["ExecutionRoleArn"]["Value"] == f"arn:aws:iam::{A}:role/ThumbExec"
 
 
-def test_tags_are_the_grants() -> None:
+def test_tags_are_the_grants(templates: Templates) -> None:
     target = templates("whole-account-owned")[f"target-{B}.yaml"]
     assert target["Resources"]["TargetRole"]["Properties"]["Tags"] == [
         {"Key": "team", "Value": "media"}, {"Key": "cost:center", "Value": "42"}]
@@ -202,8 +180,9 @@ def test_tags_are_the_grants() -> None:
 
 # --- the target stack and how it links -------------------------------------------------
 
-def test_target_stack_takes_the_source_output_as_a_parameter_and_trusts_it() -> None:
-    art = render(CASES["assume"][0])
+def test_target_stack_takes_the_source_output_as_a_parameter_and_trusts_it(
+        cases: Cases, templates: Templates) -> None:
+    art = render(cases["assume"][0])
     target = templates("assume")[f"target-{B}.yaml"]
     param = target["Parameters"]["SourceExecutionRoleArn"]
     assert param["Type"] == "String"
@@ -226,7 +205,7 @@ def test_target_stack_takes_the_source_output_as_a_parameter_and_trusts_it() -> 
     assert target["Outputs"]["TargetRoleArn"]["Value"] == {"Fn::GetAtt": ["TargetRole", "Arn"]}
 
 
-def test_whole_account_trust_refers_to_the_parameter_in_its_condition() -> None:
+def test_whole_account_trust_refers_to_the_parameter_in_its_condition(templates: Templates) -> None:
     target = templates("whole-account-owned")[f"target-{B}.yaml"]
     (statement,) = target["Resources"]["TargetRole"]["Properties"][
         "AssumeRolePolicyDocument"]["Statement"]
@@ -235,9 +214,9 @@ def test_whole_account_trust_refers_to_the_parameter_in_its_condition() -> None:
         "aws:PrincipalArn": {"Ref": "SourceExecutionRoleArn"}}
 
 
-def test_no_account_is_computed_at_deploy_time() -> None:
-    for case in CASES:
-        for text in to_cloudformation(render(CASES[case][0]), CASES[case][1]).values():
+def test_no_account_is_computed_at_deploy_time(cases: Cases) -> None:
+    for case in cases:
+        for text in to_cloudformation(render(cases[case][0]), cases[case][1]).values():
             assert "AWS::AccountId" not in text and "Fn::Sub" not in text
             assert "&id" not in text and "*id" not in text  # no YAML aliases
 
@@ -245,8 +224,9 @@ def test_no_account_is_computed_at_deploy_time() -> None:
 # --- resource policies: merged unless owned --------------------------------------------
 
 @pytest.mark.parametrize("case", ["assume", "resource-policy", "existing-streams"])
-def test_unowned_policies_are_recorded_for_deploy_and_not_applied(case: str) -> None:
-    g, _ = CASES[case]
+def test_unowned_policies_are_recorded_for_deploy_and_not_applied(
+        cases: Cases, templates: Templates, case: str) -> None:
+    g, _ = cases[case]
     art = render(g)
     target = templates(case)[f"target-{B}.yaml"]
     types = {r["Type"] for r in target["Resources"].values()}
@@ -260,8 +240,8 @@ def test_unowned_policies_are_recorded_for_deploy_and_not_applied(case: str) -> 
         assert "crossgrant deploy merges" in out["Value"]
 
 
-def test_an_owned_bucket_policy_is_the_whole_policy_and_is_announced() -> None:
-    art = render(CASES["resource-policy-owned"][0])
+def test_an_owned_bucket_policy_is_the_whole_policy_and_is_announced(cases: Cases) -> None:
+    art = render(cases["resource-policy-owned"][0])
     text = to_cloudformation(art, ("b-thumbnails",))[f"target-{B}.yaml"]
     assert "OWNED by this stack: deploying it REPLACES" in text.split("AWSTemplate")[0]
     target = yaml.safe_load(text)
@@ -281,17 +261,18 @@ def test_an_owned_bucket_policy_is_the_whole_policy_and_is_announced() -> None:
 
 
 @pytest.mark.parametrize("owned", [KEY, TABLE])
-def test_tables_and_keys_cannot_be_owned_by_cloudformation(owned: str) -> None:
+def test_tables_and_keys_cannot_be_owned_by_cloudformation(grant: GrantFactory, owned: str) -> None:
     with pytest.raises(RenderError, match="CloudFormation can only set the policy"):
         to_cloudformation(render(grant(Mode.RESOURCE_POLICY)), (owned,))
 
 
-def test_owning_something_the_grant_does_not_have_is_an_error() -> None:
+def test_owning_something_the_grant_does_not_have_is_an_error(grant: GrantFactory) -> None:
     with pytest.raises(RenderError, match="not a bucket, table or key"):
         to_cloudformation(render(grant()), ("someone-elses-bucket",))
 
 
-def test_a_target_with_nothing_to_own_still_deploys_and_says_what_to_merge() -> None:
+def test_a_target_with_nothing_to_own_still_deploys_and_says_what_to_merge(
+        templates: Templates) -> None:
     target = templates("tables-only")[f"target-{B}.yaml"]
     assert [r["Type"] for r in target["Resources"].values()] == [
         "AWS::CloudFormation::WaitConditionHandle"]
@@ -301,7 +282,7 @@ def test_a_target_with_nothing_to_own_still_deploys_and_says_what_to_merge() -> 
 
 # --- text ------------------------------------------------------------------------------
 
-def test_header_names_generator_grant_file_and_order() -> None:
+def test_header_names_generator_grant_file_and_order(grant: GrantFactory) -> None:
     g = replace(grant(), path="grants/thumbnails.yaml")
     files = to_cloudformation(render(g))
     assert list(files) == [f"source-{A}.yaml", f"target-{B}.yaml"]
@@ -314,7 +295,7 @@ def test_header_names_generator_grant_file_and_order() -> None:
     assert "Stack 1 of 2" in files[f"source-{A}.yaml"]
 
 
-def test_top_level_keys_in_a_readable_order_and_output_is_stable() -> None:
+def test_top_level_keys_in_a_readable_order_and_output_is_stable(grant: GrantFactory) -> None:
     art = render(grant())
     first, second = to_cloudformation(art), to_cloudformation(render(grant()))
     assert first == second
@@ -326,7 +307,7 @@ def test_top_level_keys_in_a_readable_order_and_output_is_stable() -> None:
     assert list(statement) == ["Sid", "Effect", "Principal", "Action", "Condition"]
 
 
-def test_allowed_pattern_escapes_the_role_names_regex_characters() -> None:
+def test_allowed_pattern_escapes_the_role_names_regex_characters(grant: GrantFactory) -> None:
     g = grant(source=Source(A, "eu-west-1", "thumbnailer", "svc.thumb+exec"))
     target = yaml.safe_load(to_cloudformation(render(g))[f"target-{B}.yaml"])
     pattern = target["Parameters"]["SourceExecutionRoleArn"]["AllowedPattern"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -17,29 +17,12 @@ from crossgrant.spec import (
     Options,
     S3Access,
     S3Level,
-    Source,
-    TableAccess,
-    TableLevel,
     Target,
 )
 
 A, B = "111111111111", "222222222222"
 KEY = f"arn:aws:kms:eu-west-1:{B}:key/0d6c2b8e-7c1a-4a53-9f3a-2b1f7c9e0a11"
-
-
-def grant(mode: Mode = Mode.ASSUME_ROLE, **kw: Any) -> Grant:
-    base = Grant(
-        name="thumbnails",
-        source=Source(A, "eu-west-1", "thumbnailer", "ThumbExec"),
-        target=Target(B, "eu-west-1", "ThumbWriter" if mode is Mode.ASSUME_ROLE else None,
-                      external_id="thumbs-7f3a" if mode is Mode.ASSUME_ROLE else None),
-        mode=mode,
-        s3=(S3Access("b-thumbnails", ("thumbs/",),
-                     frozenset({S3Level.WRITE, S3Level.LIST, S3Level.READ}), KEY),),
-        dynamodb=(TableAccess("thumbnails", frozenset({TableLevel.READ, TableLevel.WRITE}),
-                              ("by-date",)),),
-    )
-    return replace(base, **kw)
+GrantFactory = Callable[..., Grant]  # the conftest's thumbnails grant
 
 
 def _statements(doc: dict[str, Any]) -> list[dict[str, Any]]:
@@ -58,7 +41,8 @@ def _all_documents(g: Grant) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize("mode", list(Mode))
-def test_no_wildcard_action_and_no_bare_star_resource_outside_key_policies(mode: Mode) -> None:
+def test_no_wildcard_action_and_no_bare_star_resource_outside_key_policies(
+        grant: GrantFactory, mode: Mode) -> None:
     art = render(grant(mode))
     for doc in _all_documents(grant(mode)):
         for st in _statements(doc):
@@ -71,7 +55,7 @@ def test_no_wildcard_action_and_no_bare_star_resource_outside_key_policies(mode:
                 assert ps.kind is ResourceKind.KEY
 
 
-def test_assume_role_source_may_only_assume_the_exact_target_role() -> None:
+def test_assume_role_source_may_only_assume_the_exact_target_role(grant: GrantFactory) -> None:
     art = render(grant())
     exec_role = art.roles_in(A)[0]
     (name, doc), = exec_role.inline_policies
@@ -88,14 +72,15 @@ def test_assume_role_source_may_only_assume_the_exact_target_role() -> None:
          "Action": "sts:AssumeRole"}]}
 
 
-def test_target_trust_names_the_execution_role_with_external_id() -> None:
+def test_target_trust_names_the_execution_role_with_external_id(grant: GrantFactory) -> None:
     target = render(grant()).roles_in(B)[0]
     (st,) = _statements(target.trust_policy or {})
     assert st["Principal"] == {"AWS": f"arn:aws:iam::{A}:role/ThumbExec"}
     assert st["Condition"] == {"StringEquals": {"sts:ExternalId": "thumbs-7f3a"}}
 
 
-def test_whole_account_trust_only_when_asked_and_then_narrowed_by_principal_arn() -> None:
+def test_whole_account_trust_only_when_asked_and_then_narrowed_by_principal_arn(
+        grant: GrantFactory) -> None:
     g = grant(options=Options(trust_whole_account=True, organization_id="o-abcdefghij"))
     (st,) = _statements(render(g).roles_in(B)[0].trust_policy or {})
     assert st["Principal"] == {"AWS": f"arn:aws:iam::{A}:root"}
@@ -103,7 +88,7 @@ def test_whole_account_trust_only_when_asked_and_then_narrowed_by_principal_arn(
     assert st["Condition"]["StringEquals"]["aws:PrincipalOrgID"] == "o-abcdefghij"
 
 
-def test_target_permissions_are_exact_per_level() -> None:
+def test_target_permissions_are_exact_per_level(grant: GrantFactory) -> None:
     (_, doc), = render(grant()).roles_in(B)[0].inline_policies
     by_sid = {s["Sid"]: s for s in _statements(doc)}
     obj = by_sid["CgThumbnailsS3Object0"]
@@ -122,14 +107,15 @@ def test_target_permissions_are_exact_per_level() -> None:
     assert by_sid["CgThumbnailsIndex0"]["Resource"] == f"{table_arn}/index/by-date"
 
 
-def test_delete_only_when_declared() -> None:
+def test_delete_only_when_declared(grant: GrantFactory) -> None:
     g = grant(s3=(S3Access("b-thumbnails", ("thumbs/",), frozenset({S3Level.DELETE})),))
     (_, doc), = render(g).roles_in(B)[0].inline_policies
     obj = next(s for s in _statements(doc) if s["Sid"] == "CgThumbnailsS3Object0")
     assert obj["Action"] == "s3:DeleteObject"
 
 
-def test_assume_role_mode_puts_tls_deny_and_key_grant_in_resource_policies() -> None:
+def test_assume_role_mode_puts_tls_deny_and_key_grant_in_resource_policies(
+        grant: GrantFactory) -> None:
     art = render(grant())
     kinds = {(p.kind, p.resource): p for p in art.resource_policies}
     bucket = kinds[(ResourceKind.BUCKET, "b-thumbnails")]
@@ -141,7 +127,8 @@ def test_assume_role_mode_puts_tls_deny_and_key_grant_in_resource_policies() -> 
     assert (ResourceKind.TABLE, f"arn:aws:dynamodb:eu-west-1:{B}:table/thumbnails") not in kinds
 
 
-def test_resource_policy_mode_grants_the_execution_role_in_bucket_and_table_policies() -> None:
+def test_resource_policy_mode_grants_the_execution_role_in_bucket_and_table_policies(
+        grant: GrantFactory) -> None:
     g = grant(Mode.RESOURCE_POLICY, target=Target(B, "eu-west-1"))
     art = render(g)
     assert len(art.roles) == 1
@@ -155,13 +142,13 @@ def test_resource_policy_mode_grants_the_execution_role_in_bucket_and_table_poli
         "BucketOwnerEnforced"]
 
 
-def test_tls_only_can_be_turned_off() -> None:
+def test_tls_only_can_be_turned_off(grant: GrantFactory) -> None:
     art = render(grant(options=Options(tls_only=False)))
     assert not any(s["Sid"].endswith("DenyInsecureTransport")
                    for p in art.resource_policies for s in p.statements)
 
 
-def test_owns_recognises_only_this_grants_sids() -> None:
+def test_owns_recognises_only_this_grants_sids(grant: GrantFactory) -> None:
     art = render(grant())
     assert art.owns("CgThumbnailsS3Object0")
     assert art.owns("CgThumbnailsDenyInsecureTransport")
@@ -170,14 +157,14 @@ def test_owns_recognises_only_this_grants_sids() -> None:
     assert not art.owns(None)
 
 
-def test_oversized_policy_is_a_clear_error_naming_the_document() -> None:
+def test_oversized_policy_is_a_clear_error_naming_the_document(grant: GrantFactory) -> None:
     prefixes = tuple(f"p{i:04d}/" for i in range(700))
     g = grant(s3=(S3Access("b-thumbnails", prefixes, frozenset({S3Level.READ})),))
     with pytest.raises(RenderError, match=r"ThumbWriter.*over AWS's limit of 10,240"):
         render(g)
 
 
-def test_documents_are_json_and_sizes_are_counted_without_whitespace() -> None:
+def test_documents_are_json_and_sizes_are_counted_without_whitespace(grant: GrantFactory) -> None:
     for doc in _all_documents(grant()):
         assert json.loads(json.dumps(doc)) == doc
     assert size({"a": "b c", "d": [1, 2]}) == len('{"a":"b c","d":[1,2]}')

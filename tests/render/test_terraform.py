@@ -6,11 +6,8 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 import textwrap
-import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -25,55 +22,40 @@ from crossgrant.spec import (
     Grant,
     Mode,
     Options,
-    S3Access,
-    S3Level,
     Source,
     TableAccess,
     TableLevel,
-    Target,
-    load_grant,
 )
 
-ROOT = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
-# make test installs checkov in a virtualenv of its own (see the Makefile).
-CHECKOV = BIN.parent / "checkov" / "bin" / "checkov"
 A, B = "111111111111", "222222222222"
 KEY = f"arn:aws:kms:eu-west-1:{B}:key/0d6c2b8e-7c1a-4a53-9f3a-2b1f7c9e0a11"
 TABLE = f"arn:aws:dynamodb:eu-west-1:{B}:table/thumbnails"
 STREAM = f"arn:aws:dynamodb:eu-west-1:{B}:table/events/stream/*"
-
-
-def grant(mode: Mode = Mode.ASSUME_ROLE, **kw: Any) -> Grant:
-    base = Grant(
-        name="thumbnails",
-        source=Source(A, "eu-west-1", "thumbnailer", "ThumbExec"),
-        target=Target(B, "eu-west-1", "ThumbWriter" if mode is Mode.ASSUME_ROLE else None,
-                      external_id="thumbs-7f3a" if mode is Mode.ASSUME_ROLE else None),
-        mode=mode,
-        s3=(S3Access("b-thumbnails", ("thumbs/",),
-                     frozenset({S3Level.WRITE, S3Level.LIST, S3Level.READ}), KEY),),
-        dynamodb=(TableAccess("thumbnails", frozenset({TableLevel.READ, TableLevel.WRITE}),
-                              ("by-date",)),),
-    )
-    return replace(base, **kw)
-
+GrantFactory = Callable[..., Grant]
+Config = Callable[[str], tuple[Artifacts, dict[str, str], dict[str, Any]]]
+Cases = dict[str, tuple[Grant, tuple[str, ...]]]
+Checkov = Callable[[Path, str], dict[str, Any]]
 
 EXISTING = Source(A, "eu-west-1", "thumbnailer", "ThumbExec", existing_role=True)
 EVENTS = TableAccess("events", frozenset({TableLevel.READ}), ("*",), streams=True)
-CASES: dict[str, tuple[Grant, tuple[str, ...]]] = {
-    "assume": (grant(), ()),
-    "assume-owned": (grant(), ("b-thumbnails", KEY)),
-    "resource-policy": (grant(Mode.RESOURCE_POLICY), ()),
-    "resource-policy-owned": (grant(Mode.RESOURCE_POLICY), ("b-thumbnails", KEY, TABLE)),
-    "whole-account": (grant(options=Options(
+# case -> (fields of the conftest's grant() to set, what the configuration owns)
+CASES: dict[str, tuple[dict[str, Any], tuple[str, ...]]] = {
+    "assume": ({}, ()),
+    "assume-owned": ({}, ("b-thumbnails", KEY)),
+    "resource-policy": ({"mode": Mode.RESOURCE_POLICY}, ()),
+    "resource-policy-owned": ({"mode": Mode.RESOURCE_POLICY}, ("b-thumbnails", KEY, TABLE)),
+    "whole-account": ({"options": Options(
         trust_whole_account=True, organization_id="o-abcdefghij",
-        tags=(("team", "media"), ("cost:center", "x${y}%{z}")))), ()),
-    "existing-streams": (grant(Mode.RESOURCE_POLICY, source=EXISTING,
-                               dynamodb=(EVENTS,)), ()),
-    "existing-assume": (grant(source=EXISTING), ("b-thumbnails",)),
+        tags=(("team", "media"), ("cost:center", "x${y}%{z}")))}, ()),
+    "existing-streams": ({"mode": Mode.RESOURCE_POLICY, "source": EXISTING,
+                          "dynamodb": (EVENTS,)}, ()),
+    "existing-assume": ({"source": EXISTING}, ("b-thumbnails",)),
 }
-EXAMPLES = sorted((ROOT / "examples").glob("*.yaml"))
+
+
+@pytest.fixture(scope="module")
+def cases(grant: GrantFactory) -> Cases:
+    return {case: (grant(**fields), owned) for case, (fields, owned) in CASES.items()}
 
 
 # --- reading the configuration back ----------------------------------------------------
@@ -119,15 +101,19 @@ def heredoc_json(value: Any, art: Artifacts) -> Any:
     return json.loads(text.replace("$${", "${").replace("%%{", "%{"))
 
 
-def config(case: str) -> tuple[Artifacts, dict[str, str], dict[str, Any]]:
-    g, owned = CASES[case]
-    art = render(g)
-    files = to_terraform(art, owned)
-    parsed: dict[str, Any] = {}
-    for text in files.values():
-        for kind, items in hcl2.loads(text).items():
-            parsed.setdefault(kind, []).extend(items)
-    return art, files, parsed
+@pytest.fixture(scope="module")
+def config(cases: Cases) -> Config:
+    """case -> its artifacts, its files and everything they declare."""
+    def read(case: str) -> tuple[Artifacts, dict[str, str], dict[str, Any]]:
+        g, owned = cases[case]
+        art = render(g)
+        files = to_terraform(art, owned)
+        parsed: dict[str, Any] = {}
+        for text in files.values():
+            for kind, items in hcl2.loads(text).items():
+                parsed.setdefault(kind, []).extend(items)
+        return art, files, parsed
+    return read
 
 
 # --- parsers and checkov ---------------------------------------------------------------
@@ -135,48 +121,36 @@ def config(case: str) -> tuple[Artifacts, dict[str, str], dict[str, Any]]:
 CONTROL = "control-wildcard"
 
 
+def spoil(name: str, text: str) -> str:
+    """main.tf of the control, its object read widened to s3:* on everything."""
+    if name != "main.tf":
+        return text
+    bad = text.replace('"s3:GetObject"', '"s3:*"').replace(
+        '"arn:aws:s3:::b-thumbnails/thumbs/*"', '"*"')
+    assert bad != text
+    return bad
+
+
 @pytest.fixture(scope="module")
-def rendered(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    root = tmp_path_factory.mktemp("tf")
-    for case, (g, owned) in CASES.items():
-        (root / case).mkdir()
-        for name, text in to_terraform(render(g), owned).items():
-            (root / case / name).write_text(text)
-    for path in EXAMPLES:
-        (root / f"example-{path.stem}").mkdir()
-        for name, text in to_terraform(render(load_grant(path))).items():
-            (root / f"example-{path.stem}" / name).write_text(text)
+def rendered(tmp_path_factory: pytest.TempPathFactory, write_exports: Callable[..., Path],
+             cases: Cases, grant: GrantFactory) -> Path:
     # A negative control in the same checkov run: a wildcard grant written the exporter's
     # way must fail, or "no failed checks" would prove nothing.
-    (root / CONTROL).mkdir()
-    for name, text in to_terraform(render(grant())).items():
-        if name == "main.tf":
-            bad = text.replace('"s3:GetObject"', '"s3:*"').replace(
-                '"arn:aws:s3:::b-thumbnails/thumbs/*"', '"*"')
-            assert bad != text
-        else:
-            bad = text
-        (root / CONTROL / name).write_text(bad)
-    yield root
+    return write_exports(tmp_path_factory.mktemp("tf"), to_terraform, cases,
+                         (CONTROL, grant()), spoil)
 
 
-def test_every_file_parses_with_hcl2(rendered: Path) -> None:
+def test_every_file_parses_with_hcl2(examples: list[Path], rendered: Path) -> None:
     files = sorted(rendered.rglob("*.tf"))
-    assert len(files) == 4 * (len(CASES) + len(EXAMPLES) + 1)
+    assert len(files) == 4 * (len(CASES) + len(examples) + 1)
     for path in files:
         assert isinstance(hcl2.loads(path.read_text()), dict), path
 
 
-def test_checkov_fails_nothing_and_skips_only_with_a_reason(rendered: Path) -> None:
-    started = time.monotonic()
-    proc = subprocess.run(
-        [str(CHECKOV), "-d", str(rendered), "--framework", "terraform",
-         "-o", "json", "--skip-download"],
-        capture_output=True, text=True, timeout=600, check=False)
-    elapsed = time.monotonic() - started
-    report = json.loads(proc.stdout[proc.stdout.index("{"):])
+def test_checkov_fails_nothing_and_skips_only_with_a_reason(
+        checkov: Checkov, rendered: Path) -> None:
+    report = checkov(rendered, "terraform")
     summary = report["summary"]
-    print(f"checkov terraform: {elapsed:.1f}s, {summary}")
     assert summary["parsing_errors"] == 0
     failed = report["results"]["failed_checks"]
     assert [(c["check_id"], c["file_path"], c["resource"]) for c in failed
@@ -194,7 +168,7 @@ def test_checkov_fails_nothing_and_skips_only_with_a_reason(rendered: Path) -> N
 
 # --- providers and variables -----------------------------------------------------------
 
-def test_two_providers_pinned_to_their_accounts() -> None:
+def test_two_providers_pinned_to_their_accounts(config: Config) -> None:
     _, files, parsed = config("assume")
     assert list(files) == ["versions.tf", "variables.tf", "main.tf", "outputs.tf"]
     providers = [entry["aws"] if "aws" in entry else entry['"aws"']
@@ -216,7 +190,7 @@ def test_two_providers_pinned_to_their_accounts() -> None:
 # --- the documents ---------------------------------------------------------------------
 
 @pytest.mark.parametrize("case", list(CASES))
-def test_role_documents_are_the_artifacts(case: str) -> None:
+def test_role_documents_are_the_artifacts(config: Config, case: str) -> None:
     art, _, parsed = config(case)
     resources = blocks(parsed, "resource")
     for role in art.roles:
@@ -236,7 +210,7 @@ def test_role_documents_are_the_artifacts(case: str) -> None:
             assert heredoc_json(attrs["policy"], art) == doc
 
 
-def test_documents_refer_to_managed_roles_so_terraform_orders_them() -> None:
+def test_documents_refer_to_managed_roles_so_terraform_orders_them(config: Config) -> None:
     _, files, _ = config("assume")
     main = files["main.tf"]
     assert '"AWS": "${aws_iam_role.execution.arn}"' in main
@@ -247,14 +221,15 @@ def test_documents_refer_to_managed_roles_so_terraform_orders_them() -> None:
     assert '"AWS": "${data.aws_iam_role.execution.arn}"' in files["main.tf"]
 
 
-def test_interpolation_characters_in_values_are_escaped() -> None:
+def test_interpolation_characters_in_values_are_escaped(config: Config) -> None:
     _, files, parsed = config("whole-account")
     assert '"cost:center" = "x$${y}%%{z}"' in files["main.tf"]
     tags = blocks(parsed, "resource")[("aws_iam_role", "target")]["tags"]
     assert "x$${y}%%{z}" in str(tags)
 
 
-def test_whole_account_trust_is_suppressed_with_a_reason_only_where_it_applies() -> None:
+def test_whole_account_trust_is_suppressed_with_a_reason_only_where_it_applies(
+        config: Config) -> None:
     _, files, _ = config("whole-account")
     target_block = files["main.tf"].split('resource "aws_iam_role" "target"')[1]
     assert target_block.splitlines()[1].startswith("  #checkov:skip=CKV_AWS_61:the account ")
@@ -265,7 +240,7 @@ def test_whole_account_trust_is_suppressed_with_a_reason_only_where_it_applies()
 
 # --- resource policies: merged unless owned --------------------------------------------
 
-def test_unowned_policies_become_outputs_to_merge() -> None:
+def test_unowned_policies_become_outputs_to_merge(config: Config) -> None:
     art, files, parsed = config("resource-policy")
     resources = blocks(parsed, "resource")
     assert not {t for t, _ in resources} & {"aws_s3_bucket_policy", "aws_kms_key_policy",
@@ -283,7 +258,7 @@ def test_unowned_policies_become_outputs_to_merge() -> None:
     assert "NOT applied by this configuration" in files["main.tf"]
 
 
-def test_owned_policies_are_whole_and_announced() -> None:
+def test_owned_policies_are_whole_and_announced(config: Config) -> None:
     art, files, parsed = config("resource-policy-owned")
     resources = blocks(parsed, "resource")
     by_kind = {ps.kind: ps for ps in art.policies_in(B)}
@@ -307,12 +282,12 @@ def test_owned_policies_are_whole_and_announced() -> None:
     assert not [k for k in blocks(parsed, "output") if k[0].startswith("merge_")]
 
 
-def test_a_stream_policy_cannot_be_owned() -> None:
+def test_a_stream_policy_cannot_be_owned(grant: GrantFactory) -> None:
     with pytest.raises(RenderError, match="stream"):
         to_terraform(render(grant(Mode.RESOURCE_POLICY, dynamodb=(EVENTS,))), (STREAM,))
 
 
-def test_header_and_stability() -> None:
+def test_header_and_stability(grant: GrantFactory) -> None:
     g = replace(grant(), path="grants/thumbnails.yaml")
     first, second = to_terraform(render(g)), to_terraform(render(g))
     assert first == second

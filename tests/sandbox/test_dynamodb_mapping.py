@@ -4,10 +4,9 @@ sandbox makes, including cross-account table ARNs that must be forwarded as the 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
 
-import boto3
 import pytest
 
 from crossgrant.iam.actions import lookup_action
@@ -32,36 +31,17 @@ STREAM = f"{T}/stream/2026-01-01T00:00:00.000"
 KEY = {"pk": {"S": "u1"}}
 
 
-class _Captured(Exception):
-    pass
+Mapped = Callable[..., Operation]
 
 
-def _to_http(prepared: Any) -> HttpRequest:
-    parts = urlsplit(prepared.url)
-    body = prepared.body or b""
-    body = body.encode() if isinstance(body, str) else bytes(body)
-    headers = {k.lower(): v.decode() if isinstance(v, bytes) else v
-               for k, v in prepared.headers.items()}
-    return HttpRequest(prepared.method, parts.path or "/",
-                       tuple(parse_qsl(parts.query, keep_blank_values=True)), headers, body,
-                       headers.get("host") or parts.netloc)
+@pytest.fixture(scope="module")
+def mapped(mapper: Callable[..., Mapped]) -> Mapped:
+    return mapper("dynamodb", operation, CTX)
 
 
-def capture(method: str, service: str = "dynamodb", **kwargs: Any) -> HttpRequest:
-    client = boto3.client(service, endpoint_url="http://127.0.0.1:4566", region_name=REGION,
-                          aws_access_key_id="AKIAEXAMPLE", aws_secret_access_key="secret")
-
-    def stop(request: Any, **_: Any) -> None:
-        raise _Captured(request)
-
-    client.meta.events.register("before-send", stop)
-    with pytest.raises(_Captured) as caught:
-        getattr(client, method)(**kwargs)
-    return _to_http(caught.value.args[0])
-
-
-def mapped(method: str, service: str = "dynamodb", **kwargs: Any) -> Operation:
-    return operation(capture(method, service, **kwargs), CTX)
+@pytest.fixture(scope="module")
+def streams(mapper: Callable[..., Mapped]) -> Mapped:
+    return mapper("dynamodbstreams", operation, CTX)
 
 
 def pairs(op: Operation) -> list[tuple[str, str]]:
@@ -137,7 +117,7 @@ CASES: list[tuple[str, dict[str, Any], list[tuple[str, str]], bool]] = [
 
 @pytest.mark.parametrize(("method", "kwargs", "expected", "changes"), CASES,
                          ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)])
-def test_operation_maps_to_documented_actions(method: str, kwargs: dict[str, Any],
+def test_operation_maps_to_documented_actions(mapped: Mapped, method: str, kwargs: dict[str, Any],
                                               expected: list[tuple[str, str]],
                                               changes: bool) -> None:
     op = mapped(method, **kwargs)
@@ -152,7 +132,7 @@ def test_operation_maps_to_documented_actions(method: str, kwargs: dict[str, Any
         assert check.resource_account in {ME, None}
 
 
-def test_item_context_leading_keys_attributes_and_return_values() -> None:
+def test_item_context_leading_keys_attributes_and_return_values(mapped: Mapped) -> None:
     get = mapped("get_item", TableName="Orders", Key=KEY, ProjectionExpression="#n, a.b, c[1]",
                  ExpressionAttributeNames={"#n": "name"}, ReturnConsumedCapacity="TOTAL")
     assert ctx_of(get.checks[0])["dynamodb:LeadingKeys"] == ("u1",)
@@ -166,14 +146,14 @@ def test_item_context_leading_keys_attributes_and_return_values() -> None:
     assert any("LeadingKeys" in note for note in put.notes)
 
 
-def test_leading_keys_are_left_out_when_the_key_schema_would_be_needed() -> None:
+def test_leading_keys_are_left_out_when_the_key_schema_would_be_needed(mapped: Mapped) -> None:
     composite = mapped("get_item", TableName="Orders",
                        Key={"pk": {"S": "u1"}, "sk": {"S": "2026"}})
     assert "dynamodb:LeadingKeys" not in ctx_of(composite.checks[0])
     assert any("LeadingKeys" in note for note in composite.notes)
 
 
-def test_query_partition_key_comes_from_the_single_equality() -> None:
+def test_query_partition_key_comes_from_the_single_equality(mapped: Mapped) -> None:
     op = mapped("query", TableName="Orders", IndexName="byDate", Select="SPECIFIC_ATTRIBUTES",
                 KeyConditionExpression="#pk = :p AND sk BETWEEN :a AND :b",
                 ProjectionExpression="pk, total", ExpressionAttributeNames={"#pk": "pk"},
@@ -190,7 +170,7 @@ def test_query_partition_key_comes_from_the_single_equality() -> None:
     assert "dynamodb:LeadingKeys" not in ctx_of(both.checks[0])
 
 
-def test_batch_operations_check_once_per_table() -> None:
+def test_batch_operations_check_once_per_table(mapped: Mapped) -> None:
     get = mapped("batch_get_item", RequestItems={
         "Orders": {"Keys": [KEY, {"pk": {"S": "u2"}}]},
         "Users": {"Keys": [{"pk": {"S": "a"}, "sk": {"S": "b"}}]}})
@@ -205,7 +185,7 @@ def test_batch_operations_check_once_per_table() -> None:
     assert ctx_of(write.checks[1])["dynamodb:LeadingKeys"] == ("u1",)
 
 
-def test_transactions_are_authorized_item_by_item() -> None:
+def test_transactions_are_authorized_item_by_item(mapped: Mapped) -> None:
     get = mapped("transact_get_items", TransactItems=[
         {"Get": {"TableName": "Orders", "Key": KEY}},
         {"Get": {"TableName": "Users", "Key": KEY}}])
@@ -235,7 +215,7 @@ def test_transactions_are_authorized_item_by_item() -> None:
     ("UPDATE Orders SET total = 5 WHERE pk = 'u1'", "PartiQLUpdate", T, False),
     ("DELETE FROM \"Orders\" WHERE pk = 'u1'", "PartiQLDelete", T, False),
 ])
-def test_partiql_verb_and_table_come_from_the_statement(statement: str, action: str,
+def test_partiql_verb_and_table_come_from_the_statement(mapped: Mapped, statement: str, action: str,
                                                         resource: str,
                                                         full_scan: bool) -> None:
     op = mapped("execute_statement", Statement=statement)
@@ -243,7 +223,7 @@ def test_partiql_verb_and_table_come_from_the_statement(statement: str, action: 
     assert ("dynamodb:FullTableScan" in ctx_of(op.checks[0])) is full_scan
 
 
-def test_partiql_batches_and_transactions() -> None:
+def test_partiql_batches_and_transactions(mapped: Mapped) -> None:
     batch = mapped("batch_execute_statement", Statements=[
         {"Statement": "SELECT * FROM Orders WHERE pk = 'a'"},
         {"Statement": "DELETE FROM Users WHERE pk = 'b'"}])
@@ -263,7 +243,7 @@ def test_partiql_batches_and_transactions() -> None:
     "DELETE FROM \"Orders\" WHERE pk = 'u1'",
     "INSERT INTO \"Orders\" VALUE {'pk': 'u1'}",
 ])
-def test_partiql_table_agrees_with_the_parser_moto_executes(statement: str) -> None:
+def test_partiql_table_agrees_with_the_parser_moto_executes(mapped: Mapped, statement: str) -> None:
     from py_partiql_parser import DynamoDBStatementParser  # noqa: PLC0415
 
     tables = DynamoDBStatementParser.get_query_metadata(statement).get_table_names()
@@ -277,12 +257,12 @@ def test_partiql_table_agrees_with_the_parser_moto_executes(statement: str) -> N
     'SELECT * FROM "arn:aws:dynamodb:us-east-1:222222222222:table/Shared"',
     "UPDATE Orders.byDate SET a = 1", "DELETE Orders",
 ])
-def test_unreadable_partiql_is_refused(statement: str) -> None:
+def test_unreadable_partiql_is_refused(mapped: Mapped, statement: str) -> None:
     with pytest.raises(UnsupportedOperation, match="ExecuteStatement"):
         mapped("execute_statement", Statement=statement)
 
 
-def test_foreign_table_arn_is_forwarded_as_its_owner_with_the_plain_name() -> None:
+def test_foreign_table_arn_is_forwarded_as_its_owner_with_the_plain_name(mapped: Mapped) -> None:
     op = mapped("put_item", TableName=FOREIGN, Item=KEY)
     check = op.checks[0]
     assert (check.action, check.resource, check.resource_account) == (
@@ -294,7 +274,7 @@ def test_foreign_table_arn_is_forwarded_as_its_owner_with_the_plain_name() -> No
     assert forwarded["Item"] == KEY
 
 
-def test_foreign_tables_in_batches_and_transactions_are_all_renamed() -> None:
+def test_foreign_tables_in_batches_and_transactions_are_all_renamed(mapped: Mapped) -> None:
     batch = mapped("batch_write_item", RequestItems={
         FOREIGN: [{"PutRequest": {"Item": KEY}}]})
     assert batch.forward_as_account == OTHER
@@ -311,12 +291,12 @@ def test_foreign_tables_in_batches_and_transactions_are_all_renamed() -> None:
     assert [c.resource for c in transact.checks] == [FOREIGN, other]
 
 
-def test_own_table_arn_needs_no_forwarding() -> None:
+def test_own_table_arn_needs_no_forwarding(mapped: Mapped) -> None:
     op = mapped("get_item", TableName=T, Key=KEY)
     assert (op.checks[0].resource, op.forward_as_account, op.forward_body) == (T, None, None)
 
 
-def test_foreign_resource_arn_is_forwarded_unchanged() -> None:
+def test_foreign_resource_arn_is_forwarded_unchanged(mapped: Mapped) -> None:
     op = mapped("put_resource_policy", ResourceArn=FOREIGN, Policy="{}")
     assert (op.forward_as_account, op.forward_body) == (OTHER, None)
 
@@ -331,7 +311,7 @@ def test_foreign_resource_arn_is_forwarded_unchanged() -> None:
     ("query", {"TableName": "Orders", "IndexName": "a/b"}),
     ("tag_resource", {"ResourceArn": "Orders", "Tags": [{"Key": "k", "Value": "v"}]}),
 ])
-def test_requests_the_sandbox_cannot_serve_faithfully_are_refused(method: str,
+def test_requests_the_sandbox_cannot_serve_faithfully_are_refused(mapped: Mapped, method: str,
                                                                   kwargs: dict[str, Any]
                                                                   ) -> None:
     with pytest.raises(UnsupportedOperation, match="DynamoDB_20120810"):
@@ -361,30 +341,31 @@ def test_requests_moto_would_read_as_another_operation_are_refused(req: HttpRequ
         operation(req, CTX)
 
 
-def test_streams_are_signed_as_dynamodb_and_checked_on_the_stream() -> None:
-    req = capture("describe_stream", "dynamodbstreams", StreamArn=STREAM)
+def test_streams_are_signed_as_dynamodb_and_checked_on_the_stream(
+        capture: Callable[..., HttpRequest], streams: Mapped) -> None:
+    req = capture("dynamodbstreams", lambda c: c.describe_stream(StreamArn=STREAM))
     assert "/dynamodb/aws4_request" in req.headers["authorization"]
     assert req.headers["x-amz-target"] == "DynamoDBStreams_20120810.DescribeStream"
     assert pairs(operation(req, CTX)) == [("dynamodb:DescribeStream", STREAM)]
-    iterator = mapped("get_shard_iterator", "dynamodbstreams", StreamArn=STREAM,
-                      ShardId="shardId-00000001700000000000-00000000",
-                      ShardIteratorType="TRIM_HORIZON")
+    iterator = streams("get_shard_iterator", StreamArn=STREAM,
+                       ShardId="shardId-00000001700000000000-00000000",
+                       ShardIteratorType="TRIM_HORIZON")
     assert pairs(iterator) == [("dynamodb:GetShardIterator", STREAM)]
-    listed = mapped("list_streams", "dynamodbstreams", TableName="Orders")
+    listed = streams("list_streams", TableName="Orders")
     assert pairs(listed) == [("dynamodb:ListStreams", "*")]
 
 
-def test_get_records_reads_the_stream_from_motos_shard_iterator() -> None:
-    records = mapped("get_records", "dynamodbstreams", ShardIterator=f"{STREAM}|1|QUJD")
+def test_get_records_reads_the_stream_from_motos_shard_iterator(streams: Mapped) -> None:
+    records = streams("get_records", ShardIterator=f"{STREAM}|1|QUJD")
     assert pairs(records) == [("dynamodb:GetRecords", STREAM)]
     foreign = f"{FOREIGN}/stream/2026-01-01T00:00:00.000"
-    other = mapped("get_records", "dynamodbstreams", ShardIterator=f"{foreign}|1|QUJD")
+    other = streams("get_records", ShardIterator=f"{foreign}|1|QUJD")
     assert (other.checks[0].resource, other.forward_as_account) == (foreign, OTHER)
     with pytest.raises(UnsupportedOperation):
-        mapped("get_records", "dynamodbstreams", ShardIterator="opaque-token-from-aws")
+        streams("get_records", ShardIterator="opaque-token-from-aws")
 
 
-def test_create_table_with_tags_is_also_tagging() -> None:
+def test_create_table_with_tags_is_also_tagging(mapped: Mapped) -> None:
     op = mapped("create_table", TableName="Orders",
                 KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
                 AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
@@ -394,7 +375,7 @@ def test_create_table_with_tags_is_also_tagging() -> None:
     assert ctx_of(op.checks[0])["aws:TagKeys"] == ("team",)
 
 
-def test_every_emitted_action_is_a_known_iam_action() -> None:
+def test_every_emitted_action_is_a_known_iam_action(mapped: Mapped) -> None:
     for method, kwargs, *_ in CASES:
         for check in mapped(method, **kwargs).checks:
             assert lookup_action(check.action) is not None, check.action

@@ -39,13 +39,6 @@ def sb() -> Iterator[Sandbox]:
 
 
 @pytest.fixture(scope="module")
-def runner(sb: Sandbox) -> Runner:
-    r = sb.control.runner
-    r.retry_delays = (0.2, 0.2)
-    return r
-
-
-@pytest.fixture(scope="module")
 def events(sb: Sandbox) -> S3Events:
     return sb.control.events
 

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
 
-import boto3
 import pytest
 
 from crossgrant.iam.actions import lookup_action
 from crossgrant.sandbox.operations import (
     Check,
     ErrorStyle,
-    HttpRequest,
     MapContext,
     Operation,
     UnsupportedOperation,
@@ -29,36 +27,12 @@ MINE = f"arn:aws:iam::{ME}:policy/team/Boundary"
 TRUST = '{"Version": "2012-10-17", "Statement": []}'
 
 
-class _Captured(Exception):
-    pass
+Mapped = Callable[..., Operation]
 
 
-def _to_http(prepared: Any) -> HttpRequest:
-    parts = urlsplit(prepared.url)
-    body = prepared.body or b""
-    body = body.encode() if isinstance(body, str) else bytes(body)
-    headers = {k.lower(): v.decode() if isinstance(v, bytes) else v
-               for k, v in prepared.headers.items()}
-    return HttpRequest(prepared.method, parts.path or "/",
-                       tuple(parse_qsl(parts.query, keep_blank_values=True)), headers, body,
-                       headers.get("host") or parts.netloc)
-
-
-def capture(method: str, **kwargs: Any) -> HttpRequest:
-    client = boto3.client("iam", endpoint_url="http://127.0.0.1:4566", region_name="us-east-1",
-                          aws_access_key_id="AKIAEXAMPLE", aws_secret_access_key="secret")
-
-    def stop(request: Any, **_: Any) -> None:
-        raise _Captured(request)
-
-    client.meta.events.register("before-send", stop)
-    with pytest.raises(_Captured) as caught:
-        getattr(client, method)(**kwargs)
-    return _to_http(caught.value.args[0])
-
-
-def mapped(method: str, **kwargs: Any) -> Operation:
-    return operation(capture(method, **kwargs), CTX)
+@pytest.fixture(scope="module")
+def mapped(mapper: Callable[..., Mapped]) -> Mapped:
+    return mapper("iam", operation, CTX)
 
 
 def ctx_of(check: Check) -> dict[str, object]:
@@ -119,8 +93,9 @@ CASES: list[tuple[str, dict[str, Any], str, str]] = [
 
 @pytest.mark.parametrize(("method", "kwargs", "action", "resource"), CASES,
                          ids=[c[0] for c in CASES])
-def test_operation_maps_to_its_action_on_the_entity(method: str, kwargs: dict[str, Any],
-                                                    action: str, resource: str) -> None:
+def test_operation_maps_to_its_action_on_the_entity(mapped: Mapped, method: str,
+                                                    kwargs: dict[str, Any], action: str,
+                                                    resource: str) -> None:
     op = mapped(method, **kwargs)
     assert (op.service, op.error_style) == ("iam", ErrorStyle.QUERY_XML)
     check = op.checks[0]
@@ -132,7 +107,7 @@ def test_operation_maps_to_its_action_on_the_entity(method: str, kwargs: dict[st
     assert ctx_of(check)["aws:SourceIp"] == "127.0.0.1"
 
 
-def test_create_role_with_path_tags_and_boundary() -> None:
+def test_create_role_with_path_tags_and_boundary(mapped: Mapped) -> None:
     op = mapped("create_role", RoleName="Writer", Path="/service/", AssumeRolePolicyDocument=TRUST,
                 PermissionsBoundary=MINE, Tags=[{"Key": "team", "Value": "blue"}])
     arn = f"arn:aws:iam::{ME}:role/service/Writer"
@@ -145,7 +120,7 @@ def test_create_role_with_path_tags_and_boundary() -> None:
     assert op.changes_state
 
 
-def test_policy_arn_and_boundary_context() -> None:
+def test_policy_arn_and_boundary_context(mapped: Mapped) -> None:
     assert ctx_of(mapped("attach_role_policy", RoleName="Reader",
                          PolicyArn=MANAGED).checks[0])["iam:PolicyARN"] == MANAGED
     assert ctx_of(mapped("put_role_permissions_boundary", RoleName="Reader",
@@ -154,12 +129,12 @@ def test_policy_arn_and_boundary_context() -> None:
                          TagKeys=["a", "b"]).checks[0])["aws:TagKeys"] == ("a", "b")
 
 
-def test_renaming_needs_permission_on_both_names() -> None:
+def test_renaming_needs_permission_on_both_names(mapped: Mapped) -> None:
     op = mapped("update_user", UserName="alice", NewUserName="alicia")
     assert [c.resource for c in op.checks] == [USER, f"arn:aws:iam::{ME}:user/alicia"]
 
 
-def test_adding_a_role_to_an_instance_profile_passes_it() -> None:
+def test_adding_a_role_to_an_instance_profile_passes_it(mapped: Mapped) -> None:
     op = mapped("add_role_to_instance_profile", InstanceProfileName="web", RoleName="Reader")
     assert [(c.action, c.resource) for c in op.checks] == [
         ("iam:AddRoleToInstanceProfile", f"arn:aws:iam::{ME}:instance-profile/web"),
@@ -173,7 +148,7 @@ def test_adding_a_role_to_an_instance_profile_passes_it() -> None:
     ("get_policy", {"PolicyArn": "arn:aws:s3:::some-bucket"}),
     ("simulate_custom_policy", {"PolicyInputList": ["{}"], "ActionNames": ["s3:GetObject"]}),
 ])
-def test_requests_without_a_nameable_entity_are_refused(method: str,
+def test_requests_without_a_nameable_entity_are_refused(mapped: Mapped, method: str,
                                                         kwargs: dict[str, Any]) -> None:
     with pytest.raises(UnsupportedOperation, match="POST /"):
         mapped(method, **kwargs)

@@ -4,8 +4,8 @@ named by id, ARN, alias and alias ARN, and Decrypt finding its key in moto's cip
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
 
 import boto3
 import pytest
@@ -42,36 +42,12 @@ CTX = MapContext(caller_account=ME, region=REGION, bucket_owner=lambda _: None,
                  key_arn=_key_arn)
 
 
-class _Captured(Exception):
-    pass
+Mapped = Callable[..., Operation]
 
 
-def _to_http(prepared: Any) -> HttpRequest:
-    parts = urlsplit(prepared.url)
-    body = prepared.body or b""
-    body = body.encode() if isinstance(body, str) else bytes(body)
-    headers = {k.lower(): v.decode() if isinstance(v, bytes) else v
-               for k, v in prepared.headers.items()}
-    return HttpRequest(prepared.method, parts.path or "/",
-                       tuple(parse_qsl(parts.query, keep_blank_values=True)), headers, body,
-                       headers.get("host") or parts.netloc)
-
-
-def capture(method: str, **kwargs: Any) -> HttpRequest:
-    client = boto3.client("kms", endpoint_url="http://127.0.0.1:4566", region_name=REGION,
-                          aws_access_key_id="AKIAEXAMPLE", aws_secret_access_key="secret")
-
-    def stop(request: Any, **_: Any) -> None:
-        raise _Captured(request)
-
-    client.meta.events.register("before-send", stop)
-    with pytest.raises(_Captured) as caught:
-        getattr(client, method)(**kwargs)
-    return _to_http(caught.value.args[0])
-
-
-def mapped(method: str, **kwargs: Any) -> Operation:
-    return operation(capture(method, **kwargs), CTX)
+@pytest.fixture(scope="module")
+def mapped(mapper: Callable[..., Mapped]) -> Mapped:
+    return mapper("kms", operation, CTX)
 
 
 def pairs(op: Operation) -> list[tuple[str, str]]:
@@ -130,7 +106,7 @@ CASES: list[tuple[str, dict[str, Any], list[tuple[str, str]], bool]] = [
 
 @pytest.mark.parametrize(("method", "kwargs", "expected", "changes"), CASES,
                          ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)])
-def test_operation_maps_to_documented_actions(method: str, kwargs: dict[str, Any],
+def test_operation_maps_to_documented_actions(mapped: Mapped, method: str, kwargs: dict[str, Any],
                                               expected: list[tuple[str, str]],
                                               changes: bool) -> None:
     op = mapped(method, **kwargs)
@@ -146,14 +122,14 @@ def test_operation_maps_to_documented_actions(method: str, kwargs: dict[str, Any
         assert context["aws:SourceIp"] == "127.0.0.1"
 
 
-def test_alias_requests_carry_the_request_alias() -> None:
+def test_alias_requests_carry_the_request_alias(mapped: Mapped) -> None:
     assert ctx_of(mapped("encrypt", KeyId="alias/app", Plaintext=b"x").checks[0])[
         "kms:RequestAlias"] == "alias/app"
     assert "kms:RequestAlias" not in ctx_of(
         mapped("encrypt", KeyId=KEY_ID, Plaintext=b"x").checks[0])
 
 
-def test_encryption_context_becomes_condition_keys() -> None:
+def test_encryption_context_becomes_condition_keys(mapped: Mapped) -> None:
     op = mapped("encrypt", KeyId=KEY_ID, Plaintext=b"x",
                 EncryptionContext={"tenant": "t1", "purpose": "thumbs"},
                 EncryptionAlgorithm="SYMMETRIC_DEFAULT")
@@ -164,7 +140,7 @@ def test_encryption_context_becomes_condition_keys() -> None:
     assert context["kms:EncryptionAlgorithm"] == "SYMMETRIC_DEFAULT"
 
 
-def test_decrypt_without_key_id_reads_the_key_from_motos_ciphertext() -> None:
+def test_decrypt_without_key_id_reads_the_key_from_motos_ciphertext(mapped: Mapped) -> None:
     op = mapped("decrypt", CiphertextBlob=moto_ciphertext(KEY_ID),
                 EncryptionContext={"tenant": "t1"})
     assert pairs(op) == [("kms:Decrypt", KEY)]
@@ -174,7 +150,7 @@ def test_decrypt_without_key_id_reads_the_key_from_motos_ciphertext() -> None:
     assert (pairs(foreign), foreign.forward_as_account) == ([("kms:Decrypt", OTHER_KEY)], OTHER)
 
 
-def test_decrypt_reads_a_real_moto_ciphertext() -> None:
+def test_decrypt_reads_a_real_moto_ciphertext(mapped: Mapped) -> None:
     from moto import mock_aws  # noqa: PLC0415
 
     with mock_aws():
@@ -185,12 +161,12 @@ def test_decrypt_reads_a_real_moto_ciphertext() -> None:
     assert op.checks[0].resource == f"arn:aws:kms:{REGION}:{ME}:key/{key_id}"
 
 
-def test_decrypt_with_a_foreign_ciphertext_format_is_refused() -> None:
+def test_decrypt_with_a_foreign_ciphertext_format_is_refused(mapped: Mapped) -> None:
     with pytest.raises(UnsupportedOperation, match="ciphertext"):
         mapped("decrypt", CiphertextBlob=base64.b64decode("AQIDAHh4eHh4eHh4eHh4eHh4eHh4"))
 
 
-def test_re_encrypt_checks_from_on_the_source_and_to_on_the_destination() -> None:
+def test_re_encrypt_checks_from_on_the_source_and_to_on_the_destination(mapped: Mapped) -> None:
     op = mapped("re_encrypt", CiphertextBlob=moto_ciphertext(KEY_ID),
                 DestinationKeyId="alias/app", SourceEncryptionContext={"a": "1"},
                 DestinationEncryptionContext={"b": "2"})
@@ -202,14 +178,14 @@ def test_re_encrypt_checks_from_on_the_source_and_to_on_the_destination() -> Non
     assert destination["kms:RequestAlias"] == "alias/app"
 
 
-def test_update_alias_checks_alias_old_key_and_new_key() -> None:
+def test_update_alias_checks_alias_old_key_and_new_key(mapped: Mapped) -> None:
     op = mapped("update_alias", AliasName="alias/app", TargetKeyId=KEY)
     assert pairs(op) == [("kms:UpdateAlias", ALIAS_ARN), ("kms:UpdateAlias", KEY),
                          ("kms:UpdateAlias", KEY)]
     assert op.changes_state
 
 
-def test_foreign_keys_are_served_as_their_owner() -> None:
+def test_foreign_keys_are_served_as_their_owner(mapped: Mapped) -> None:
     by_alias = mapped("encrypt", KeyId=SHARED_ALIAS, Plaintext=b"x")
     assert pairs(by_alias) == [("kms:Encrypt", OTHER_KEY)]
     assert by_alias.checks[0].resource_account == OTHER
@@ -218,20 +194,20 @@ def test_foreign_keys_are_served_as_their_owner() -> None:
     assert (by_arn.forward_as_account, by_arn.checks[0].resource_account) == (OTHER, OTHER)
 
 
-def test_a_bare_key_id_always_means_the_callers_account() -> None:
+def test_a_bare_key_id_always_means_the_callers_account(mapped: Mapped) -> None:
     # OTHER_ID is known to the authorizer in another account; a bare id never reaches it.
     op = mapped("encrypt", KeyId=OTHER_ID, Plaintext=b"x")
     assert pairs(op) == [("kms:Encrypt", f"arn:aws:kms:{REGION}:{ME}:key/{OTHER_ID}")]
     assert op.forward_as_account is None
 
 
-def test_unknown_alias_is_checked_on_the_alias_with_a_note() -> None:
+def test_unknown_alias_is_checked_on_the_alias_with_a_note(mapped: Mapped) -> None:
     op = mapped("encrypt", KeyId="alias/nothing", Plaintext=b"x")
     assert pairs(op) == [("kms:Encrypt", f"arn:aws:kms:{REGION}:{ME}:alias/nothing")]
     assert op.notes
 
 
-def test_policy_name_and_creation_context() -> None:
+def test_policy_name_and_creation_context(mapped: Mapped) -> None:
     assert ctx_of(mapped("get_key_policy", KeyId=KEY_ID).checks[0])["kms:PolicyName"] == \
         "default"
     create = mapped("create_key", KeyUsage="SIGN_VERIFY", KeySpec="RSA_2048",
@@ -244,7 +220,7 @@ def test_policy_name_and_creation_context() -> None:
                          ).checks[0])["kms:ScheduleKeyDeletionPendingWindowInDays"] == "7"
 
 
-def test_grant_context() -> None:
+def test_grant_context(mapped: Mapped) -> None:
     context = ctx_of(mapped("create_grant", KeyId=KEY_ID, GranteePrincipal="arn:aws:iam::1:role/r",
                             Operations=["Decrypt", "Encrypt"]).checks[0])
     assert context["kms:GranteePrincipal"] == "arn:aws:iam::1:role/r"
@@ -260,7 +236,7 @@ def test_grant_context() -> None:
     ("create_alias", {"AliasName": "not-an-alias", "TargetKeyId": KEY_ID}),
     ("retire_grant", {"GrantToken": "t"}),
 ])
-def test_requests_the_sandbox_cannot_serve_faithfully_are_refused(method: str,
+def test_requests_the_sandbox_cannot_serve_faithfully_are_refused(mapped: Mapped, method: str,
                                                                   kwargs: dict[str, Any]
                                                                   ) -> None:
     with pytest.raises(UnsupportedOperation, match="TrentService"):

@@ -51,13 +51,6 @@ def sb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
     sandbox.stop()
 
 
-@pytest.fixture(scope="module")
-def runner(sb: Sandbox) -> Runner:
-    r = sb.control.runner
-    r.retry_delays = (0.2, 0.2)
-    return r
-
-
 def client(sb: Sandbox, account: str, service: str) -> Any:
     return sb.client(account, service, config=CFG)
 

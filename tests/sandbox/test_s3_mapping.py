@@ -7,6 +7,7 @@ turned into the HttpRequest the authorizer sees.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
@@ -38,44 +39,26 @@ VIRTUAL = ("http://localhost:4566", Config(s3={"addressing_style": "virtual"}))
 STYLES = pytest.mark.parametrize("style", [PATH, VIRTUAL], ids=["path", "virtual"])
 
 
-class _Captured(Exception):
-    pass
+Style = tuple[str, Config | None]
+Request = Callable[..., HttpRequest]
+Mapped = Callable[..., Operation]
 
 
-def _to_http(prepared: Any) -> HttpRequest:
-    parts = urlsplit(prepared.url)
-    body = prepared.body
-    if body is None:
-        body = b""
-    elif isinstance(body, str):
-        body = body.encode()
-    elif hasattr(body, "read"):
-        body = body.read()
-    headers = {k.lower(): v.decode() if isinstance(v, bytes) else v
-               for k, v in prepared.headers.items()}
-    return HttpRequest(prepared.method, parts.path or "/",
-                       tuple(parse_qsl(parts.query, keep_blank_values=True)), headers,
-                       bytes(body), headers.get("host") or parts.netloc)
+@pytest.fixture(scope="module")
+def s3_request(capture: Callable[..., HttpRequest]) -> Request:
+    """`s3_request(method, style=PATH, **params)`: what boto3 sends in that addressing style."""
+    def run(method: str, style: Style = PATH, **params: Any) -> HttpRequest:
+        endpoint, config = style
+        return capture("s3", lambda c: getattr(c, method)(**params), endpoint_url=endpoint,
+                       config=config)
+    return run
 
 
-def capture(method: str, style: tuple[str, Config | None] = PATH, **kwargs: Any
-            ) -> HttpRequest:
-    endpoint, config = style
-    client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
-                          aws_access_key_id="AKIAEXAMPLE", aws_secret_access_key="secret",
-                          config=config)
-
-    def stop(request: Any, **_: Any) -> None:
-        raise _Captured(request)
-
-    client.meta.events.register("before-send", stop)
-    with pytest.raises(_Captured) as caught:
-        getattr(client, method)(**kwargs)
-    return _to_http(caught.value.args[0])
-
-
-def mapped(method: str, style: tuple[str, Config | None] = PATH, **kwargs: Any) -> Operation:
-    return operation(capture(method, style, **kwargs), CTX)
+@pytest.fixture(scope="module")
+def mapped(s3_request: Request) -> Mapped:
+    def run(method: str, style: Style = PATH, **params: Any) -> Operation:
+        return operation(s3_request(method, style, **params), CTX)
+    return run
 
 
 def pairs(op: Operation) -> list[tuple[str, str]]:
@@ -256,7 +239,7 @@ CASES: list[tuple[str, dict[str, Any], str, list[tuple[str, str]], bool]] = [
 @STYLES
 @pytest.mark.parametrize(("method", "kwargs", "name", "expected", "changes"), CASES,
                          ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)])
-def test_operation_maps_to_documented_actions(style: tuple[str, Config | None], method: str,
+def test_operation_maps_to_documented_actions(mapped: Mapped, style: Style, method: str,
                                               kwargs: dict[str, Any], name: str,
                                               expected: list[tuple[str, str]],
                                               changes: bool) -> None:
@@ -273,13 +256,13 @@ def test_operation_maps_to_documented_actions(style: tuple[str, Config | None], 
         assert context["s3:signatureversion"] == "AWS4-HMAC-SHA256"
 
 
-def test_list_buckets_is_list_all_my_buckets_on_everything() -> None:
+def test_list_buckets_is_list_all_my_buckets_on_everything(mapped: Mapped) -> None:
     op = mapped("list_buckets")
     assert (op.name, pairs(op)) == ("ListBuckets", [("s3:ListAllMyBuckets", "*")])
     assert op.checks[0].resource_account is None
 
 
-def test_resource_account_comes_from_the_bucket_owner() -> None:
+def test_resource_account_comes_from_the_bucket_owner(mapped: Mapped) -> None:
     assert mapped("get_object", Bucket="src", Key="k").checks[0].resource_account == OTHER
     assert mapped("get_object", Bucket="nobody", Key="k").checks[0].resource_account is None
     assert ctx_of(mapped("get_object", Bucket="src", Key="k").checks[0])[
@@ -290,7 +273,7 @@ def test_resource_account_comes_from_the_bucket_owner() -> None:
 
 @STYLES
 def test_list_context_carries_prefix_delimiter_and_max_keys(
-        style: tuple[str, Config | None]) -> None:
+        mapped: Mapped, style: Style) -> None:
     for method in ("list_objects", "list_objects_v2", "list_object_versions"):
         check = mapped(method, style, Bucket="bkt", Prefix="home/alice/", Delimiter="/",
                        MaxKeys=7).checks[0]
@@ -301,7 +284,7 @@ def test_list_context_carries_prefix_delimiter_and_max_keys(
     assert "s3:prefix" not in bare
 
 
-def test_put_object_headers_become_context_and_extra_checks() -> None:
+def test_put_object_headers_become_context_and_extra_checks(mapped: Mapped) -> None:
     op = mapped("put_object", Bucket="bkt", Key="k", Body=b"x", ACL="bucket-owner-full-control",
                 ServerSideEncryption="aws:kms", SSEKMSKeyId="arn:aws:kms:us-east-1:1:key/x",
                 Tagging="team=blue&tier=")
@@ -317,12 +300,12 @@ def test_put_object_headers_become_context_and_extra_checks() -> None:
     assert "s3:x-amz-content-sha256" in context
 
 
-def test_create_multipart_upload_with_acl_needs_put_object_acl_too() -> None:
+def test_create_multipart_upload_with_acl_needs_put_object_acl_too(mapped: Mapped) -> None:
     op = mapped("create_multipart_upload", Bucket="bkt", Key="k", ACL="public-read")
     assert [c.action for c in op.checks] == ["s3:PutObject", "s3:PutObjectAcl"]
 
 
-def test_create_bucket_extra_permissions_follow_its_headers() -> None:
+def test_create_bucket_extra_permissions_follow_its_headers(mapped: Mapped) -> None:
     op = mapped("create_bucket", Bucket="bkt", ACL="public-read",
                 ObjectOwnership="BucketOwnerPreferred", ObjectLockEnabledForBucket=True,
                 CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
@@ -338,7 +321,7 @@ def test_create_bucket_extra_permissions_follow_its_headers() -> None:
 
 @STYLES
 def test_copy_object_checks_the_source_version_in_its_own_account(
-        style: tuple[str, Config | None]) -> None:
+        mapped: Mapped, style: Style) -> None:
     op = mapped("copy_object", style, Bucket="bkt", Key="dst key",
                 CopySource={"Bucket": "src", "Key": "dir/ä b+c.txt", "VersionId": "3/L4k"})
     put, get = op.checks
@@ -350,7 +333,7 @@ def test_copy_object_checks_the_source_version_in_its_own_account(
     assert ctx_of(put)["s3:x-amz-copy-source"] == "src/dir/ä b+c.txt"
 
 
-def test_copy_object_with_tagging_replace_needs_put_object_tagging() -> None:
+def test_copy_object_with_tagging_replace_needs_put_object_tagging(mapped: Mapped) -> None:
     op = mapped("copy_object", Bucket="bkt", Key="k", CopySource="src/a",
                 TaggingDirective="REPLACE", Tagging="a=b")
     assert [c.action for c in op.checks] == ["s3:PutObject", "s3:PutObjectTagging",
@@ -358,7 +341,7 @@ def test_copy_object_with_tagging_replace_needs_put_object_tagging() -> None:
 
 
 @STYLES
-def test_delete_objects_checks_every_key(style: tuple[str, Config | None]) -> None:
+def test_delete_objects_checks_every_key(mapped: Mapped, style: Style) -> None:
     keys = ["plain", "with space/and slash", "amp&<lt>\"q\"", "ünï", "v"]
     objects: list[dict[str, str]] = [{"Key": k} for k in keys[:-1]]
     objects.append({"Key": "v", "VersionId": "ver1"})
@@ -375,7 +358,7 @@ def test_delete_objects_checks_every_key(style: tuple[str, Config | None]) -> No
     "q?uestion#hash", "/leading", "trailing/", "double//slash", "~tilde*star",
     "semi;colon=eq&amp", "  spaces  ", "../up/./here", "%", "%zz", "new\nline",
 ])
-def test_keys_are_percent_decoded_exactly(style: tuple[str, Config | None], key: str) -> None:
+def test_keys_are_percent_decoded_exactly(mapped: Mapped, style: Style, key: str) -> None:
     op = mapped("get_object", style, Bucket="bkt", Key=key)
     assert pairs(op) == [("s3:GetObject", f"arn:aws:s3:::bkt/{key}")]
 
@@ -383,7 +366,8 @@ def test_keys_are_percent_decoded_exactly(style: tuple[str, Config | None], key:
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(key=st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=60),
        virtual=st.booleans())
-def test_random_keys_round_trip_into_the_object_arn(key: str, virtual: bool) -> None:
+def test_random_keys_round_trip_into_the_object_arn(mapped: Mapped, key: str,
+                                                    virtual: bool) -> None:
     op = mapped("put_object", VIRTUAL if virtual else PATH, Bucket="bkt", Key=key, Body=b"")
     assert op.checks[0].resource == f"arn:aws:s3:::bkt/{key}"
 
@@ -403,8 +387,8 @@ def test_presigned_urls_are_query_string_auth(signature: str, version: str) -> N
     assert ctx_of(check)["s3:signatureversion"] == version
 
 
-def test_secure_transport_and_source_ip_come_from_the_request() -> None:
-    req = capture("get_object", Bucket="bkt", Key="k")
+def test_secure_transport_and_source_ip_come_from_the_request(s3_request: Request) -> None:
+    req = s3_request("get_object", Bucket="bkt", Key="k")
     secure = HttpRequest(req.method, req.path, req.query, req.headers, req.body, req.host,
                          source_ip="10.1.2.3", secure=True)
     context = ctx_of(operation(secure, CTX).checks[0])
@@ -428,11 +412,11 @@ def _raw(method: str, path: str, query: tuple[tuple[str, str], ...] = (),
     ("get_object_retention", OBJ),
     ("get_object_torrent", OBJ),
 ])
-def test_subresources_moto_would_misroute_are_refused(method: str,
+def test_subresources_moto_would_misroute_are_refused(s3_request: Request, method: str,
                                                       kwargs: dict[str, Any]) -> None:
     # moto answers these with the method's default (DeleteBucket, ListObjects, CreateBucket,
     # GetObject), so authorizing what AWS would do would let moto do something else.
-    req = capture(method, **kwargs)
+    req = s3_request(method, **kwargs)
     with pytest.raises(UnsupportedOperation) as caught:
         operation(req, CTX)
     assert req.method in str(caught.value) and "/bkt" in str(caught.value)
@@ -475,7 +459,7 @@ def test_anonymous_requests_carry_no_auth_type() -> None:
     assert "s3:authType" not in ctx_of(operation(req, CTX).checks[0])
 
 
-def test_governance_bypass_is_its_own_permission() -> None:
+def test_governance_bypass_is_its_own_permission(mapped: Mapped) -> None:
     op = mapped("delete_object", Bucket="bkt", Key="k", BypassGovernanceRetention=True)
     assert [c.action for c in op.checks] == ["s3:DeleteObject", "s3:BypassGovernanceRetention"]
 
@@ -522,7 +506,7 @@ def test_bucket_and_key_are_located_as_moto_locates_them(host: str, path: str) -
         assert resource == f"arn:aws:s3:::{bucket}"
 
 
-def test_every_emitted_action_is_a_known_iam_action() -> None:
+def test_every_emitted_action_is_a_known_iam_action(mapped: Mapped) -> None:
     for method, kwargs, *_ in CASES:
         for check in mapped(method, **kwargs).checks:
             assert lookup_action(check.action) is not None, check.action

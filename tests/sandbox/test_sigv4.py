@@ -17,35 +17,16 @@ from crossgrant.sandbox import sigv4
 from crossgrant.sandbox.operations import HttpRequest
 
 SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+Signed = Callable[[str, Callable[[Any], Any]], HttpRequest]
 
 
-class _Captured(Exception):
-    def __init__(self, request: Any) -> None:
-        self.request = request
-
-
-def _capture(service: str, call: Callable[[Any], Any], **config: Any) -> HttpRequest:
-    session = boto3.Session(aws_access_key_id="AKIAIOSFODNN7EXAMPLE",
-                            aws_secret_access_key=SECRET, region_name="eu-west-1")
-    client = session.client(service, endpoint_url="http://127.0.0.1:4566",
-                            config=Config(**config) if config else None)
-
-    def grab(request: Any, **_: Any) -> None:
-        raise _Captured(request)
-
-    client.meta.events.register("before-send", grab)
-    with pytest.raises(_Captured) as caught:
-        call(client)
-    r = caught.value.request
-    parts = urlsplit(r.url)
-    body = r.body if isinstance(r.body, bytes) else (r.body or "").encode() \
-        if not hasattr(r.body, "read") else r.body.read()
-    headers = {k.lower(): (v.decode() if isinstance(v, bytes) else v) for k, v in
-               r.headers.items()}
-    headers.setdefault("host", parts.netloc)
-    return HttpRequest(r.method, parts.path or "/",
-                       tuple(parse_qsl(parts.query, keep_blank_values=True)), headers, body,
-                       parts.netloc)
+@pytest.fixture(scope="module")
+def signed(capture: Callable[..., HttpRequest]) -> Signed:
+    """The request `call(client)` sends, signed with SECRET in eu-west-1."""
+    def run(service: str, call: Callable[[Any], Any]) -> HttpRequest:
+        return capture(service, call, region_name="eu-west-1",
+                       aws_access_key_id="AKIAIOSFODNN7EXAMPLE", aws_secret_access_key=SECRET)
+    return run
 
 
 CALLS = {
@@ -60,9 +41,10 @@ CALLS = {
 
 
 @pytest.mark.parametrize("name", list(CALLS))
-def test_botocore_signatures_verify_and_a_wrong_secret_does_not(name: str) -> None:
+def test_botocore_signatures_verify_and_a_wrong_secret_does_not(
+        signed: Signed, name: str) -> None:
     service, call = CALLS[name]
-    req = _capture(service, call)
+    req = signed(service, call)
     sig = sigv4.parse(req)
     assert sig.access_key == "AKIAIOSFODNN7EXAMPLE"
     assert sig.service == service
@@ -72,8 +54,8 @@ def test_botocore_signatures_verify_and_a_wrong_secret_does_not(name: str) -> No
     assert bad.value.code == "mismatch"
 
 
-def test_a_tampered_request_does_not_verify() -> None:
-    req = _capture("s3", lambda c: c.get_object(Bucket="b-images", Key="in/cat.jpg"))
+def test_a_tampered_request_does_not_verify(signed: Signed) -> None:
+    req = signed("s3", lambda c: c.get_object(Bucket="b-images", Key="in/cat.jpg"))
     sig = sigv4.parse(req)
     tampered = HttpRequest(req.method, "/b-images/in/dog.jpg", req.query, req.headers,
                            req.body, req.host)
@@ -100,8 +82,8 @@ def test_presigned_v4_url_verifies_and_expires() -> None:
     assert expired.value.code == "expired-url"
 
 
-def test_clock_skew_is_refused() -> None:
-    req = _capture("s3", lambda c: c.get_object(Bucket="b-images", Key="k"))
+def test_clock_skew_is_refused(signed: Signed) -> None:
+    req = signed("s3", lambda c: c.get_object(Bucket="b-images", Key="k"))
     sig = sigv4.parse(req)
     with pytest.raises(sigv4.SignatureProblem) as skew:
         sigv4.check_time(sig, datetime.now(UTC) + timedelta(minutes=16))
@@ -121,8 +103,8 @@ def test_unsigned_and_malformed_requests() -> None:
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")), min_size=1,
-               max_size=40))
-def test_any_s3_key_signs_and_verifies(key: str) -> None:
-    req = _capture("s3", lambda c: c.get_object(Bucket="b-images", Key=key))
+@given(key=st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")), min_size=1,
+                   max_size=40))
+def test_any_s3_key_signs_and_verifies(signed: Signed, key: str) -> None:
+    req = signed("s3", lambda c: c.get_object(Bucket="b-images", Key=key))
     sigv4.verify(req, sigv4.parse(req), SECRET)

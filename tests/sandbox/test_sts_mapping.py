@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
 
-import boto3
 import pytest
 
 from crossgrant.iam.actions import lookup_action
@@ -25,43 +24,19 @@ CTX = MapContext(caller_account=ME, region="us-east-1", bucket_owner=lambda _: N
 ROLE = f"arn:aws:iam::{OTHER}:role/service/Reader"
 
 
-class _Captured(Exception):
-    pass
+Mapped = Callable[..., Operation]
 
 
-def _to_http(prepared: Any) -> HttpRequest:
-    parts = urlsplit(prepared.url)
-    body = prepared.body or b""
-    body = body.encode() if isinstance(body, str) else bytes(body)
-    headers = {k.lower(): v.decode() if isinstance(v, bytes) else v
-               for k, v in prepared.headers.items()}
-    return HttpRequest(prepared.method, parts.path or "/",
-                       tuple(parse_qsl(parts.query, keep_blank_values=True)), headers, body,
-                       headers.get("host") or parts.netloc)
-
-
-def capture(method: str, **kwargs: Any) -> HttpRequest:
-    client = boto3.client("sts", endpoint_url="http://127.0.0.1:4566", region_name="us-east-1",
-                          aws_access_key_id="AKIAEXAMPLE", aws_secret_access_key="secret")
-
-    def stop(request: Any, **_: Any) -> None:
-        raise _Captured(request)
-
-    client.meta.events.register("before-send", stop)
-    with pytest.raises(_Captured) as caught:
-        getattr(client, method)(**kwargs)
-    return _to_http(caught.value.args[0])
-
-
-def mapped(method: str, **kwargs: Any) -> Operation:
-    return operation(capture(method, **kwargs), CTX)
+@pytest.fixture(scope="module")
+def mapped(mapper: Callable[..., Mapped]) -> Mapped:
+    return mapper("sts", operation, CTX)
 
 
 def ctx_of(check: Check) -> dict[str, object]:
     return dict(check.context)
 
 
-def test_assume_role_checks_the_role_with_its_request_context() -> None:
+def test_assume_role_checks_the_role_with_its_request_context(mapped: Mapped) -> None:
     op = mapped("assume_role", RoleArn=ROLE, RoleSessionName="thumbnailer",
                 ExternalId="ext-123", DurationSeconds=900)
     assert (op.service, op.name, op.error_style) == ("sts", "AssumeRole", ErrorStyle.QUERY_XML)
@@ -77,7 +52,7 @@ def test_assume_role_checks_the_role_with_its_request_context() -> None:
     assert not op.changes_state and not op.unauthenticated_ok
 
 
-def test_tags_and_source_identity_need_their_own_permissions() -> None:
+def test_tags_and_source_identity_need_their_own_permissions(mapped: Mapped) -> None:
     op = mapped("assume_role", RoleArn=ROLE, RoleSessionName="sess", SourceIdentity="alice",
                 Tags=[{"Key": "team", "Value": "blue"}, {"Key": "cost", "Value": "42"}],
                 TransitiveTagKeys=["team"])
@@ -93,12 +68,12 @@ def test_tags_and_source_identity_need_their_own_permissions() -> None:
     assert not any(key.startswith("aws:RequestTag") for key in source)
 
 
-def test_session_policies_are_noted_for_the_authorizer() -> None:
+def test_session_policies_are_noted_for_the_authorizer(mapped: Mapped) -> None:
     op = mapped("assume_role", RoleArn=ROLE, RoleSessionName="sess", Policy="{}")
     assert any("session polic" in note for note in op.notes)
 
 
-def test_caller_identity_and_session_tokens_need_no_permission() -> None:
+def test_caller_identity_and_session_tokens_need_no_permission(mapped: Mapped) -> None:
     for method in ("get_caller_identity", "get_session_token"):
         op = mapped(method)
         assert op.unauthenticated_ok and op.checks == ()
@@ -115,14 +90,14 @@ def test_caller_identity_and_session_tokens_need_no_permission() -> None:
      {"RoleArn": ROLE, "RoleSessionName": "sess", "WebIdentityToken": "x" * 10},
      "sts:AssumeRoleWithWebIdentity", ROLE),
 ])
-def test_other_operations(method: str, kwargs: dict[str, Any], action: str,
+def test_other_operations(mapped: Mapped, method: str, kwargs: dict[str, Any], action: str,
                           resource: str) -> None:
     op = mapped(method, **kwargs)
     assert [(c.action, c.resource) for c in op.checks] == [(action, resource)]
     assert lookup_action(action) is not None
 
 
-def test_web_identity_is_noted_as_federated() -> None:
+def test_web_identity_is_noted_as_federated(mapped: Mapped) -> None:
     op = mapped("assume_role_with_web_identity", RoleArn=ROLE, RoleSessionName="sess",
                 WebIdentityToken="x" * 10)
     assert any("federated" in note for note in op.notes)
