@@ -125,7 +125,7 @@ def test_wrong_external_id_is_denied_with_awss_message(
     assert error["Code"] == "AccessDenied"
     assert error["Message"] == (
         f"User: arn:aws:sts::{A}:assumed-role/{TAG}-ThumbExec/thumbnailer is not "
-        f'authorized to perform: sts:AssumeRole on resource: "{roles["target"]}" because '
+        f'authorized to perform: sts:AssumeRole on resource: {roles["target"]} because '
         f"no resource-based policy allows the sts:AssumeRole action")
 
 
@@ -139,7 +139,7 @@ def test_another_role_of_a_is_denied(sb: Sandbox, roles: dict[str, str],
     assert error["Code"] == "AccessDenied"
     assert error["Message"] == (
         f"User: arn:aws:sts::{A}:assumed-role/{TAG}-OtherRole/thumbnailer is not "
-        f'authorized to perform: sts:AssumeRole on resource: "{roles["target"]}" because '
+        f'authorized to perform: sts:AssumeRole on resource: {roles["target"]} because '
         f"no resource-based policy allows the sts:AssumeRole action")
 
 

@@ -214,7 +214,7 @@ def test_dynamodb_needs_both_sides_and_denies_in_json(sb: Sandbox, exec_role: st
         ddb.put_item(TableName=arn, Item={"pk": {"S": "cat"}})
     code, message = code_and_message(denied)
     assert code == "AccessDeniedException"
-    assert f'on resource: "{arn}" because no resource-based policy allows' in message
+    assert f"on resource: {arn} because no resource-based policy allows" in message
     ddb_b.put_resource_policy(ResourceArn=arn, Policy=doc({
         "Effect": "Allow", "Principal": {"AWS": exec_role}, "Action": "dynamodb:PutItem",
         "Resource": arn}))

@@ -69,11 +69,16 @@ class Outcome:
 Hook = Callable[[Outcome], None]
 
 
-def denial_message(principal: Principal, action: str, resource: str, decision: Decision) -> str:
+def denial_message(principal: Principal, action: str, resource: str, decision: Decision,
+                   service: str = "s3") -> str:
+    """AWS's wording: S3 quotes the resource ARN, the other services do not; every service
+    now names the policy type that refused (the clause `Decision.reason` writes)."""
     who = "Anonymous user" if principal.kind is PrincipalKind.ANONYMOUS else \
         f"User: {principal.arn}"
-    return (f'{who} is not authorized to perform: {action} on resource: "{resource}" '
-            f"{decision.reason(action)}")
+    head = f"{who} is not authorized to perform: {action} on resource: "
+    if service == "s3":
+        return f'{head}"{resource}" {decision.reason(action)}'
+    return f"{head}{resource} {decision.reason(action)}"
 
 
 class Authorizer:
@@ -197,7 +202,7 @@ class Authorizer:
             if denied is not None:
                 check, decision = denied
                 message = denial_message(caller.principal, check.action, check.resource,
-                                         decision)
+                                         decision, op.service)
                 status = 400 if op.error_style is ErrorStyle.JSON else 403
                 code = "AccessDeniedException" if op.error_style is ErrorStyle.JSON \
                     else "AccessDenied"
