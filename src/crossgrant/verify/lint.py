@@ -156,14 +156,17 @@ class _Stmt:
                 out = f"{out}.{part}" if out else part
         return out
 
-    def values(self, key: str) -> list[tuple[str, str]]:
-        """(value, JSON path) of each string of Action, Resource, ... (validated by parse)."""
-        raw = self.raw.get(key)
-        if isinstance(raw, str):
-            return [(raw, self.at(key))]
-        if isinstance(raw, list):
-            return [(str(v), self.at(key, f"[{i}]")) for i, v in enumerate(raw)]
-        return []
+    def values(self, *keys: str) -> list[tuple[str, str]]:
+        """(value, JSON path) of each string of Action, Resource, ... (validated by parse),
+        the keys' in turn (`values("Resource", "NotResource")`)."""
+        out: list[tuple[str, str]] = []
+        for key in keys:
+            raw = self.raw.get(key)
+            if isinstance(raw, str):
+                out.append((raw, self.at(key)))
+            elif isinstance(raw, list):
+                out.extend((str(v), self.at(key, f"[{i}]")) for i, v in enumerate(raw))
+        return out
 
     def principals(self, key: str = "Principal") -> list[tuple[str, str, str]]:
         """(type, value, path) of each entry; Principal "*" is ("AWS", "*", path)."""
@@ -470,11 +473,10 @@ def _check_invalid(doc: _Doc) -> Iterator[_Hit]:
        "nothing.")
 def _check_unknown_action(doc: _Doc) -> Iterator[_Hit]:
     for st in doc.statements:
-        for key in ("Action", "NotAction"):
-            for value, path in st.values(key):
-                problem = _action_problem(value)
-                if problem is not None:
-                    yield st.hit(path, *problem)
+        for value, path in st.values("Action", "NotAction"):
+            problem = _action_problem(value)
+            if problem is not None:
+                yield st.hit(path, *problem)
 
 
 def _action_problem(value: str) -> tuple[str, str] | None:
@@ -970,10 +972,9 @@ def _check_open_trust(doc: _Doc) -> Iterator[_Hit]:
 def _s3_resources(doc: _Doc) -> list[str]:
     out: list[str] = []
     for st in doc.statements:
-        for key in ("Resource", "NotResource"):
-            for value, _ in st.values(key):
-                if re.match(r"arn:[^:]+:s3:::", value) and value not in out:
-                    out.append(value)
+        for value, _ in st.values("Resource", "NotResource"):
+            if re.match(r"arn:[^:]+:s3:::", value) and value not in out:
+                out.append(value)
     return out
 
 
@@ -1068,11 +1069,10 @@ def _size(doc: Mapping[str, Any]) -> int:
 def _resource_service(doc: _Doc) -> str | None:
     services: set[str] = set()
     for st in doc.statements:
-        for key in ("Resource", "NotResource"):
-            for value, _ in st.values(key):
-                parts = _arn_fields(value)
-                if len(parts) > 2 and not _wild(parts[2]) and parts[2]:
-                    services.add(parts[2].lower())
+        for value, _ in st.values("Resource", "NotResource"):
+            parts = _arn_fields(value)
+            if len(parts) > 2 and not _wild(parts[2]) and parts[2]:
+                services.add(parts[2].lower())
     if not services:
         for st in doc.statements:
             for value, _ in st.values("Action"):
@@ -1286,25 +1286,24 @@ def _wild(text: str) -> bool:
        "(a placeholder left in).")
 def _check_unmatchable(doc: _Doc) -> Iterator[_Hit]:
     for st in doc.statements:
-        for key in ("Resource", "NotResource"):
-            for value, path in st.values(key):
-                parts = _arn_fields(value)
-                if len(parts) < 6:
-                    continue
-                _, partition, _, region, account, _ = parts
-                if not _wild(partition) and not _PARTITION_FIELD.fullmatch(partition):
-                    yield st.hit(path, f"{value}: partition {partition!r} is not an AWS "
-                                       f"partition, so the ARN matches no resource",
-                                 "use aws (or aws-cn, aws-us-gov) as the partition")
-                elif not _wild(region) and not _REGION_FIELD.fullmatch(region):
-                    yield st.hit(path, f"{value}: region {region!r} is not an AWS region "
-                                       f"code, so the ARN matches no resource",
-                                 f"replace {region!r} with the region code (e.g. us-east-1), "
-                                 f"or * for every region")
-                elif not _wild(account) and not _ACCOUNT_FIELD.fullmatch(account):
-                    yield st.hit(path, f"{value}: account {account!r} is not a 12-digit "
-                                       f"account id, so the ARN matches no resource",
-                                 f"replace {account!r} with the owning account's 12-digit id")
+        for value, path in st.values("Resource", "NotResource"):
+            parts = _arn_fields(value)
+            if len(parts) < 6:
+                continue
+            _, partition, _, region, account, _ = parts
+            if not _wild(partition) and not _PARTITION_FIELD.fullmatch(partition):
+                yield st.hit(path, f"{value}: partition {partition!r} is not an AWS "
+                                   f"partition, so the ARN matches no resource",
+                             "use aws (or aws-cn, aws-us-gov) as the partition")
+            elif not _wild(region) and not _REGION_FIELD.fullmatch(region):
+                yield st.hit(path, f"{value}: region {region!r} is not an AWS region "
+                                   f"code, so the ARN matches no resource",
+                             f"replace {region!r} with the region code (e.g. us-east-1), "
+                             f"or * for every region")
+            elif not _wild(account) and not _ACCOUNT_FIELD.fullmatch(account):
+                yield st.hit(path, f"{value}: account {account!r} is not a 12-digit "
+                                   f"account id, so the ARN matches no resource",
+                             f"replace {account!r} with the owning account's 12-digit id")
 
 
 # --------------------------------------------------------------------------- text blocks

@@ -171,6 +171,14 @@ class _Loader:
                 self.fail(path, f"keys must be strings, got {key!r}")
         return value
 
+    def entries(self, parent: Mapping[str, Any], path: str, field_name: str
+                ) -> list[tuple[str, Any, str]]:
+        """(key, value, JSON path) of each entry of the object `parent[field_name]` (absent:
+        none), in key order."""
+        where = _join(path, field_name)
+        raw = self.mapping(parent.get(field_name), where)
+        return [(key, raw[key], _join(where, key)) for key in sorted(raw)]
+
     def string(self, value: object, path: str, pattern: re.Pattern[str] | None = None,
                what: str = "") -> str:
         if not isinstance(value, str):
@@ -271,9 +279,7 @@ class _Loader:
             self.fail(_join(path, "id"), f"{raw['id']!r} does not match its key {acct_id}")
 
         managed: dict[str, ManagedPolicy] = {}
-        raw_managed = self.mapping(raw.get("managed_policies"), _join(path, "managed_policies"))
-        for arn in sorted(raw_managed):
-            where = _join(_join(path, "managed_policies"), arn)
+        for arn, doc, where in self.entries(raw, path, "managed_policies"):
             m = _POLICY_ARN_RE.fullmatch(arn)
             if m is None:
                 self.fail(where, f"{arn!r} is not a managed policy ARN "
@@ -282,58 +288,48 @@ class _Loader:
                 self.fail(where, f"a customer managed policy of account {m.group(1)} cannot be "
                                  f"listed under account {acct_id}")
             managed[arn] = ManagedPolicy(
-                arn, self.policy(raw_managed[arn], where, arn, PolicyType.IDENTITY),
-                self.policy(raw_managed[arn], where, arn, PolicyType.BOUNDARY))
+                arn, self.policy(doc, where, arn, PolicyType.IDENTITY),
+                self.policy(doc, where, arn, PolicyType.BOUNDARY))
 
         roles: dict[str, Role] = {}
-        raw_roles = self.mapping(raw.get("roles"), _join(path, "roles"))
-        for name in sorted(raw_roles):
-            where = _join(_join(path, "roles"), name)
+        for name, node, where in self.entries(raw, path, "roles"):
             self.string(name, where, _IAM_NAME_RE, "a role name (1-64 of A-Z a-z 0-9 +=,.@_-)")
-            roles[name] = self.role(raw_roles[name], where, acct_id, name, managed)
+            roles[name] = self.role(node, where, acct_id, name, managed)
         self._unique_ci(roles, _join(path, "roles"), "role")
 
         users: dict[str, User] = {}
-        raw_users = self.mapping(raw.get("users"), _join(path, "users"))
-        for name in sorted(raw_users):
-            where = _join(_join(path, "users"), name)
+        for name, node, where in self.entries(raw, path, "users"):
             self.string(name, where, _IAM_NAME_RE, "a user name (1-64 of A-Z a-z 0-9 +=,.@_-)")
-            users[name] = self.user(raw_users[name], where, acct_id, name, managed)
+            users[name] = self.user(node, where, acct_id, name, managed)
         self._unique_ci(users, _join(path, "users"), "user")
 
         buckets: dict[str, Bucket] = {}
-        raw_buckets = self.mapping(raw.get("buckets"), _join(path, "buckets"))
-        for name in sorted(raw_buckets):
-            where = _join(_join(path, "buckets"), name)
+        for name, node, where in self.entries(raw, path, "buckets"):
             problem = check_bucket_name(name)
             if problem:
                 self.fail(where, problem)
-            buckets[name] = self.bucket(raw_buckets[name], where, name)
+            buckets[name] = self.bucket(node, where, name)
 
         tables: dict[str, Table] = {}
-        raw_tables = self.mapping(raw.get("tables"), _join(path, "tables"))
-        for arn in sorted(raw_tables):
-            where = _join(_join(path, "tables"), arn)
+        for arn, node, where in self.entries(raw, path, "tables"):
             m = _TABLE_ARN_RE.fullmatch(arn)
             if m is None:
                 self.fail(where, f"{arn!r} is not a DynamoDB table ARN "
                                  f"(arn:aws:dynamodb:REGION:ACCOUNT:table/NAME)")
             if m.group(2) != acct_id:
                 self.fail(where, f"table ARN names account {m.group(2)}, not {acct_id}")
-            tables[arn] = self.table(raw_tables[arn], where, arn, m.group(1), m.group(3))
+            tables[arn] = self.table(node, where, arn, m.group(1), m.group(3))
 
         keys: dict[str, Key] = {}
         aliases: dict[tuple[str, str], str] = {}
-        raw_keys = self.mapping(raw.get("keys"), _join(path, "keys"))
-        for arn in sorted(raw_keys):
-            where = _join(_join(path, "keys"), arn)
+        for arn, node, where in self.entries(raw, path, "keys"):
             m = _KEY_ARN_RE.fullmatch(arn)
             if m is None:
                 self.fail(where, f"{arn!r} is not a KMS key ARN "
                                  f"(arn:aws:kms:REGION:ACCOUNT:key/KEY-ID)")
             if m.group(2) != acct_id:
                 self.fail(where, f"key ARN names account {m.group(2)}, not {acct_id}")
-            key = self.key(raw_keys[arn], where, arn, m.group(1), m.group(3))
+            key = self.key(node, where, arn, m.group(1), m.group(3))
             for i, alias in enumerate(key.aliases):
                 other = aliases.get((key.region, alias))
                 if other is not None:
@@ -544,12 +540,10 @@ class _Loader:
         rcps: dict[str, PolicyDoc] = {}
         for field_name, docs, ptype, label in (("scps", scps, PolicyType.SCP, scp_label),
                                                ("rcps", rcps, PolicyType.RCP, rcp_label)):
-            raw_docs = self.mapping(raw.get(field_name), _join(path, field_name))
-            for name in sorted(raw_docs):
-                where = _join(_join(path, field_name), name)
+            for name, doc, where in self.entries(raw, path, field_name):
                 if not 1 <= len(name) <= 128:
                     self.fail(where, "policy names are 1 to 128 characters")
-                docs[name] = self.policy(raw_docs[name], where, label(name), ptype)
+                docs[name] = self.policy(doc, where, label(name), ptype)
 
         def attachments(node: Mapping[str, Any], where: str) -> tuple[tuple[str, ...],
                                                                        tuple[str, ...]]:
@@ -587,12 +581,10 @@ class _Loader:
                               "the parent chain loops instead of reaching the root")
                 seen.add(node_id)
                 node_id = ous[node_id].parent
-        raw_accts = self.mapping(raw.get("accounts"), _join(path, "accounts"))
         accounts: dict[str, OrgAccount] = {}
-        for acct_id in sorted(raw_accts):
-            where = _join(_join(path, "accounts"), acct_id)
+        for acct_id, entry, where in self.entries(raw, path, "accounts"):
             self.string(acct_id, where, _ACCOUNT_RE, "a 12-digit account id")
-            node = self.obj(raw_accts[acct_id], where, required=frozenset({"parent"}),
+            node = self.obj(entry, where, required=frozenset({"parent"}),
                             optional=frozenset({"scps", "rcps"}))
             parent = self.string(node["parent"], _join(where, "parent"))
             if parent != root_id and parent not in ous:

@@ -12,13 +12,23 @@ guessed at; botocore and the AWS CLI never send them.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import ClassVar, Self
 from urllib.parse import parse_qsl
 
-from crossgrant.sandbox.operations import ContextValue, HttpRequest, UnsupportedOperation
+from crossgrant.sandbox.operations import (
+    Check,
+    ContextValue,
+    ErrorStyle,
+    HttpRequest,
+    MapContext,
+    Operation,
+    UnsupportedOperation,
+)
 
 Context = list[tuple[str, ContextValue]]
+Extra = Sequence[tuple[str, ContextValue]]
 
 
 def global_context(req: HttpRequest) -> Context:
@@ -89,6 +99,63 @@ def json_body(service: str, req: HttpRequest, target: str) -> dict[str, object]:
         raise unsupported(service, req, "an Action header overrides the target in moto",
                           target=target)
     return body
+
+
+@dataclass
+class JsonRequest:
+    """One JSON-protocol request being mapped (DynamoDB, KMS): the parsed body and what the
+    checks found on the way. A service's subclass sets `service` and adds its resources."""
+
+    service: ClassVar[str]
+
+    req: HttpRequest
+    ctx: MapContext
+    target: str
+    body: dict[str, object]
+    accounts: set[str] = field(default_factory=set)
+    notes: list[str] = field(default_factory=list)
+
+    @classmethod
+    def parse(cls, req: HttpRequest, ctx: MapContext, target: str) -> Self:
+        return cls(req, ctx, target, json_body(cls.service, req, target))
+
+    def fail(self, why: str) -> Exception:
+        return unsupported(self.service, self.req, why, target=self.target)
+
+    def forward_as(self, uses: str) -> str | None:
+        """The account moto must serve the request as (None: the caller's). A request that
+        uses resources of two accounts cannot be served at all: refused."""
+        if len(self.accounts) > 1:
+            raise self.fail(f"the request {uses} " + ", ".join(sorted(self.accounts))
+                            + "; moto can serve it as one account only")
+        return next(iter(self.accounts - {self.ctx.caller_account}), None)
+
+    def operation(self, name: str, checks: Sequence[Check], *, changes_state: bool,
+                  forward_as: str | None, forward_body: bytes | None = None) -> Operation:
+        return Operation(self.service, name, tuple(checks), ErrorStyle.JSON,
+                         changes_state=changes_state, forward_as_account=forward_as,
+                         forward_body=forward_body, notes=tuple(dict.fromkeys(self.notes)))
+
+    def tags(self, key_field: str, value_field: str) -> list[tuple[str, str]]:
+        """The body's `Tags`: a list of {key_field: ..., value_field: ...} objects."""
+        value = self.body.get("Tags")
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            raise self.fail("malformed Tags")
+        tags = []
+        for tag in value:
+            if not isinstance(tag, dict) or not isinstance(tag.get(key_field), str):
+                raise self.fail("malformed Tags")
+            tag_value = tag.get(value_field, "")
+            tags.append((tag[key_field], tag_value if isinstance(tag_value, str) else ""))
+        return tags
+
+    def untag_context(self) -> Context:
+        """aws:TagKeys of the body's `TagKeys` (an untag request)."""
+        keys = self.body.get("TagKeys")
+        return tag_keys_context([k for k in keys if isinstance(k, str)]
+                                if isinstance(keys, list) else [])
 
 
 def query_params(service: str, req: HttpRequest) -> dict[str, str]:

@@ -22,24 +22,17 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from crossgrant.sandbox.operations import (
-    Check,
-    ContextValue,
-    ErrorStyle,
-    HttpRequest,
-    MapContext,
-    Operation,
-)
+from crossgrant.sandbox.operations import Check, HttpRequest, MapContext, Operation
 from crossgrant.sandbox.services._common import (
     Context,
+    Extra,
+    JsonRequest,
     global_context,
     is_account_id,
-    json_body,
     parse_arn,
     tag_context,
-    tag_keys_context,
     unsupported,
 )
 
@@ -52,8 +45,6 @@ _NO_LEADING_KEYS = ("dynamodb:LeadingKeys left out: the partition key of the ite
                     "knowable without the table's key schema")
 _TABLE_SUBRESOURCES = frozenset({"index", "stream", "backup", "export", "import"})
 
-Extra = Sequence[tuple[str, ContextValue]]
-
 
 @dataclass(frozen=True, slots=True)
 class _Table:
@@ -63,19 +54,8 @@ class _Table:
     by_arn: bool  # named by ARN in the request, so a forwarded body must rename it
 
 
-@dataclass
-class _Request:
-    """One request being mapped: the parsed body and what the checks found on the way."""
-
-    req: HttpRequest
-    ctx: MapContext
-    target: str
-    body: dict[str, object]
-    accounts: set[str] = field(default_factory=set)
-    notes: list[str] = field(default_factory=list)
-
-    def fail(self, why: str) -> Exception:
-        return unsupported(SERVICE, self.req, why, target=self.target)
+class _Request(JsonRequest):
+    service = SERVICE
 
     # --- resources ---------------------------------------------------------------
 
@@ -143,20 +123,15 @@ class _Request:
            ) -> Operation:
         if not checks:
             raise self.fail("the request names nothing to authorize")
-        forward_as = forward_body = None
-        others = self.accounts - {self.ctx.caller_account}
-        if len(self.accounts) > 1:
-            raise self.fail("the request spans accounts " + ", ".join(sorted(self.accounts))
-                            + "; moto can serve it as one account only")
-        if others:
-            (forward_as,) = others
+        forward_as = self.forward_as("spans accounts")
+        forward_body = None
+        if forward_as is not None:
             renamed = _rename_tables(self.body)
             if renamed != self.body:
                 forward_body = json.dumps(renamed, separators=(",", ":"),
                                           ensure_ascii=False).encode("utf-8")
-        return Operation(SERVICE, name, tuple(checks), ErrorStyle.JSON,
-                         changes_state=changes_state, forward_as_account=forward_as,
-                         forward_body=forward_body, notes=tuple(dict.fromkeys(self.notes)))
+        return self.operation(name, checks, changes_state=changes_state,
+                              forward_as=forward_as, forward_body=forward_body)
 
 
 def operation(req: HttpRequest, ctx: MapContext) -> Operation:
@@ -170,8 +145,7 @@ def operation(req: HttpRequest, ctx: MapContext) -> Operation:
     handler = table.get(name)
     if handler is None:
         raise unsupported(SERVICE, req, f"unknown operation {name!r}", target=target)
-    body = json_body(SERVICE, req, target)
-    return handler(_Request(req, ctx, target, body), name)
+    return handler(_Request.parse(req, ctx, target), name)
 
 
 # --- item operations -------------------------------------------------------------------
@@ -320,7 +294,7 @@ def _on_table(action: str | None = None, changes_state: bool = False
 
 def _create_table(r: _Request, name: str) -> Operation:
     table = r.table(r.body.get("TableName"))
-    tags = _tags(r, r.body.get("Tags"), "Key", "Value")
+    tags = r.tags("Key", "Value")
     checks = [r.check("CreateTable", table.arn, table.account, tag_context(tags))]
     if tags:
         # Tagging on create is authorized as tagging, as elsewhere in AWS (ABAC).
@@ -338,11 +312,9 @@ def _on_resource_arn(changes_state: bool = False) -> Callable[[_Request, str], O
                                       frozenset({"stream"}))
         extra: Context = []
         if name == "TagResource":
-            extra = tag_context(_tags(r, r.body.get("Tags"), "Key", "Value"))
+            extra = tag_context(r.tags("Key", "Value"))
         elif name == "UntagResource":
-            keys = r.body.get("TagKeys")
-            extra = tag_keys_context([k for k in keys if isinstance(k, str)]
-                                     if isinstance(keys, list) else [])
+            extra = r.untag_context()
         return r.op(name, [r.check(name, arn, account, extra)], changes_state)
     return handler
 
@@ -568,21 +540,6 @@ def _request_items(r: _Request) -> dict[str, object]:
     if not isinstance(items, dict) or not items:
         raise r.fail("RequestItems missing")
     return items
-
-
-def _tags(r: _Request, value: object, key_field: str, value_field: str
-          ) -> list[tuple[str, str]]:
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise r.fail("malformed Tags")
-    tags = []
-    for tag in value:
-        if not isinstance(tag, dict) or not isinstance(tag.get(key_field), str):
-            raise r.fail("malformed Tags")
-        tag_value = tag.get(value_field, "")
-        tags.append((tag[key_field], tag_value if isinstance(tag_value, str) else ""))
-    return tags
 
 
 def _rename_tables(body: dict[str, object]) -> dict[str, object]:

@@ -20,24 +20,17 @@ import base64
 import binascii
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from crossgrant.sandbox.operations import (
-    Check,
-    ContextValue,
-    ErrorStyle,
-    HttpRequest,
-    MapContext,
-    Operation,
-)
+from crossgrant.sandbox.operations import Check, HttpRequest, MapContext, Operation
 from crossgrant.sandbox.services._common import (
     Context,
+    Extra,
+    JsonRequest,
     global_context,
     is_account_id,
-    json_body,
     parse_arn,
     tag_context,
-    tag_keys_context,
     unsupported,
 )
 
@@ -47,8 +40,6 @@ _KEY_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]
 _ALIAS = re.compile(r"^alias/[A-Za-z0-9/_-]{1,250}$")
 _MOTO_KEY_ID_BYTES = 36
 
-Extra = Sequence[tuple[str, ContextValue]]
-
 
 @dataclass(frozen=True, slots=True)
 class _Key:
@@ -57,17 +48,8 @@ class _Key:
     alias: str | None  # "alias/name" when the request named the key by alias
 
 
-@dataclass
-class _Request:
-    req: HttpRequest
-    ctx: MapContext
-    target: str
-    body: dict[str, object]
-    accounts: set[str] = field(default_factory=set)
-    notes: list[str] = field(default_factory=list)
-
-    def fail(self, why: str) -> Exception:
-        return unsupported(SERVICE, self.req, why, target=self.target)
+class _Request(JsonRequest):
+    service = SERVICE
 
     def key(self, value: object, what: str = "KeyId") -> _Key:
         if not isinstance(value, str) or not value:
@@ -146,15 +128,8 @@ class _Request:
 
     def op(self, name: str, checks: Sequence[Check], changes_state: bool = False
            ) -> Operation:
-        if len(self.accounts) > 1:
-            raise self.fail("the request uses keys of accounts "
-                            + ", ".join(sorted(self.accounts))
-                            + "; moto can serve it as one account only")
-        others = self.accounts - {self.ctx.caller_account}
-        return Operation(SERVICE, name, tuple(checks), ErrorStyle.JSON,
-                         changes_state=changes_state,
-                         forward_as_account=next(iter(others), None),
-                         notes=tuple(dict.fromkeys(self.notes)))
+        return self.operation(name, checks, changes_state=changes_state,
+                              forward_as=self.forward_as("uses keys of accounts"))
 
 
 def operation(req: HttpRequest, ctx: MapContext) -> Operation:
@@ -163,8 +138,7 @@ def operation(req: HttpRequest, ctx: MapContext) -> Operation:
     handler = _OPERATIONS.get(name)
     if handler is None:
         raise unsupported(SERVICE, req, "unknown operation", target=target or "(none)")
-    body = json_body(SERVICE, req, target)
-    return handler(_Request(req, ctx, target, body), name)
+    return handler(_Request.parse(req, ctx, target), name)
 
 
 # --- handlers --------------------------------------------------------------------------
@@ -211,7 +185,7 @@ def _create_key(r: _Request, name: str) -> Operation:
         ("kms:MultiRegion", _bool(r.body.get("MultiRegion"))),
         ("kms:BypassPolicyLockoutSafetyCheck", _bool(r.body.get("BypassPolicyLockoutSafetyCheck"))),
     ]
-    tags = _tags(r)
+    tags = r.tags("TagKey", "TagValue")
     extra += tag_context(tags)
     checks = [r.check("CreateKey", None, extra)]
     if tags:
@@ -237,11 +211,9 @@ def _alias_operation(r: _Request, name: str) -> Operation:
 def _tag_resource(r: _Request, name: str) -> Operation:
     key = r.key(r.body.get("KeyId"))
     if name == "TagResource":
-        extra = tag_context(_tags(r))
+        extra = tag_context(r.tags("TagKey", "TagValue"))
     else:
-        keys = r.body.get("TagKeys")
-        extra = tag_keys_context([k for k in keys if isinstance(k, str)]
-                                 if isinstance(keys, list) else [])
+        extra = r.untag_context()
     return r.op(name, [r.check(name, key, extra)], changes_state=True)
 
 
@@ -344,21 +316,6 @@ def _encryption_context(value: object) -> Context:
     extra: Context = [(f"kms:EncryptionContext:{k}", v) for k, v in pairs]
     extra.append(("kms:EncryptionContextKeys", tuple(k for k, _ in pairs)))
     return extra
-
-
-def _tags(r: _Request) -> list[tuple[str, str]]:
-    value = r.body.get("Tags")
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise r.fail("malformed Tags")
-    tags = []
-    for tag in value:
-        if not isinstance(tag, dict) or not isinstance(tag.get("TagKey"), str):
-            raise r.fail("malformed Tags")
-        tag_value = tag.get("TagValue", "")
-        tags.append((tag["TagKey"], tag_value if isinstance(tag_value, str) else ""))
-    return tags
 
 
 def _bool(value: object) -> str:
