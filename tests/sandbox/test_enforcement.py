@@ -290,3 +290,18 @@ def test_an_expired_session_is_refused(sb: Sandbox, exec_role: str) -> None:
     with pytest.raises(ClientError) as expired:
         session_client(sb, creds, "sts").get_caller_identity()
     assert code_and_message(expired)[0] == "ExpiredToken"
+
+
+def test_a_session_policy_narrows_the_session(sb: Sandbox, exec_role: str,
+                                              bucket: str) -> None:
+    narrow = doc({"Effect": "Allow", "Action": "s3:GetObject",
+                  "Resource": f"arn:aws:s3:::{bucket}/*"})
+    s3 = session_client(sb, assume(sb, A, exec_role, Policy=narrow), "s3")
+    assert s3.get_object(Bucket=bucket, Key="in/cat.jpg")["Body"].read() == b"meow"
+    with pytest.raises(ClientError) as denied:
+        s3.put_object(Bucket=bucket, Key="in/dog.jpg", Body=b"woof")
+    assert code_and_message(denied)[1].endswith(
+        "because no session policy allows the s3:PutObject action")
+    with pytest.raises(ClientError) as malformed:
+        assume(sb, A, exec_role, Policy='{"Statement": "nope"}')
+    assert "session policy" in code_and_message(malformed)[1]

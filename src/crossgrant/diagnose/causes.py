@@ -31,6 +31,7 @@ from typing import Any, TypeVar
 from crossgrant.diagnose.messages import Form, ParsedMessage, Reason, parse_message
 from crossgrant.errors import CrossgrantError
 from crossgrant.iam import (
+    TRUST_ACTIONS,
     Decision,
     Effect,
     Policy,
@@ -139,9 +140,6 @@ _DENY_IDS = {
     PolicyType.SCP: "scp-deny",
     PolicyType.RCP: "rcp-deny",
 }
-_TRUST_ACTIONS = frozenset({
-    "sts:assumerole", "sts:assumerolewithwebidentity", "sts:assumerolewithsaml",
-    "sts:tagsession", "sts:setsourceidentity", "sts:setcontext"})
 # S3 object actions S3 turns into KMS calls on the caller's behalf, for SSE-KMS buckets.
 _KMS_FOR_S3 = {
     "s3:getobject": ("kms:Decrypt",),
@@ -390,7 +388,7 @@ def _meaning(m: ParsedMessage) -> tuple[str, tuple[str, ...]]:
                  "SCPs over the caller's account and RCPs over the bucket's account",
                  "a VPC endpoint policy, when the call goes through one"))
     reason = m.reason or Reason.NONE
-    if m.form is Form.NOT_AUTHORIZED and m.action and m.action.lower() in _TRUST_ACTIONS \
+    if m.form is Form.NOT_AUTHORIZED and m.action and m.action.lower() in TRUST_ACTIONS \
             and reason is Reason.NONE:
         return (f"{who} may not assume {what}. AWS gives no reason for AssumeRole denials "
                 f"across accounts; both sides must allow: the caller's identity policy "
@@ -504,7 +502,7 @@ def _meaning(m: ParsedMessage) -> tuple[str, tuple[str, ...]]:
 def _resource_doc_name(resource: str | None, action: str | None) -> str:
     if not resource:
         return "the resource's policy"
-    if action and action.lower() in _TRUST_ACTIONS and ":role/" in resource:
+    if action and action.lower() in TRUST_ACTIONS and ":role/" in resource:
         return f"the trust policy of {resource}"
     if resource.startswith("arn:aws:s3:::") or (resource.startswith("arn:aws-") \
             and ":s3:::" in resource):
@@ -537,7 +535,7 @@ def _message_causes(m: ParsedMessage, who: str | None, what: str | None) -> list
                   f"exempt the caller (pass --state to get the exact change)")
         return [Cause(cid, CAUSES[cid], meaning, m.policy_arn, (fix,))]
     cid = _MISSING_IDS[ptype]
-    if ptype is PolicyType.RESOURCE and action.lower() in _TRUST_ACTIONS:
+    if ptype is PolicyType.RESOURCE and action.lower() in TRUST_ACTIONS:
         cid = "trust-policy-missing"
     caller: Principal | None = None
     if who is not None:
@@ -1444,7 +1442,7 @@ def _resource_kind(resource: str, action: str) -> str:
         return "stream" if "/stream/" in rest else "table"
     if service == "kms" and rest.startswith(("key/", "alias/")):
         return "key"
-    if service == "iam" and rest.startswith("role/") and action.lower() in _TRUST_ACTIONS:
+    if service == "iam" and rest.startswith("role/") and action.lower() in TRUST_ACTIONS:
         return "trust"
     return "other"
 

@@ -4,12 +4,13 @@ Documents are parsed and compiled once (`parse_policy`) and matched many times
 (`evaluate`); nothing here does I/O.
 """
 
-from crossgrant.iam.evaluate import Decision, Effect, PolicySet, evaluate
+from crossgrant.iam.evaluate import TRUST_ACTIONS, Decision, Effect, PolicySet, evaluate
 from crossgrant.iam.policy import Policy, PolicyType, StatementRef, parse_policy
 from crossgrant.iam.principal import Principal, PrincipalKind, parse_principal
 from crossgrant.iam.request import Request
 
 __all__ = [
+    "TRUST_ACTIONS",
     "Decision",
     "Effect",
     "Policy",

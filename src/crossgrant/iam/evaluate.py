@@ -28,7 +28,8 @@ from crossgrant.iam.request import Request
 from crossgrant.iam.statement import PolicyType, Statement, StatementRef
 from crossgrant.iam.variables import Context
 
-_TRUST_ACTIONS = frozenset({
+# Actions a role trust policy decides (the "resource" is the role).
+TRUST_ACTIONS = frozenset({
     "sts:assumerole", "sts:assumerolewithwebidentity", "sts:assumerolewithsaml",
     "sts:tagsession", "sts:setsourceidentity", "sts:setcontext"})
 
@@ -188,7 +189,7 @@ def evaluate(req: Request, policies: PolicySet) -> Decision:
     is_root = p.kind is PrincipalKind.ROOT
     # Role trust policies: a boundary must allow sts:AssumeRole even for a caller the
     # trust policy names directly (IAM User Guide, granting permissions to switch roles).
-    trust = akey in _TRUST_ACTIONS
+    trust = akey in TRUST_ACTIONS
     identity_ok = is_root or bool(id_allows)
     boundary_ok = is_root or all(bnd_allows)
     # A GetFederationToken session without a session policy has no permissions of its own.

@@ -20,8 +20,10 @@ from typing import Any
 from urllib.parse import parse_qsl
 from xml.etree import ElementTree
 
+from crossgrant.errors import CrossgrantError
 from crossgrant.iam import (
     Decision,
+    Policy,
     PolicyType,
     Principal,
     PrincipalKind,
@@ -173,9 +175,9 @@ class Authorizer:
             holder = state.account(acct)
             if holder is None:
                 return None
+            alias = key_id.split(":", 5)[-1] if key_id.startswith("arn:") else key_id
             for arn, key in holder.keys.items():
-                if key_id in (key.id, arn) or key_id in key.aliases or \
-                        key_id.endswith(":" + next(iter(key.aliases), "\0")):
+                if key_id in (key.id, arn) or alias in key.aliases:
                     return arn
             return None
 
@@ -235,10 +237,7 @@ class Authorizer:
     def _check_all(self, op: Operation, req: HttpRequest, caller: Caller,
                    region: str) -> tuple[Check, Decision] | None:
         state = self.state.get()
-        session_policy = None
-        if caller.session_policy:
-            session_policy = parse_policy(caller.session_policy, name="session policy",
-                                          policy_type=PolicyType.SESSION)
+        session_policy = caller.session_policy  # compiled once, when the session was made
         for check in op.checks:
             context = self._base_context(req, caller, region)
             context.update({k: (list(v) if isinstance(v, tuple) else v)
@@ -284,6 +283,10 @@ class Authorizer:
         """AssumeRole's duration rules, which moto does not enforce."""
         if not (op.service == "sts" and op.name == "AssumeRole"):
             return None
+        try:
+            _session_policy(_form(req).get("Policy"))
+        except CrossgrantError as exc:
+            return f"The session policy (Policy parameter) is not valid: {exc}"
         raw = _form(req).get("DurationSeconds")
         if raw is None:
             return None
@@ -367,7 +370,8 @@ class Authorizer:
             role_id = role.unique_id
         principal = replace(principal, unique_id=role_id)
         self.credentials.add(key, Caller(
-            principal, secret, token, expires, form.get("SourceIdentity"), form.get("Policy"),
+            principal, secret, token, expires, form.get("SourceIdentity"),
+            _session_policy(form.get("Policy")),
             chained=outcome.caller.principal.kind is PrincipalKind.ASSUMED_ROLE))
 
     def _audit(self, caller: Caller, service: str, operation: str, action: str | None,
@@ -380,6 +384,13 @@ class Authorizer:
 @functools.lru_cache(maxsize=4)
 def _iso_time(epoch: int) -> str:
     return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _session_policy(text: str | None) -> Policy | None:
+    """The AssumeRole Policy parameter, compiled once for the session's lifetime."""
+    if not text:
+        return None
+    return parse_policy(text, name="session policy", policy_type=PolicyType.SESSION)
 
 
 def _form(req: HttpRequest) -> dict[str, str]:

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 from moto.iam.models import iam_backends
 
-from crossgrant.iam import Principal, parse_principal
+from crossgrant.iam import Policy, Principal, parse_principal
 
 PARTITION = "aws"
 
@@ -28,7 +28,7 @@ class Caller:
     session_token: str | None = None
     expires: datetime | None = None
     source_identity: str | None = None
-    session_policy: str | None = None  # the AssumeRole Policy parameter, JSON
+    session_policy: Policy | None = None  # the AssumeRole Policy parameter, compiled
     chained: bool = False  # a role session obtained by a role session (role chaining)
 
     @property

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from crossgrant.iam import (
+    TRUST_ACTIONS,
     Decision,
     Effect,
     Policy,
@@ -52,9 +53,6 @@ from crossgrant.world.state import (
 __all__ = ["Collected", "UnknownDecision", "authorize", "collect"]
 
 # Actions authorized against a role's trust policy when the resource is the role.
-TRUST_ACTIONS = frozenset({
-    "sts:assumerole", "sts:assumerolewithwebidentity", "sts:assumerolewithsaml",
-    "sts:tagsession", "sts:setsourceidentity", "sts:setcontext"})
 # KMS actions whose resource is the alias itself rather than the key it names.
 _ALIAS_ACTIONS = frozenset({"kms:createalias", "kms:updatealias", "kms:deletealias"})
 
