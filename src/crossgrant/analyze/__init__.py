@@ -6,17 +6,10 @@ reach the resource, with which actions, under which conditions, and whether it i
 `to_sarif` turns the findings into a SARIF 2.1.0 log for code-scanning tools.
 """
 
-from crossgrant.analyze.findings import (
-    RULES,
-    SARIF_SCHEMA,
-    Analysis,
-    Finding,
-    FindingKind,
-    Rule,
-    Zone,
-    analyze,
-    to_sarif,
-)
+from crossgrant.analyze.analysis import analyze
+from crossgrant.analyze.findings import RULES, Analysis, Finding, FindingKind, Rule
+from crossgrant.analyze.sarif import SARIF_SCHEMA, to_sarif
+from crossgrant.analyze.zone import Zone
 
 __all__ = [
     "RULES",

@@ -1,0 +1,49 @@
+"""The resources whose policies can let someone in: buckets, tables, streams, keys and role
+trust policies, each with the label its findings name it by."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from crossgrant.world import AccountState, PolicyDoc
+
+__all__ = ["Resource", "resources"]
+
+
+@dataclass(frozen=True)
+class Resource:
+    arn: str
+    type: str
+    account: str
+    service: str
+    policy: PolicyDoc | None
+    label: str
+    notes: tuple[str, ...] = ()
+    public_notes: tuple[str, ...] = ()
+
+
+def resources(state: AccountState) -> Iterator[Resource]:
+    for acct_id, acct in sorted(state.accounts.items()):
+        for name, bucket in sorted(acct.buckets.items()):
+            pab = bucket.public_access_block
+            public_notes: tuple[str, ...] = ()
+            if pab.restrict_public_buckets:
+                public_notes = ("S3 Block Public Access (RestrictPublicBuckets) is on for this "
+                                "bucket: while its policy is public, only AWS services and "
+                                "the owner account are let in",)
+            yield Resource(bucket.arn, "AWS::S3::Bucket", acct_id, "s3", bucket.policy,
+                            f"bucket policy of {name}", public_notes=public_notes)
+        for arn, table in sorted(acct.tables.items()):
+            yield Resource(arn, "AWS::DynamoDB::Table", acct_id, "dynamodb", table.policy,
+                            f"table policy of {arn}")
+            if table.stream_arn is not None:
+                yield Resource(table.stream_arn, "AWS::DynamoDB::Stream", acct_id, "dynamodb",
+                                table.stream_policy, f"stream policy of {table.stream_arn}")
+        for arn, key in sorted(acct.keys.items()):
+            yield Resource(arn, "AWS::KMS::Key", acct_id, "kms", key.policy,
+                            f"key policy of {arn}")
+        for _name, role in sorted(acct.roles.items()):
+            yield Resource(role.arn, "AWS::IAM::Role", acct_id, "sts", role.trust_policy,
+                            f"trust policy of {role.arn}")
+
