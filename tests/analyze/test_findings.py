@@ -15,6 +15,7 @@ from crossgrant.analyze import RULES, FindingKind, Zone, analyze, to_sarif
 from crossgrant.analyze.findings import Finding
 from crossgrant.cli import analyze as analyze_cmd
 from crossgrant.errors import CrossgrantError
+from crossgrant.serial import to_json
 from crossgrant.world import AccountState, dump_state, load_state
 
 A, B, C = "111111111111", "222222222222", "333333333333"  # A and B in the org, C outside
@@ -339,7 +340,7 @@ def test_zone_org_needs_an_organization() -> None:
 
 def test_analysis_json_round_trips() -> None:
     a = analyze(state(doc(grant("*"), grant({"AWS": C}, sid="ToC"))))
-    out = json.loads(json.dumps(a.as_json()))
+    out = json.loads(json.dumps(to_json(a)))
     assert out["zone"] == "account" and len(out["findings"]) == 2
     assert out["findings"][0]["rule"] == "CG301"
 

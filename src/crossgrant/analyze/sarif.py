@@ -7,6 +7,7 @@ from typing import Any
 
 from crossgrant import __version__
 from crossgrant.analyze.findings import RULES, Finding, FindingKind
+from crossgrant.serial import to_json
 
 __all__ = ["SARIF_SCHEMA", "to_sarif"]
 
@@ -40,7 +41,7 @@ def to_sarif(findings: Iterable[Finding]) -> dict[str, Any]:
                 "kind": "resource",
             }]}],
             "partialFingerprints": {"crossgrantFindingId/v1": f.id},
-            "properties": f.as_json(),
+            "properties": to_json(f),
         })
     return {
         "$schema": SARIF_SCHEMA,

@@ -20,6 +20,7 @@ from rich.text import Text
 
 from crossgrant.analyze import Analysis, analyze, to_sarif
 from crossgrant.errors import CrossgrantError
+from crossgrant.serial import to_json
 from crossgrant.world import AccountState, load_state
 
 WIDTH = 200
@@ -91,7 +92,7 @@ def register(app: typer.Typer) -> None:
         if sarif:
             typer.echo(json.dumps(to_sarif(result.findings), indent=2))
         elif as_json:
-            typer.echo(json.dumps(result.as_json(), indent=2))
+            typer.echo(json.dumps(to_json(result), indent=2))
         else:
             print_analysis(result, Console(width=WIDTH, highlight=False, soft_wrap=False))
         if result.findings:
