@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from crossgrant.errors import RenderError
 from crossgrant.render.artifacts import sid_prefix
-from crossgrant.render.merge import merge, strip
+from crossgrant.world.merge import merge, strip
 
 PREFIX = sid_prefix("thumbnails")
 

@@ -29,7 +29,7 @@ from crossgrant.aws.journal import Journal, function_key, policy_key, role_key
 from crossgrant.aws.policies import LivePolicy, by_sid, canonical, store_for
 from crossgrant.errors import CrossgrantError
 from crossgrant.render.artifacts import Artifacts, PolicyStatements, ResourceKind, RoleArtifact
-from crossgrant.render.merge import merge
+from crossgrant.world.merge import merge
 
 GRANT_TAG = "crossgrant:grant"  # on every role crossgrant creates: whose it is
 

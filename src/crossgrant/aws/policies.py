@@ -2,7 +2,7 @@
 
 A bucket, table, stream or key policy holds other teams' statements too, so crossgrant
 never writes a whole document it computed from scratch: it reads the policy, merges its own
-statements by Sid (`render.merge`), writes, and reads back. Two writers can interleave:
+statements by Sid (`world.merge`), writes, and reads back. Two writers can interleave:
 
 - DynamoDB's PutResourcePolicy takes `ExpectedRevisionId`, so a write based on a stale
   read is refused and simply redone.
@@ -37,7 +37,7 @@ from crossgrant.aws.clients import (
 )
 from crossgrant.errors import CrossgrantError
 from crossgrant.render.artifacts import ResourceKind
-from crossgrant.render.merge import merge, strip
+from crossgrant.world.merge import merge, strip
 
 Document = dict[str, Any]
 Owns = Callable[[object], bool]

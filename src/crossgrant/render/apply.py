@@ -11,112 +11,96 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from crossgrant.iam import Policy, PolicyType, parse_policy
+from crossgrant.iam import PolicyType, parse_policy
 from crossgrant.render.artifacts import Artifacts, PolicyStatements, ResourceKind, RoleArtifact
-from crossgrant.render.merge import merge
 from crossgrant.world import (
     Account,
     AccountState,
     Bucket,
+    DocAddress,
+    DocKind,
     Encryption,
     EncryptionType,
     FrozenMap,
     Key,
-    PolicyDoc,
     Role,
     Table,
     UnknownPolicy,
+    merge_by_sid,
+    put,
 )
-from crossgrant.world.state import (
-    bucket_policy_label,
-    inline_policy_label,
-    key_policy_label,
-    stream_policy_label,
-    table_policy_label,
-    trust_policy_label,
-)
+from crossgrant.world.state import key_policy_label, trust_policy_label
 
 _STREAM_LABEL = "2024-01-01T00:00:00.000"  # a stand-in stream label for tables we create
+_KINDS = {ResourceKind.BUCKET: DocKind.BUCKET, ResourceKind.TABLE: DocKind.TABLE,
+          ResourceKind.STREAM: DocKind.STREAM, ResourceKind.KEY: DocKind.KEY}
 
 
 def apply(artifacts: Artifacts, state: AccountState | None = None) -> AccountState:
     """The state after deploying `artifacts` over `state` (empty accounts if None)."""
-    accounts = dict(state.accounts) if state is not None else {}
+    state = state if state is not None else AccountState()
     for acct_id in (artifacts.grant.source.account, artifacts.grant.target.account):
-        accounts.setdefault(acct_id, Account(id=acct_id))
+        if state.account(acct_id) is None:
+            state = state.with_account(Account(id=acct_id))
     for role in artifacts.roles:
-        acct = accounts[role.account]
-        roles = dict(acct.roles)
-        roles[role.name] = _role(role, acct.role(role.name))
-        accounts[role.account] = replace(acct, roles=FrozenMap(roles))
+        state = _role(state, role)
     for ps in artifacts.resource_policies:
-        accounts[ps.account] = _with_statements(artifacts, accounts[ps.account], ps)
-    return AccountState(accounts=FrozenMap(accounts),
-                        organization=state.organization if state is not None else None)
+        state, owner = _resource(artifacts, state, ps)
+        state = merge_by_sid(state, DocAddress(_KINDS[ps.kind], ps.account, owner),
+                             ps.statements, artifacts.owns)
+    return state
 
 
-def _role(art: RoleArtifact, existing: Role | None) -> Role:
-    inline: dict[str, PolicyDoc] = dict(existing.inline_policies) if existing else {}
-    for name, doc in art.inline_policies:
-        inline[name] = parse_policy(doc, name=inline_policy_label(art.arn, name))
-    if art.trust_policy is not None:
-        trust: PolicyDoc = parse_policy(art.trust_policy, name=trust_policy_label(art.arn),
-                                        policy_type=PolicyType.RESOURCE)
-    elif existing is not None:
-        trust = existing.trust_policy
-    else:
-        trust = UnknownPolicy(trust_policy_label(art.arn), PolicyType.RESOURCE,
-                              "an existing role that is not in the state")
+def _role(state: AccountState, art: RoleArtifact) -> AccountState:
+    """`state` with the role `art` describes, created if new, its documents put."""
+    acct = state.accounts[art.account]
+    existing = acct.role(art.name)
     if existing is not None:
-        return replace(existing, trust_policy=trust, inline_policies=FrozenMap(inline),
-                       max_session_duration=max(existing.max_session_duration,
-                                                art.max_session_duration))
-    return Role(name=art.name, arn=art.arn, trust_policy=trust,
-                inline_policies=FrozenMap(inline), tags=FrozenMap(art.tags),
-                max_session_duration=art.max_session_duration)
+        role = replace(existing, max_session_duration=max(existing.max_session_duration,
+                                                          art.max_session_duration))
+    else:
+        role = Role(name=art.name, arn=art.arn, trust_policy=UnknownPolicy(
+            trust_policy_label(art.arn), PolicyType.RESOURCE,
+            "an existing role that is not in the state"), tags=FrozenMap(art.tags),
+            max_session_duration=art.max_session_duration)
+    state = state.with_account(acct.with_role(role))
+    if art.trust_policy is not None:
+        state = put(state, DocAddress(DocKind.TRUST, art.account, role.arn), art.trust_policy)
+    for name, doc in art.inline_policies:
+        state = put(state, DocAddress(DocKind.INLINE, art.account, role.arn, name), doc)
+    return state
 
 
-def _merged(artifacts: Artifacts, existing: PolicyDoc | None, ps: PolicyStatements,
-            label: str, base: dict[str, Any] | None = None) -> PolicyDoc:
-    if isinstance(existing, UnknownPolicy):
-        return existing  # cannot merge into what we cannot read: stays unknown
-    current = existing.document if isinstance(existing, Policy) else base
-    doc = merge(current, ps.statements, artifacts.owns, label)
-    return parse_policy(doc, name=label, policy_type=PolicyType.RESOURCE)
-
-
-def _with_statements(artifacts: Artifacts, acct: Account, ps: PolicyStatements) -> Account:
+def _resource(artifacts: Artifacts, state: AccountState, ps: PolicyStatements) \
+        -> tuple[AccountState, str]:
+    """`state` with the resource `ps` merges into (created as the grant expects if the
+    state lacks it), and the owner of its policy's address."""
     grant = artifacts.grant
     region = grant.target.region
+    acct = state.accounts[ps.account]
     if ps.kind is ResourceKind.BUCKET:
-        bucket = acct.buckets.get(ps.resource)
-        if bucket is None:
-            kms = next((a.kms_key_arn for a in grant.s3 if a.bucket == ps.resource), None)
-            enc = Encryption(EncryptionType.SSE_KMS, kms) if kms else Encryption()
-            bucket = Bucket(name=ps.resource, region=region, encryption=enc)
-        label = bucket_policy_label(ps.resource)
-        bucket = replace(bucket, policy=_merged(artifacts, bucket.policy, ps, label))
-        return replace(acct, buckets=FrozenMap({**acct.buckets, ps.resource: bucket}))
+        if ps.resource in acct.buckets:
+            return state, ps.resource
+        kms = next((a.kms_key_arn for a in grant.s3 if a.bucket == ps.resource), None)
+        enc = Encryption(EncryptionType.SSE_KMS, kms) if kms else Encryption()
+        bucket = Bucket(name=ps.resource, region=region, encryption=enc)
+        return state.with_account(acct.with_bucket(bucket)), ps.resource
     if ps.kind is ResourceKind.KEY:
-        key = acct.keys.get(ps.resource)
-        label = key_policy_label(ps.resource)
-        if key is None:
-            key = Key(id=ps.resource.rsplit("/", 1)[-1], arn=ps.resource, region=region,
-                      policy=_merged(artifacts, None, ps, label, _default_key_policy(acct.id)))
-        else:
-            key = replace(key, policy=_merged(artifacts, key.policy, ps, label))
-        return replace(acct, keys=FrozenMap({**acct.keys, ps.resource: key}))
+        if ps.resource in acct.keys:
+            return state, ps.resource
+        key = Key(id=ps.resource.rsplit("/", 1)[-1], arn=ps.resource, region=region,
+                  policy=parse_policy(_default_key_policy(acct.id),
+                                      name=key_policy_label(ps.resource),
+                                      policy_type=PolicyType.RESOURCE))
+        return state.with_account(acct.with_key(key)), ps.resource
     table_arn = ps.resource.split("/stream/")[0]
-    table = acct.tables.get(table_arn) or _new_table(artifacts, table_arn)
+    table = acct.tables.get(table_arn)
+    if table is None:
+        table = _new_table(artifacts, table_arn)
+        state = state.with_account(acct.with_table(table))
     if ps.kind is ResourceKind.TABLE:
-        table = replace(table, policy=_merged(artifacts, table.policy, ps,
-                                              table_policy_label(table_arn)))
-    else:
-        stream_arn = table.stream_arn or f"{table_arn}/stream/{_STREAM_LABEL}"
-        table = replace(table, stream_arn=stream_arn,
-                        stream_policy=_merged(artifacts, table.stream_policy, ps,
-                                              stream_policy_label(stream_arn)))
-    return replace(acct, tables=FrozenMap({**acct.tables, table_arn: table}))
+        return state, table_arn
+    return state, table.stream_arn or f"{table_arn}/stream/{_STREAM_LABEL}"
 
 
 def _new_table(artifacts: Artifacts, arn: str) -> Table:

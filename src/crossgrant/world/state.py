@@ -16,7 +16,7 @@ from __future__ import annotations
 import enum
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
 from crossgrant.errors import StateError
@@ -94,6 +94,11 @@ class FrozenMap(Mapping[K, V]):
 
 def _fmap(items: Mapping[K, V] | Iterable[tuple[K, V]] = ()) -> FrozenMap[K, V]:
     return items if isinstance(items, FrozenMap) else FrozenMap(items)
+
+
+def _with(items: Mapping[K, V], key: K, value: V) -> FrozenMap[K, V]:
+    """`items` with `key` set to `value`, keeping the position of a key it already has."""
+    return FrozenMap({**items, key: value})
 
 
 # --- document labels: one wording everywhere, so explanations and diagnoses agree -------
@@ -341,6 +346,27 @@ class Account:
             hit = next((u for n, u in self.users.items() if n.lower() == lowered), None)
         return hit
 
+    # Edits return a new account (the state is shared, never changed in place); an entry
+    # that is already there keeps its position, so serialised states diff cleanly.
+
+    def with_role(self, role: Role) -> Account:
+        return replace(self, roles=_with(self.roles, role.name, role))
+
+    def with_user(self, user: User) -> Account:
+        return replace(self, users=_with(self.users, user.name, user))
+
+    def with_bucket(self, bucket: Bucket) -> Account:
+        return replace(self, buckets=_with(self.buckets, bucket.name, bucket))
+
+    def with_table(self, table: Table) -> Account:
+        return replace(self, tables=_with(self.tables, table.arn, table))
+
+    def with_key(self, key: Key) -> Account:
+        return replace(self, keys=_with(self.keys, key.arn, key))
+
+    def with_managed_policy(self, policy: ManagedPolicy) -> Account:
+        return replace(self, managed_policies=_with(self.managed_policies, policy.arn, policy))
+
 
 # --- AWS Organizations ------------------------------------------------------------------
 
@@ -482,6 +508,14 @@ class AccountState:
 
     def account(self, account_id: str | None) -> Account | None:
         return None if account_id is None else self.accounts.get(account_id)
+
+    def with_account(self, account: Account) -> AccountState:
+        """This state with `account` added, or replacing the account with its id."""
+        return AccountState(accounts=_with(self.accounts, account.id, account),
+                            organization=self.organization)
+
+    def with_organization(self, organization: Organization | None) -> AccountState:
+        return AccountState(accounts=self.accounts, organization=organization)
 
     def bucket_owner(self, bucket: str) -> str | None:
         """S3 ARNs carry no account: the state is the only place that knows the owner."""
