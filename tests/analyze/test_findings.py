@@ -87,7 +87,7 @@ def test_public_bucket() -> None:
     f = only(state(doc(grant("*"))))
     assert summary(f) == ("public", BUCKET, "*", ("*",), ("s3:GetObject",), {}, BUCKET_DOC,
                           "Grant", True)
-    assert f.rule.id == "CG301" and f.resource_type == "AWS::S3::Bucket"
+    assert f.rule.code == "CG301" and f.resource_type == "AWS::S3::Bucket"
     assert f.resource_account == B
     assert any("RestrictPublicBuckets" in n for n in f.notes)
     assert re.fullmatch(r"[0-9a-f]{16}", f.id)
@@ -118,7 +118,7 @@ def test_org_wide_grant_is_in_the_org_zone_but_not_in_the_account_zone() -> None
     f = only(st, "account")
     assert summary(f) == ("external-organization", BUCKET, "*", (ORG,), ("s3:GetObject",),
                           cond, BUCKET_DOC, "Grant", False)
-    assert f.rule.id == "CG303"
+    assert f.rule.code == "CG303"
 
 
 def test_org_paths_narrow_like_the_org_id() -> None:
@@ -214,7 +214,7 @@ def test_federated_trust() -> None:
                       None, "GitHub", Condition={"StringLike": {
                           "token.actions.githubusercontent.com:sub": "repo:acme/app:*"}}))
     f = only(state(roles={"CI": {"trust_policy": trust}}))
-    assert f.kind is FindingKind.EXTERNAL_FEDERATED and f.rule.id == "CG304"
+    assert f.kind is FindingKind.EXTERNAL_FEDERATED and f.rule.code == "CG304"
     assert f.actions == ("sts:AssumeRoleWithWebIdentity",)
     assert f.conditions == {"StringLike": {"token.actions.githubusercontent.com:sub":
                                            "repo:acme/app:*"}}
@@ -360,7 +360,7 @@ def test_sarif_is_structurally_valid() -> None:
     driver = run["tool"]["driver"]
     assert driver["name"] == "crossgrant" and driver["version"]
     rules = driver["rules"]
-    assert [r["id"] for r in rules] == [RULES[k].id for k in FindingKind]
+    assert [r["id"] for r in rules] == [RULES[k].code for k in FindingKind]
     assert len({r["id"] for r in rules}) == len(rules)
     for r in rules:
         assert r["shortDescription"]["text"] and r["fullDescription"]["text"]
@@ -369,7 +369,7 @@ def test_sarif_is_structurally_valid() -> None:
     assert len(results) == len(a.findings) == 3
     levels = {}
     for res, f in zip(results, a.findings, strict=True):
-        assert res["ruleId"] == f.rule.id
+        assert res["ruleId"] == f.rule.code
         assert rules[res["ruleIndex"]]["id"] == res["ruleId"]
         assert res["level"] in ("error", "warning")
         assert isinstance(res["message"]["text"], str) and res["message"]["text"]

@@ -7,8 +7,15 @@ reach the resource, with which actions, under which conditions, and whether it i
 """
 
 from crossgrant.analyze.analysis import analyze
-from crossgrant.analyze.findings import RULES, Analysis, Finding, FindingKind, Rule
-from crossgrant.analyze.sarif import SARIF_SCHEMA, to_sarif
+from crossgrant.analyze.findings import (
+    RULES,
+    SARIF_SCHEMA,
+    Analysis,
+    Finding,
+    FindingKind,
+    Rule,
+    to_sarif,
+)
 from crossgrant.analyze.zone import Zone
 
 __all__ = [

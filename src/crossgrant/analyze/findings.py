@@ -1,15 +1,26 @@
 """The finding records: one principal pattern of one Allow statement that reaches outside
-the zone, its kind and rule, and the analysis that holds them."""
+the zone, its kind and rule, and the analysis that holds them.
+
+Analyze keeps its own record (who, which actions, under which conditions) because its
+table and tests read those facts; `Finding.finding` is the same finding in the shared model
+(`crossgrant.findings`), whose writers make the SARIF log.
+"""
 
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from crossgrant import findings as shared
 from crossgrant.analyze.zone import Zone
+from crossgrant.findings import Location, Rule, Severity
+from crossgrant.findings.writers import SARIF_SCHEMA
+from crossgrant.findings.writers import to_sarif as _sarif_log
+from crossgrant.serial import to_json
 
-__all__ = ["RULES", "Analysis", "Finding", "FindingKind", "Rule"]
+__all__ = ["RULES", "SARIF_SCHEMA", "Analysis", "Finding", "FindingKind", "Rule", "to_sarif"]
 
 
 class FindingKind(enum.StrEnum):
@@ -20,39 +31,41 @@ class FindingKind(enum.StrEnum):
     EXTERNAL_CONDITIONAL = "external-conditional"
 
 
-@dataclass(frozen=True, slots=True)
-class Rule:
-    id: str
-    name: str
-    level: str  # SARIF level
-    short: str
-    full: str
+_FIX = ("Remove the grant, name the principals meant, or narrow it with aws:PrincipalOrgID / "
+        "aws:PrincipalAccount.")
+
+
+def _rule(kind: FindingKind, code: str, name: str, severity: Severity, summary: str,
+          description: str) -> Rule:
+    return Rule(code, name, severity, summary, help=f"{description} {_FIX}",
+                description=description, tags=("security", "external-access", kind.value))
 
 
 RULES: dict[FindingKind, Rule] = {
-    FindingKind.PUBLIC: Rule(
-        "CG301", "PublicAccess", "error", "Anyone can reach the resource",
+    FindingKind.PUBLIC: _rule(
+        FindingKind.PUBLIC, "CG301", "PublicAccess", Severity.ERROR,
+        "Anyone can reach the resource",
         "An Allow statement names every principal (\"*\") and no condition narrows who: any "
         "AWS account, and for S3 anonymous callers too, can perform the actions listed."),
-    FindingKind.EXTERNAL_ACCOUNT: Rule(
-        "CG302", "ExternalAccountAccess", "warning",
+    FindingKind.EXTERNAL_ACCOUNT: _rule(
+        FindingKind.EXTERNAL_ACCOUNT, "CG302", "ExternalAccountAccess", Severity.WARNING,
         "A principal of an account outside the zone of trust can reach the resource",
         "An Allow statement names an account, role or user of another account (or narrows "
         "\"*\" to such accounts): that account can perform the actions listed, as far as its "
         "own policies let its principals."),
-    FindingKind.EXTERNAL_ORGANIZATION: Rule(
-        "CG303", "ExternalOrganizationAccess", "warning",
-        "Every principal of an organization can reach the resource",
+    FindingKind.EXTERNAL_ORGANIZATION: _rule(
+        FindingKind.EXTERNAL_ORGANIZATION, "CG303", "ExternalOrganizationAccess",
+        Severity.WARNING, "Every principal of an organization can reach the resource",
         "An Allow statement grants to every principal whose aws:PrincipalOrgID matches: with "
         "the account as the zone of trust, that is every other account of the organization."),
-    FindingKind.EXTERNAL_FEDERATED: Rule(
-        "CG304", "ExternalFederatedAccess", "warning",
+    FindingKind.EXTERNAL_FEDERATED: _rule(
+        FindingKind.EXTERNAL_FEDERATED, "CG304", "ExternalFederatedAccess", Severity.WARNING,
         "Identities of an outside identity provider can reach the resource",
         "An Allow statement grants to a web identity or SAML provider (or an S3 canonical "
         "user): identities that provider vouches for can perform the actions listed."),
-    FindingKind.EXTERNAL_CONDITIONAL: Rule(
-        "CG305", "ConditionalExternalAccess", "warning",
-        "Anyone meeting the statement's conditions can reach the resource",
+    FindingKind.EXTERNAL_CONDITIONAL: _rule(
+        FindingKind.EXTERNAL_CONDITIONAL, "CG305", "ConditionalExternalAccess",
+        Severity.WARNING, "Anyone meeting the statement's conditions can reach the resource",
         "An Allow statement names every principal and narrows it only by conditions that do "
         "not pin an account or organization (a source IP range, say): not public in S3's "
         "sense, but open to principals of any account that meet them."),
@@ -92,7 +105,13 @@ class Finding:
         # The fields in order, with the rule's code beside the kind for readers who filter
         # on codes.
         written = {f.name: getattr(self, f.name) for f in fields(self)}
-        return {"id": self.id, "kind": self.kind, "rule": self.rule.id, **written}
+        return {"id": self.id, "kind": self.kind, "rule": self.rule.code, **written}
+
+    @property
+    def finding(self) -> shared.Finding:
+        """This finding in the shared model: located at the resource, its JSON as data."""
+        return shared.Finding(self.rule.code, self.rule.severity, self.message(), None,
+                              Location(document=self.resource), to_json(self))
 
     def message(self) -> str:
         who = ", ".join(self.external)
@@ -122,3 +141,8 @@ def short_list(items: tuple[str, ...], limit: int = 4) -> str:
         return ", ".join(items)
     return ", ".join(items[:limit]) + f" (+{len(items) - limit} more)"
 
+
+def to_sarif(findings: Iterable[Finding]) -> dict[str, Any]:
+    """A SARIF 2.1.0 log for code-scanning tools: one rule per finding kind, one result per
+    finding, located at the resource (a logical location: policies have no file)."""
+    return _sarif_log((f.finding for f in findings), RULES.values())

@@ -53,7 +53,7 @@ def print_analysis(a: Analysis, console: Console) -> None:
                     "statement"):
             table.add_column(col, overflow="fold")
         for f in a.findings:
-            rule = Text(f.rule.id, style=_STYLES[f.rule.level])
+            rule = Text(f.rule.code, style=_STYLES[f.rule.severity])
             conditions = json.dumps(f.conditions, sort_keys=True) if f.conditions else "-"
             statement = f"{f.document} {f.statement}"
             if f.denies:
