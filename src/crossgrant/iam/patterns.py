@@ -118,55 +118,177 @@ _ANY, _ANY_IN_SEGMENT, _STAR, _STAR_IN_SEGMENT = (object() for _ in range(4))
 
 def _backtrack_free(tokens: list[Token], *, ignore_case: bool, arn: bool,
                     strict: bool) -> Matcher:
-    """A matcher for patterns with several `*`.
+    """A matcher for patterns with several `*`, linear in the text.
 
     A regex like `.*a.*a.*a.*b` backtracks in polynomial time of high degree on a long
-    hostile string; simulating the pattern as an automaton (a set of positions per input
-    character) is O(len(pattern) * len(text)) whatever the input.
+    hostile string, and simulating the pattern as an automaton costs len(pattern) steps
+    per character. Instead the pattern is cut at its stars into fixed-length chunks
+    (literals and `?`), and each chunk is searched for, leftmost first: for fixed-length
+    chunks between stars that may cross anything, the leftmost occurrence is also the one
+    that ends first, so the greedy search never has to reconsider (segment search, as
+    glob matchers in shells do). The cost is one C-level `re.search` per chunk.
+
+    ARN patterns whose stars stay inside a segment are cut at the first five colons
+    instead, segment by segment, where such a star cannot meet a colon anyway. The rare
+    rest (a segment-bound star beside a star that crosses segments before the resource)
+    keeps the automaton.
     """
-    items: list[object] = []
+    kinds: list[object] = []
     colons = 0
     for i, t in enumerate(tokens):
         if t is STAR:
             crosses = not arn or _star_crosses(tokens, i, colons, strict)
-            items.append(_STAR if crosses else _STAR_IN_SEGMENT)
+            kinds.append(_STAR if crosses else _STAR_IN_SEGMENT)
         elif t is QMARK:
-            items.append(_ANY if not arn or colons >= 5 else _ANY_IN_SEGMENT)
+            kinds.append(_ANY if not arn or colons >= 5 else _ANY_IN_SEGMENT)
         else:
-            text = str(t).lower() if ignore_case else str(t)
-            colons += text.count(":")
-            items.extend(text)
-    return lambda s: _simulate(items, s.lower() if ignore_case else s)
+            colons += str(t).count(":")
+            kinds.append(str(t).lower() if ignore_case else t)
+    flags = re.DOTALL
+    if all(k is not _STAR_IN_SEGMENT for k in kinds):
+        return _lowering(_chunked(kinds, flags), ignore_case)
+    segments = _arn_segments(kinds)
+    if segments is not None:
+        heads = [_chunked(seg, flags) for seg in segments[:5]]
+        tail = _chunked(segments[5], flags)
+
+        def segmented(s: str) -> bool:
+            parts = s.split(":", 5)
+            if len(parts) != 6:
+                return False
+            for m, part in zip(heads, parts, strict=False):
+                if not m(part):
+                    return False
+            return tail(parts[5])
+
+        return _lowering(segmented, ignore_case)
+    items: list[object] = []
+    for k in kinds:
+        if isinstance(k, str):
+            items.extend(k)
+        else:
+            items.append(k)
+    return _lowering(_bit_parallel(items), ignore_case)
 
 
-def _closure(items: list[object], states: set[int]) -> set[int]:
-    """Add the positions reachable by letting stars match nothing."""
-    out = set(states)
-    for start in sorted(states):
-        i = start
-        while i < len(items) and (items[i] is _STAR or items[i] is _STAR_IN_SEGMENT):
-            i += 1
-            out.add(i)
-    return out
+def _lowering(m: Matcher, ignore_case: bool) -> Matcher:
+    return (lambda s: m(s.lower())) if ignore_case else m
 
 
-def _simulate(items: list[object], s: str) -> bool:
-    m = len(items)
-    states = _closure(items, {0})
-    for ch in s:
-        nxt: set[int] = set()
-        for i in states:
-            if i == m:
-                continue
-            it = items[i]
-            if it is _STAR or (it is _STAR_IN_SEGMENT and ch != ":"):
-                nxt.add(i)
-            elif it is _ANY or (it is _ANY_IN_SEGMENT and ch != ":") or it == ch:
-                nxt.add(i + 1)
-        if not nxt:
+def _arn_segments(kinds: list[object]) -> list[list[object]] | None:
+    """The pattern cut at its first five colons, or None when a star before the resource
+    may cross a colon (then the segments of pattern and text need not line up)."""
+    segments: list[list[object]] = [[]]
+    for k in kinds:
+        if isinstance(k, str):
+            rest = k
+            while len(segments) < 6 and ":" in rest:
+                head, rest = rest.split(":", 1)
+                if head:
+                    segments[-1].append(head)
+                segments.append([])
+            if rest:
+                segments[-1].append(rest)
+        elif k is _STAR and len(segments) < 6:
+            return None
+        else:
+            segments[-1].append(k)
+    return segments if len(segments) == 6 else None
+
+
+def _chunk_regex(chunk: list[object]) -> str:
+    out = []
+    for k in chunk:
+        if k is _ANY:
+            out.append(".")
+        elif k is _ANY_IN_SEGMENT:
+            out.append("[^:]")
+        else:
+            out.append(re.escape(str(k)))
+    return "".join(out)
+
+
+def _chunked(kinds: list[object], flags: int) -> Matcher:
+    """Match `kinds` (literals, `?`s and stars that cross anything) by leftmost search of
+    the fixed-length chunks between the stars."""
+    chunks: list[list[object]] = [[]]
+    for k in kinds:
+        if k is _STAR or k is _STAR_IN_SEGMENT:
+            chunks.append([])
+        else:
+            chunks[-1].append(k)
+    if len(chunks) == 1:  # no star: one fixed-length chunk must be the whole text
+        whole = re.compile(_chunk_regex(chunks[0]), flags).fullmatch
+        return lambda s: whole(s) is not None
+    first = re.compile(_chunk_regex(chunks[0]), flags).match
+    last_rx = re.compile(_chunk_regex(chunks[-1]), flags)
+    last_len = sum(1 if not isinstance(k, str) else len(k) for k in chunks[-1])
+    head_len = sum(1 if not isinstance(k, str) else len(k) for k in chunks[0])
+    middle = [re.compile(_chunk_regex(c), flags).search for c in chunks[1:-1] if c]
+    last = last_rx.match
+
+    def matcher(s: str) -> bool:
+        if len(s) < head_len + last_len or first(s) is None:
             return False
-        states = _closure(items, nxt)
-    return m in states
+        end = len(s) - last_len
+        if last(s, end) is None:
+            return False
+        pos = head_len
+        for search in middle:
+            m = search(s, pos, end)
+            if m is None:
+                return False
+            pos = m.end()
+        return True
+
+    return matcher
+
+
+def _bit_parallel(items: list[object]) -> Matcher:
+    """The pattern as an automaton run on bit masks (shift-and): one bit per position of
+    the pattern, a few integer operations per character of the text whatever the
+    pattern's length, so no pattern can make a request slow."""
+    collapsed: list[object] = []
+    for it in items:  # a run of stars is one star (crossing if any of them crosses)
+        if collapsed and (it is _STAR or it is _STAR_IN_SEGMENT) \
+                and (collapsed[-1] is _STAR or collapsed[-1] is _STAR_IN_SEGMENT):
+            if it is _STAR:
+                collapsed[-1] = _STAR
+            continue
+        collapsed.append(it)
+    stars = 0
+    chars = {it for it in collapsed if isinstance(it, str)} | {":"}
+    step = dict.fromkeys(chars, 0)  # char -> positions whose item consumes it and moves on
+    loop = dict.fromkeys(chars, 0)  # char -> star positions that consume it and stay
+    any_step = any_loop = 0  # the same for a character the pattern does not name
+    for i, it in enumerate(collapsed):
+        bit = 1 << i
+        if it is _STAR or it is _STAR_IN_SEGMENT:
+            stars |= bit
+            any_loop |= bit
+            for c in chars:
+                if it is _STAR or c != ":":
+                    loop[c] |= bit
+        elif it is _ANY or it is _ANY_IN_SEGMENT:
+            any_step |= bit
+            for c in chars:
+                if it is _ANY or c != ":":
+                    step[c] |= bit
+        else:
+            step[str(it)] |= bit
+    accept = 1 << len(collapsed)
+
+    def matcher(s: str) -> bool:
+        d = 1
+        d |= (d & stars) << 1
+        for ch in s:
+            d = ((d & step.get(ch, any_step)) << 1) | (d & loop.get(ch, any_loop))
+            if not d:
+                return False
+            d |= (d & stars) << 1
+        return bool(d & accept)
+
+    return matcher
 
 
 def compile_glob(pattern: str, *, ignore_case: bool = False, arn: bool = False,
