@@ -16,7 +16,7 @@ import math
 import operator
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
@@ -70,20 +70,56 @@ for _fam in ("Numeric", "Date"):
         _OPERATORS[_fam + _suffix] = (_fam.lower(), _suffix, _suffix == "NotEquals")
 
 OPERATOR_NAMES = frozenset(_OPERATORS)
+_QUALIFIERS = ("ForAllValues", "ForAnyValue")
+_IF_EXISTS = "IfExists"
 
 
 @dataclass(frozen=True, slots=True)
 class Condition:
+    """One key under one operator, compiled, and as written (so no consumer re-reads JSON)."""
+
     operator: str  # as written, e.g. "ForAnyValue:StringLikeIfExists"
     key: str  # lower-cased context key
-    values: tuple[str, ...]
-    test: Test
+    values: tuple[str, ...]  # as strings: JSON true/false become "true"/"false"
+    test: Test = field(repr=False)
+    base: str  # the operator without qualifier and IfExists, e.g. "StringLike"
+    qualifier: str | None  # "ForAllValues" or "ForAnyValue"
+    if_exists: bool
+    negated: bool  # StringNotEquals, ArnNotLike, NotIpAddress, NumericNotEquals...
+    key_written: str  # the key in the case it was written
+    path: str  # JSON path, e.g. "Statement[1].Condition.StringLike.s3:prefix"
 
     def __call__(self, context: Context) -> bool:
         return self.test(context)
 
 
-def compile_condition_block(block: object, where: str, *, variables: bool) -> tuple[Condition, ...]:
+def split_operator(op: str) -> tuple[str | None, str, bool]:
+    """(qualifier, base, if_exists) of an operator as written: the one place that reads it.
+
+    `"ForAllValues:StringLikeIfExists"` gives `("ForAllValues", "StringLike", True)`; the
+    base is not checked here (`compile_condition` rejects unknown ones), so any text splits.
+    """
+    qualifier: str | None = None
+    name = op
+    for q in _QUALIFIERS:
+        if name.startswith(q) and name[len(q):len(q) + 1] == ":":
+            qualifier, name = q, name[len(q) + 1:]
+            break
+    if_exists = name.endswith(_IF_EXISTS)
+    if if_exists:
+        name = name[: -len(_IF_EXISTS)]
+    return qualifier, name, if_exists
+
+
+def is_negated(base: str) -> bool:
+    """Does a base operator test that the value does NOT match (true for an absent key)?"""
+    known = _OPERATORS.get(base)
+    return known is not None and known[2]
+
+
+def compile_condition_block(block: object, where: str, *, variables: bool,
+                            path: str = "Condition") -> tuple[Condition, ...]:
+    """`where` names the block in errors; `path` is its JSON path in the document."""
     if not isinstance(block, Mapping):
         raise PolicyError(f"{where}: Condition must be an object of operators")
     out: list[Condition] = []
@@ -92,13 +128,16 @@ def compile_condition_block(block: object, where: str, *, variables: bool) -> tu
             raise PolicyError(f"{where}.{op_name}: must be a non-empty object of condition keys")
         for key, raw in keys.items():
             out.append(compile_condition(str(op_name), str(key), raw,
-                                         f"{where}.{op_name}.{key}", variables=variables))
+                                         f"{where}.{op_name}.{key}", variables=variables,
+                                         path=f"{path}.{op_name}.{key}"))
     return tuple(out)
 
 
 def compile_condition(op_name: str, key: str, raw: object, where: str, *,
-                      variables: bool) -> Condition:
-    qualifier, base, if_exists = _split_operator(op_name, where)
+                      variables: bool, path: str = "") -> Condition:
+    qualifier, base, if_exists = split_operator(op_name)
+    if base not in _OPERATORS:
+        raise PolicyError(f"{where}: unknown condition operator {op_name!r}")
     family, suffix, negated = _OPERATORS[base]
     values = _values(raw, where)
     key_lc = key.lower()
@@ -112,22 +151,8 @@ def compile_condition(op_name: str, key: str, raw: object, where: str, *,
         factory = _pred_factory(family, suffix, values, where, variables=variables)
         test = _quantified(key_lc, factory, negated=negated, qualifier=qualifier,
                            if_exists=if_exists)
-    return Condition(op_name, key_lc, tuple(values), test)
-
-
-def _split_operator(op_name: str, where: str) -> tuple[str, str, bool]:
-    qualifier = ""
-    name = op_name
-    for q in ("ForAllValues:", "ForAnyValue:"):
-        if name.startswith(q):
-            qualifier, name = q[:-1], name[len(q):]
-            break
-    if_exists = False
-    if name.endswith("IfExists"):
-        if_exists, name = True, name[: -len("IfExists")]
-    if name not in _OPERATORS:
-        raise PolicyError(f"{where}: unknown condition operator {op_name!r}")
-    return qualifier, name, if_exists
+    return Condition(op_name, key_lc, tuple(values), test, base, qualifier, if_exists, negated,
+                     key, path)
 
 
 def _values(raw: object, where: str) -> list[str]:
@@ -260,7 +285,7 @@ def _typed_pred(policy_values: Sequence[Any], cmp: Callable[[Any, Any], bool],
 # -- quantifiers ---------------------------------------------------------------------------
 
 
-def _quantified(key: str, factory: PredFactory, *, negated: bool, qualifier: str,
+def _quantified(key: str, factory: PredFactory, *, negated: bool, qualifier: str | None,
                 if_exists: bool) -> Test:
     absent = True if if_exists else (
         qualifier == "ForAllValues" or (not qualifier and negated))
@@ -384,4 +409,4 @@ def _ip_in(s: str, nets: list[Network]) -> bool:
 
 
 __all__ = ["OPERATOR_NAMES", "Condition", "Piece", "compile_condition",
-           "compile_condition_block"]
+           "compile_condition_block", "is_negated", "split_operator"]

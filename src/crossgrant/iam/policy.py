@@ -10,7 +10,8 @@ from typing import Any
 from crossgrant.errors import PolicyError
 from crossgrant.iam.statement import PolicyType, Statement, StatementRef, compile_statement
 
-__all__ = ["MAX_DOCUMENT_CHARS", "Policy", "PolicyType", "StatementRef", "parse_policy"]
+__all__ = ["MAX_DOCUMENT_CHARS", "Policy", "PolicyType", "StatementRef", "parse_bare_statement",
+           "parse_policy"]
 
 VERSIONS = ("2012-10-17", "2008-10-17")
 MAX_DOCUMENT_CHARS = 1_000_000  # far above any AWS limit; guards against hostile input
@@ -70,6 +71,22 @@ def parse_policy(doc: str | Mapping[str, Any], *, name: str = "policy",
 
     `name` labels the document in errors and in decisions.
     """
+    return _parse(doc, name, policy_type, bare=False)
+
+
+def parse_bare_statement(statement: Mapping[str, Any], *, name: str = "policy",
+                         policy_type: PolicyType = PolicyType.IDENTITY) -> Policy:
+    """A statement pasted on its own, as a one-statement 2012-10-17 document.
+
+    Its paths start at the element ("Action", not "Statement[0].Action"), so a finding
+    points at what the author actually wrote.
+    """
+    return _parse({"Version": "2012-10-17", "Statement": [dict(statement)]}, name,
+                  policy_type, bare=True)
+
+
+def _parse(doc: str | Mapping[str, Any], name: str, policy_type: PolicyType, *,
+           bare: bool) -> Policy:
     if isinstance(doc, str):
         if len(doc) > MAX_DOCUMENT_CHARS:
             raise PolicyError(f"{name}: document is {len(doc):,} characters, over the "
@@ -93,12 +110,15 @@ def parse_policy(doc: str | Mapping[str, Any], *, name: str = "policy",
     if "Statement" not in doc:
         raise PolicyError(f"{name}: missing Statement")
     raw = doc["Statement"]
-    raws = [raw] if isinstance(raw, Mapping) else raw
+    single = isinstance(raw, Mapping)
+    raws = [raw] if single else raw
     if not isinstance(raws, list):
         raise PolicyError(f"{name}: Statement must be an object or a list of objects")
     variables = version == "2012-10-17"
     statements = tuple(
-        compile_statement(r, i, document=name, policy_type=policy_type, variables=variables)
+        compile_statement(r, i, document=name, policy_type=policy_type, variables=variables,
+                          path="" if bare else "Statement" if single
+                          else f"Statement[{i}]")
         for i, r in enumerate(raws))
     seen: set[str] = set()
     for s in statements:

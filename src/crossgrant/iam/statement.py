@@ -15,6 +15,7 @@ from typing import Any
 
 from crossgrant.errors import PolicyError
 from crossgrant.iam.conditions import Condition, compile_condition_block
+from crossgrant.iam.elements import Element, PrincipalElement
 from crossgrant.iam.patterns import Matcher, compile_glob, compile_tokens
 from crossgrant.iam.principal import Principal, PrincipalSet, Strength, parse_principal_element
 from crossgrant.iam.variables import (
@@ -109,6 +110,12 @@ class _PatternSet:
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Statement:
+    """One compiled statement: matchers for the engine, elements as written for the rest.
+
+    The matchers are all the engine touches; the elements and paths are built once here so
+    that lint, analyze and diagnose never re-read the raw JSON.
+    """
+
     ref: StatementRef
     allow: bool
     action_matcher: Callable[[str], bool]  # takes a lower-cased action
@@ -116,6 +123,18 @@ class Statement:
     principals: PrincipalSet | None
     conditions: tuple[Condition, ...]
     source: dict[str, Any] = field(repr=False)
+    path: str  # "Statement[1]", "Statement" (a single-object Statement) or "" (bare)
+    action_element: Element
+    resource_element: Element | None
+    principal_element: PrincipalElement | None
+
+    @property
+    def sid(self) -> str | None:
+        return self.ref.sid
+
+    @property
+    def effect(self) -> str:
+        return self.ref.effect
 
     def covers_action(self, action_key: str) -> bool:
         return self.action_matcher(action_key)
@@ -139,8 +158,11 @@ class Statement:
 
 
 def compile_statement(raw: object, index: int, *, document: str, policy_type: PolicyType,
-                      variables: bool) -> Statement:
+                      variables: bool, path: str | None = None) -> Statement:
+    """`path` is the statement's JSON path in its document: by default "Statement[index]"."""
     where = f"{document}: Statement[{index}]"
+    if path is None:
+        path = f"Statement[{index}]"
     if not isinstance(raw, Mapping):
         raise PolicyError(f"{where}: a statement must be an object")
     sid = raw.get("Sid")
@@ -155,16 +177,18 @@ def compile_statement(raw: object, index: int, *, document: str, policy_type: Po
     if effect not in ("Allow", "Deny"):
         raise PolicyError(f"{where}: Effect must be \"Allow\" or \"Deny\", got {effect!r}")
 
-    action_matcher = _compile_actions(raw, where)
-    resources = _compile_resources(raw, where, policy_type, variables)
-    principals = _compile_principals(raw, where, policy_type, effect == "Allow")
+    action_element, action_matcher = _compile_actions(raw, where, path)
+    resource_element, resources = _compile_resources(raw, where, path, policy_type, variables)
+    principal_element, principals = _compile_principals(raw, where, path, policy_type,
+                                                        effect == "Allow")
     conditions: tuple[Condition, ...] = ()
     if "Condition" in raw:
         conditions = compile_condition_block(raw["Condition"], f"{where}.Condition",
-                                             variables=variables)
+                                             variables=variables,
+                                             path=f"{path}.Condition" if path else "Condition")
     ref = StatementRef(document, policy_type, index, sid, effect)
     return Statement(ref, effect == "Allow", action_matcher, resources, principals, conditions,
-                     dict(raw))
+                     dict(raw), path, action_element, resource_element, principal_element)
 
 
 def _exactly_one(raw: Mapping[str, object], a: str, b: str, where: str,
@@ -179,26 +203,35 @@ def _exactly_one(raw: Mapping[str, object], a: str, b: str, where: str,
     return (a, raw[a]) if has_a else (b, raw[b])
 
 
-def _string_list(value: object, where: str) -> list[str]:
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
-        return [str(v) for v in value]
-    raise PolicyError(f"{where}: must be a string or a non-empty list of strings")
-
-
-def _compile_actions(raw: Mapping[str, object], where: str) -> Callable[[str], bool]:
-    found = _exactly_one(raw, "Action", "NotAction", where, required=True)
-    assert found is not None
+def _element(raw: Mapping[str, object], a: str, b: str, where: str, path: str,
+             required: bool) -> Element | None:
+    """Action/Resource (or its Not form) as written: one string or a non-empty string list."""
+    found = _exactly_one(raw, a, b, where, required)
+    if found is None:
+        return None
     name, value = found
-    actions = _string_list(value, f"{where}.{name}")
+    if isinstance(value, str):
+        values: tuple[str, ...] = (value,)
+    elif isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+        values = tuple(value)
+    else:
+        raise PolicyError(f"{where}.{name}: must be a string or a non-empty list of strings")
+    return Element(name, values, f"{path}.{name}" if path else name, name == b,
+                   isinstance(value, list))
+
+
+def _compile_actions(raw: Mapping[str, object], where: str,
+                     path: str) -> tuple[Element, Callable[[str], bool]]:
+    element = _element(raw, "Action", "NotAction", where, path, required=True)
+    assert element is not None
+    actions = element.values
     for a in actions:
         if not _ACTION_RE.fullmatch(a):
-            raise PolicyError(f"{where}.{name}: {a!r} is not an action (service:Name, "
+            raise PolicyError(f"{where}.{element.name}: {a!r} is not an action (service:Name, "
                               f"wildcards * and ? allowed)")
     exact = frozenset(a.lower() for a in actions if "*" not in a and "?" not in a)
     globs = [compile_glob(a.lower()) for a in actions if "*" in a or "?" in a]
-    negated = name == "NotAction"
+    negated = element.negated
     cache: dict[str, bool] = {}
 
     def matcher(action_key: str) -> bool:
@@ -209,35 +242,37 @@ def _compile_actions(raw: Mapping[str, object], where: str) -> Callable[[str], b
                 cache[action_key] = hit
         return hit
 
-    return matcher
+    return element, matcher
 
 
-def _compile_resources(raw: Mapping[str, object], where: str, policy_type: PolicyType,
-                       variables: bool) -> _PatternSet | None:
+def _compile_resources(raw: Mapping[str, object], where: str, path: str,
+                       policy_type: PolicyType,
+                       variables: bool) -> tuple[Element | None, _PatternSet | None]:
     required = policy_type is not PolicyType.RESOURCE
-    found = _exactly_one(raw, "Resource", "NotResource", where, required=required)
-    if found is None:
-        return None
-    name, value = found
-    patterns = _string_list(value, f"{where}.{name}")
-    for p in patterns:
+    element = _element(raw, "Resource", "NotResource", where, path, required=required)
+    if element is None:
+        return None, None
+    for p in element.values:
         if p != "*" and not (p.startswith("arn:") and (p.count(":") >= 5 or p.endswith("*"))):
-            raise PolicyError(f"{where}.{name}: {p!r} is not \"*\" or an ARN "
+            raise PolicyError(f"{where}.{element.name}: {p!r} is not \"*\" or an ARN "
                               f"(arn:partition:service:region:account:resource)")
-    return _PatternSet(patterns, negated=name == "NotResource", variables=variables)
+    return element, _PatternSet(list(element.values), negated=element.negated,
+                                variables=variables)
 
 
-def _compile_principals(raw: Mapping[str, object], where: str, policy_type: PolicyType,
-                        allow: bool) -> PrincipalSet | None:
+def _compile_principals(raw: Mapping[str, object], where: str, path: str,
+                        policy_type: PolicyType,
+                        allow: bool) -> tuple[PrincipalElement | None, PrincipalSet | None]:
     if not policy_type.takes_principal:
         for key in ("Principal", "NotPrincipal"):
             if key in raw:
                 raise PolicyError(f"{where}: a {policy_type.value} cannot have {key}")
-        return None
+        return None, None
     found = _exactly_one(raw, "Principal", "NotPrincipal", where,
                          required=policy_type is PolicyType.RESOURCE)
     if found is None:
-        return None
+        return None, None
     name, value = found
-    return parse_principal_element(value, f"{where}.{name}", negated=name == "NotPrincipal",
-                                   allow=allow)
+    principals = parse_principal_element(value, f"{where}.{name}",
+                                         negated=name == "NotPrincipal", allow=allow)
+    return PrincipalElement.read(name, value, f"{path}.{name}" if path else name), principals
