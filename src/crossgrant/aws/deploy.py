@@ -60,6 +60,7 @@ from crossgrant.aws.policies import (
 from crossgrant.errors import CrossgrantError
 from crossgrant.iam import PolicySet, PolicyType, Request, evaluate, parse_policy, parse_principal
 from crossgrant.render.artifacts import Artifacts, PolicyStatements, RoleArtifact
+from crossgrant.serial import to_json
 from crossgrant.spec.model import Mode
 
 SESSION_NAME = "crossgrant-deploy"
@@ -82,7 +83,8 @@ class StepResult:
     detail: str = ""
     seconds: float = 0.0
 
-    def as_json(self) -> dict[str, Any]:
+    def __json__(self) -> dict[str, Any]:
+        """Seconds to the millisecond; the text output shows them to a tenth."""
         return {"account": self.account, "action": self.action, "subject": self.subject,
                 "status": self.status, "detail": self.detail,
                 "seconds": round(self.seconds, 3)}
@@ -100,11 +102,12 @@ class ApplyResult:
     def applied(self) -> tuple[StepResult, ...]:
         return tuple(s for s in self.steps if s.status == "done")
 
-    def as_json(self) -> dict[str, Any]:
+    def __json__(self) -> dict[str, Any]:
+        """The steps taken and the changes they were for (not the whole plan)."""
         return {"grant": self.plan.artifacts.grant.name, "ok": self.ok, "error": self.error,
-                "problems": list(self.plan.problems), "warnings": list(self.plan.warnings),
-                "steps": [s.as_json() for s in self.steps], "propagation": self.propagation,
-                "changes": [c.as_json() for c in self.plan.pending]}
+                "problems": self.plan.problems, "warnings": self.plan.warnings,
+                "steps": self.steps, "propagation": self.propagation,
+                "changes": self.plan.pending}
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,7 +214,7 @@ def _function_step(artifacts: Artifacts, change: Change, options: Options,
         live = target.read(name)
         journal.remember(function_key(name), {
             "kind": "function", "account": grant.source.account, "name": name,
-            "created": live is None, "previous": live.as_json() if live else None})
+            "created": live is None, "previous": to_json(live)})
         retry(lambda: target.put(name, bundle, grant.execution_role_arn, live),
               retry_on=is_role_not_ready, timeout=timing.timeout, sleep=timing.sleep,
               clock=timing.clock)
@@ -391,18 +394,13 @@ def wait_for_iam(artifacts: Artifacts, accounts: Accounts, timing: Timing) -> st
 
 # --- destroy ---------------------------------------------------------------------------
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class DestroyResult:
-    changes: tuple[Change, ...]
-    steps: tuple[StepResult, ...]
     ok: bool
     error: str | None = None
     notes: tuple[str, ...] = ()
-
-    def as_json(self) -> dict[str, Any]:
-        return {"ok": self.ok, "error": self.error, "notes": list(self.notes),
-                "changes": [c.as_json() for c in self.changes],
-                "steps": [s.as_json() for s in self.steps]}
+    changes: tuple[Change, ...]
+    steps: tuple[StepResult, ...]
 
 
 def plan_destroy(artifacts: Artifacts, accounts: Accounts,
@@ -422,7 +420,7 @@ def destroy(artifacts: Artifacts, accounts: Accounts, journal: Journal, *,
         scope = everything(artifacts, journal)
         changes, notes = undo_changes(artifacts, accounts, journal, scope)
         if dry_run:
-            return DestroyResult(tuple(changes), (), True, None, tuple(notes))
+            return DestroyResult(ok=True, notes=tuple(notes), changes=tuple(changes), steps=())
         steps = _undo_steps(artifacts, accounts, journal, scope, changes, options)
         if steps:
             journal.set_status("destroying")
@@ -434,8 +432,8 @@ def destroy(artifacts: Artifacts, accounts: Accounts, journal: Journal, *,
                 journal.set_status("destroyed")
         else:
             journal.set_status("failed")
-        return DestroyResult(tuple(changes), tuple(results), error is None, error,
-                             tuple(notes))
+        return DestroyResult(ok=error is None, error=error, notes=tuple(notes),
+                             changes=tuple(changes), steps=tuple(results))
 
 
 def _undo_steps(artifacts: Artifacts, accounts: Accounts, journal: Journal, scope: Scope,

@@ -17,7 +17,7 @@ import tempfile
 import urllib.error
 import urllib.request
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import quote
@@ -26,6 +26,7 @@ from botocore.exceptions import ClientError
 
 from crossgrant.aws.clients import AccountSession, AwsError, answer, error_code, error_message
 from crossgrant.errors import CrossgrantError
+from crossgrant.serial import OMIT, to_json
 
 MANIFEST = "crossgrant-package.json"  # optional: {"handler": "...", "runtime": "..."}
 SHA_FILE = ".crossgrant-code-sha256"
@@ -73,23 +74,24 @@ class FunctionBundle:
 
 @dataclass(frozen=True, slots=True)
 class LiveFunction:
-    name: str
-    role_arn: str
+    """A function's settings as deploy compares them; its JSON is what plans show and
+    the journal keeps to restore."""
+
+    name: str = field(metadata=OMIT)
+    role: str  # the execution role's ARN
     handler: str
     code_sha256: str | None  # hex
     runtime: str | None = None
     timeout: int | None = None
     memory: int | None = None
 
-    def as_json(self) -> dict[str, Any]:
-        return {"role": self.role_arn, "handler": self.handler, "code_sha256": self.code_sha256,
-                "runtime": self.runtime, "timeout": self.timeout, "memory": self.memory}
-
 
 def wanted(bundle: FunctionBundle, role_arn: str, *, sandbox: bool) -> dict[str, Any]:
-    return {"role": role_arn, "handler": bundle.handler, "code_sha256": bundle.sha256,
-            "runtime": None if sandbox else bundle.runtime, "timeout": bundle.timeout,
-            "memory": bundle.memory}
+    """The settings deploy gives the function (the sandbox has one runtime: not compared)."""
+    result: dict[str, Any] = to_json(LiveFunction(
+        "", role_arn, bundle.handler, bundle.sha256, None if sandbox else bundle.runtime,
+        bundle.timeout, bundle.memory))
+    return result
 
 
 class FunctionTarget(Protocol):
@@ -139,7 +141,7 @@ class LambdaFunctions:
         if live.code_sha256 != bundle.sha256:
             client.update_function_code(FunctionName=name, ZipFile=code)
             client.get_waiter("function_updated_v2").wait(FunctionName=name)
-        if (live.role_arn, live.handler, live.runtime, live.timeout, live.memory) != (
+        if (live.role, live.handler, live.runtime, live.timeout, live.memory) != (
                 role_arn, bundle.handler, bundle.runtime, bundle.timeout, bundle.memory):
             client.update_function_configuration(
                 FunctionName=name, Role=role_arn, Handler=bundle.handler,

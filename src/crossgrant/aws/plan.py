@@ -29,6 +29,7 @@ from crossgrant.aws.journal import Journal, function_key, policy_key, role_key
 from crossgrant.aws.policies import LivePolicy, by_sid, canonical, store_for
 from crossgrant.errors import CrossgrantError
 from crossgrant.render.artifacts import Artifacts, PolicyStatements, ResourceKind, RoleArtifact
+from crossgrant.serial import to_json
 from crossgrant.world.merge import merge
 
 GRANT_TAG = "crossgrant:grant"  # on every role crossgrant creates: whose it is
@@ -80,11 +81,6 @@ class Change:
         return f"statement {self.name} in the {self.kind.value.split()[0]} policy of " \
                f"{self.subject}"
 
-    def as_json(self) -> dict[str, Any]:
-        return {"account": self.account, "kind": self.kind.value, "subject": self.subject,
-                "name": self.name, "action": self.action.value, "before": self.before,
-                "after": self.after, "note": self.note}
-
 
 @dataclass(frozen=True, slots=True)
 class Plan:
@@ -104,14 +100,14 @@ class Plan:
             counts[c.action.value] += 1
         return counts
 
-    def as_json(self) -> dict[str, Any]:
+    def __json__(self) -> dict[str, Any]:
+        """Changes grouped by account in deploy order, with counts, for `plan --json`."""
         grant = self.artifacts.grant
         return {
             "grant": grant.name,
             "grant_file": grant.path,
             "accounts": [{"side": side, "account": account,
-                          "changes": [c.as_json() for c in self.changes
-                                      if c.account == account]}
+                          "changes": [c for c in self.changes if c.account == account]}
                          for side, account in self.order],
             "summary": self.summary(),
             "pending": len(self.pending),
@@ -454,7 +450,7 @@ def _function_changes(artifacts: Artifacts, bundle: FunctionBundle,
     if live is None:
         return [Change(grant.source.account, ChangeKind.FUNCTION, grant.source.function, "",
                        Action.CREATE, None, after)]
-    before = {k: v for k, v in live.as_json().items() if k in after}
+    before = {k: v for k, v in to_json(live).items() if k in after}
     action = Action.NOOP if before == after else Action.UPDATE
     return [Change(grant.source.account, ChangeKind.FUNCTION, grant.source.function, "",
                    action, before, after)]

@@ -60,9 +60,9 @@ class SnapshotResult:
     warnings: tuple[str, ...]
     counts: Mapping[str, Mapping[str, int]]  # account -> roles/users/buckets/tables/keys
 
-    def as_json(self) -> dict[str, Any]:
-        return {"accounts": {a: dict(c) for a, c in self.counts.items()},
-                "unknown": list(self.unknown), "warnings": list(self.warnings)}
+    def __json__(self) -> dict[str, Any]:
+        """What was read, not the state itself (that is `text`, written to --out)."""
+        return {"accounts": self.counts, "unknown": self.unknown, "warnings": self.warnings}
 
 
 class _Unreadable(Exception):

@@ -24,6 +24,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from crossgrant.errors import CrossgrantError
 from crossgrant.iam.arn import check_account_id
 from crossgrant.render import Artifacts, render
+from crossgrant.serial import to_json
 from crossgrant.spec import load_grant
 from crossgrant.spec.model import Grant
 
@@ -307,7 +308,7 @@ def register(app: typer.Typer) -> None:
         plan = make_plan(artifacts, accounts, function=bundle, functions=functions,
                          journal=book)
         if as_json:
-            typer.echo(json.dumps(plan.as_json(), indent=2))
+            typer.echo(json.dumps(to_json(plan), indent=2))
         else:
             print_plan(plan, Console(highlight=False))
         if plan.problems or (check and plan.pending):
@@ -354,7 +355,7 @@ def register(app: typer.Typer) -> None:
                              on_step=None if as_json else
                              (lambda step: _print_step(console, step)))
         if as_json:
-            typer.echo(json.dumps(result.as_json(), indent=2))
+            typer.echo(json.dumps(to_json(result), indent=2))
         else:
             print_apply(result, console)
         if not result.ok:
@@ -397,7 +398,7 @@ def register(app: typer.Typer) -> None:
                                on_step=None if as_json or dry_run else
                                (lambda step: _print_step(console, step)))
         if as_json:
-            typer.echo(json.dumps(result.as_json(), indent=2))
+            typer.echo(json.dumps(to_json(result), indent=2))
         else:
             _print_destroy(result, console, dry_run)
         if not result.ok:
@@ -424,7 +425,7 @@ def register(app: typer.Typer) -> None:
                              endpoint_url, ca_bundle)
         report = probe_grant(artifacts, accounts, write=write)
         if as_json:
-            typer.echo(json.dumps(report.as_json(), indent=2))
+            typer.echo(json.dumps(to_json(report), indent=2))
         else:
             print_probe(report, Console(highlight=False, width=160))
         if not report.ok:
@@ -478,7 +479,7 @@ def register(app: typer.Typer) -> None:
         for warning in result.warnings:
             err.print(f"[yellow]warning:[/yellow] {escape(warning)}")
         if as_json:
-            typer.echo(json.dumps({"out": out, **result.as_json()}, indent=2))
+            typer.echo(json.dumps({"out": out, **to_json(result)}, indent=2))
         elif out != "-":
             counts = ", ".join(f"{a}: " + ", ".join(f"{n} {k}" for k, n in c.items())
                                for a, c in result.counts.items())
