@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -16,27 +15,30 @@ import typer
 
 from crossgrant.errors import CrossgrantError
 from crossgrant.iam.arn import check_account_id
+from crossgrant.sandbox import protocol
+from crossgrant.sandbox.protocol import DEFAULT_PORT, DEFAULT_REGION, Info
 
 sandbox_app = typer.Typer(help="A local two-account AWS that really enforces IAM.",
                           no_args_is_help=True)
 
-DEFAULT_PORT = 4566
-DEFAULT_ACCOUNTS = "111111111111,222222222222"
+DEFAULT_ACCOUNTS = ",".join(protocol.DEFAULT_ACCOUNTS)
 
 
 def _state_dir(port: int, given: Path | None) -> Path:
-    from crossgrant.sandbox.server import default_state_dir  # noqa: PLC0415 - moto is heavy
-
-    return given or default_state_dir(port)
+    return given or protocol.default_state_dir(port)
 
 
 def _healthy(port: int) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port + 1}/_crossgrant/health",
-                                    timeout=1) as resp:
-            return bool(resp.status == 200)
-    except OSError:
-        return False
+    return protocol.healthy(protocol.http_port_of(port))
+
+
+def _running(port: int, state_dir: Path | None) -> Info:
+    """What the state directory says about the sandbox running there."""
+    info = Info.read(_state_dir(port, state_dir))
+    if info is None:
+        raise CrossgrantError(f"no sandbox is running on port {port}: "
+                              f"`crossgrant sandbox up --port {port}` first")
+    return info
 
 
 @sandbox_app.command("up")
@@ -44,7 +46,7 @@ def up(
     port: int = typer.Option(DEFAULT_PORT, "--port", help="Port on 127.0.0.1."),
     accounts: str = typer.Option(DEFAULT_ACCOUNTS, "--accounts",
                                  help="Comma-separated account ids."),
-    region: str = typer.Option("eu-west-1", "--region"),
+    region: str = typer.Option(DEFAULT_REGION, "--region"),
     state_dir: Path | None = typer.Option(None, "--state-dir",
                                           help="Where sandbox.json, credentials and the "
                                                "audit log live."),
@@ -63,21 +65,22 @@ def up(
     if foreground:
         os.execv(sys.executable, args)
     directory.mkdir(parents=True, exist_ok=True)
-    log = (directory / "server.log").open("ab")
+    log = (directory / protocol.SERVER_LOG).open("ab")
     proc = subprocess.Popen(args, stdout=log, stderr=log, stdin=subprocess.DEVNULL,
                             start_new_session=True)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise CrossgrantError(f"the sandbox exited with code {proc.returncode}; see "
-                                  f"{directory / 'server.log'}")
-        if _healthy(port) and (directory / "sandbox.json").exists():
+                                  f"{directory / protocol.SERVER_LOG}")
+        if _healthy(port) and (directory / protocol.STATE_FILE).exists():
             break
         time.sleep(0.1)
     else:
         proc.terminate()
         raise CrossgrantError(f"the sandbox did not answer on port {port} within 60 s")
-    typer.echo(f"sandbox up on https://127.0.0.1:{port} (plain HTTP on {port + 1}; "
+    typer.echo(f"sandbox up on {protocol.endpoint(port)} (plain HTTP on "
+               f"{protocol.http_port_of(port)}; "
                f"pid {proc.pid}), accounts {', '.join(ids)}, region {region}")
     typer.echo(f"use an account:  eval \"$(crossgrant sandbox env {ids[0]} --port {port})\"")
 
@@ -88,8 +91,6 @@ def down(
     state_dir: Path | None = typer.Option(None, "--state-dir"),
 ) -> None:
     """Stop the sandbox started by `up`."""
-    from crossgrant.sandbox.server import Info  # noqa: PLC0415
-
     directory = _state_dir(port, state_dir)
     info = Info.read(directory)
     if info is None:
@@ -97,7 +98,7 @@ def down(
     try:
         os.kill(info.pid, signal.SIGTERM)
     except ProcessLookupError:
-        (directory / "sandbox.json").unlink(missing_ok=True)
+        (directory / protocol.STATE_FILE).unlink(missing_ok=True)
         typer.echo(f"sandbox (pid {info.pid}) was not running; record removed")
         return
     deadline = time.monotonic() + 15
@@ -117,13 +118,8 @@ def env(
     The secrets stay in the sandbox's credentials file (mode 0600); only its path and the
     profile name are printed.
     """
-    from crossgrant.sandbox.server import Info  # noqa: PLC0415
-
     check_account_id(account, "ACCOUNT")
-    info = Info.read(_state_dir(port, state_dir))
-    if info is None:
-        raise CrossgrantError(f"no sandbox is running on port {port}: "
-                              f"`crossgrant sandbox up --port {port}` first")
+    info = _running(port, state_dir)
     if account not in info.accounts:
         raise CrossgrantError(f"account {account} is not one of the sandbox's accounts "
                               f"({', '.join(info.accounts)})")
@@ -145,7 +141,7 @@ def audit(
     as_json: bool = typer.Option(False, "--json", help="The raw JSON lines."),
 ) -> None:
     """Show the sandbox's audit log: who did what, and the decision with its statement."""
-    path = _state_dir(port, state_dir) / "audit.jsonl"
+    path = _state_dir(port, state_dir) / protocol.AUDIT_FILE
     if not path.exists():
         raise CrossgrantError(f"{path}: no audit log (is the sandbox running?)")
     with path.open(encoding="utf-8") as f:
@@ -180,37 +176,17 @@ def _control(port: int, state_dir: Path | None, method: str, path: str,
              body: bytes | None = None, headers: dict[str, str] | None = None,
              timeout: float = 60) -> tuple[int, Any]:
     """Call /_crossgrant/PATH on the running sandbox with its control token."""
-    import ssl  # noqa: PLC0415
-    import urllib.error  # noqa: PLC0415
-    from urllib.parse import quote  # noqa: PLC0415
-
-    from crossgrant.sandbox.control import TOKEN_FILE, TOKEN_HEADER  # noqa: PLC0415
-    from crossgrant.sandbox.server import Info  # noqa: PLC0415
-
-    directory = _state_dir(port, state_dir)
-    info = Info.read(directory)
-    if info is None:
-        raise CrossgrantError(f"no sandbox is running on port {port}: "
-                              f"`crossgrant sandbox up --port {port}` first")
+    info = _running(port, state_dir)
     try:
-        token = (directory / TOKEN_FILE).read_text(encoding="utf-8").strip()
+        token = info.token_file.read_text(encoding="utf-8").strip()
     except OSError as exc:
         raise CrossgrantError(f"cannot read the sandbox's control token: {exc}") from None
-    url = f"{info.endpoint}/_crossgrant/{quote(path, safe='/:$')}"
-    request = urllib.request.Request(url, data=body, method=method, headers={
-        TOKEN_HEADER: token, "Content-Type": "application/json", **(headers or {})})
-    context = ssl.create_default_context(cafile=str(info.ca_bundle))
     try:
-        with urllib.request.urlopen(request, timeout=timeout, context=context) as resp:
-            status, data = int(resp.status), resp.read()
-    except urllib.error.HTTPError as exc:
-        status, data = exc.code, exc.read()
+        status, parsed = protocol.call(info.endpoint, token, method, path, body,
+                                       ca_bundle=str(info.ca_bundle), headers=headers,
+                                       timeout=timeout)
     except OSError as exc:
         raise CrossgrantError(f"cannot reach the sandbox at {info.endpoint}: {exc}") from None
-    try:
-        parsed = json.loads(data) if data else None
-    except ValueError:
-        parsed = {"message": data.decode("utf-8", "replace")}
     if status >= 400:
         err = parsed if isinstance(parsed, dict) else {}
         message = f"{err.get('__type', status)}: {err.get('message', '')}"
@@ -258,7 +234,7 @@ def register_command(
         spec["code_dir"] = str(code.resolve())
     if account is not None:
         spec["account"] = account
-    _, fn = _control(port, state_dir, "POST", "functions", json.dumps(spec).encode())
+    _, fn = _control(port, state_dir, "POST", protocol.FUNCTIONS, json.dumps(spec).encode())
     if as_json:
         typer.echo(json.dumps(fn, indent=2))
         return
@@ -294,8 +270,9 @@ def invoke_command(
     except ValueError as exc:
         raise CrossgrantError(f"--payload is not JSON: {exc}") from None
     kind = "Event" if is_async else "RequestResponse"
-    _, result = _control(port, state_dir, "POST", f"invoke/{name}", text.encode("utf-8"),
-                         {"X-Invocation-Type": kind}, timeout=960)
+    _, result = _control(port, state_dir, "POST", f"{protocol.INVOKE}/{name}",
+                         text.encode("utf-8"), {protocol.INVOCATION_TYPE_HEADER: kind},
+                         timeout=960)
     if as_json:
         typer.echo(json.dumps(result, indent=2))
     else:

@@ -26,7 +26,7 @@ import time
 import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote_plus, unquote, urlsplit
@@ -35,6 +35,7 @@ from crossgrant.iam import PrincipalKind
 from crossgrant.sandbox.audit import AuditLog, AuditRecord
 from crossgrant.sandbox.authorizer import Outcome
 from crossgrant.sandbox.lambdas import AsyncInvocation, LambdaError, Runner, parse_function_arn
+from crossgrant.serial import OMIT
 
 _log = logging.getLogger(__name__)
 
@@ -84,27 +85,22 @@ class Delivery:
     attempts: int = 0
     error: str | None = None
     result: Any = None
-    event: dict[str, Any] = field(default_factory=dict, repr=False)
-    invocation: AsyncInvocation | None = field(default=None, repr=False)
+    event: dict[str, Any] = field(default_factory=dict, repr=False, metadata=OMIT)
+    invocation: AsyncInvocation | None = field(default=None, repr=False, metadata=OMIT)
 
     @property
     def settled(self) -> bool:
         return self.status in ("succeeded", "failed", "undeliverable")
 
-    def to_json(self, *, with_event: bool = False) -> dict[str, Any]:
+    def __json__(self) -> dict[str, Any]:
+        """The fields, with status and attempts read live from a running invocation; the
+        event (large) and the invocation stay out (the control API adds the event on
+        request)."""
         inv = self.invocation
-        status = self.status if inv is None or self.settled else inv.status
-        out: dict[str, Any] = {
-            "id": self.id, "time": self.time, "bucket": self.bucket, "key": self.key,
-            "event_name": self.event_name, "configuration_id": self.configuration_id,
-            "function_arn": self.function_arn, "function": self.function,
-            "cross_account": self.cross_account, "status": status,
-            "request_id": self.request_id,
-            "attempts": len(inv.attempts) if inv is not None else self.attempts,
-            "error": self.error, "result": self.result}
-        if with_event:
-            out["event"] = self.event
-        return out
+        live = {"status": self.status if inv is None or self.settled else inv.status,
+                "attempts": len(inv.attempts) if inv is not None else self.attempts}
+        return {f.name: live.get(f.name, getattr(self, f.name)) for f in fields(self)
+                if f.metadata.get("json", True)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -413,12 +409,12 @@ def _deleted(body: bytes) -> list[_Change]:
     for node in root:
         if node.tag.rsplit("}", 1)[-1] != "Deleted":
             continue
-        fields = {child.tag.rsplit("}", 1)[-1]: (child.text or "") for child in node}
-        if "Key" not in fields:
+        parts = {child.tag.rsplit("}", 1)[-1]: (child.text or "") for child in node}
+        if "Key" not in parts:
             continue
-        marker = fields.get("DeleteMarker", "").lower() == "true"
-        version = fields.get("DeleteMarkerVersionId") if marker else fields.get("VersionId")
-        name = "ObjectRemoved:DeleteMarkerCreated" if marker and not fields.get("VersionId") \
+        marker = parts.get("DeleteMarker", "").lower() == "true"
+        version = parts.get("DeleteMarkerVersionId") if marker else parts.get("VersionId")
+        name = "ObjectRemoved:DeleteMarkerCreated" if marker and not parts.get("VersionId") \
             else "ObjectRemoved:Delete"
-        out.append(_Change(fields["Key"], name, version or None))
+        out.append(_Change(parts["Key"], name, version or None))
     return out

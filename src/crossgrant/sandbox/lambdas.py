@@ -43,7 +43,7 @@ import traceback
 import types
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime, timedelta
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -103,7 +103,7 @@ class LambdaError(CrossgrantError):
         self.status = status
         self.reason = reason  # the sandbox's explanation, e.g. the STS denial
 
-    def to_json(self) -> dict[str, Any]:
+    def __json__(self) -> dict[str, Any]:
         body: dict[str, Any] = {"__type": self.code, "message": self.message,
                                 "Type": "User" if self.status < 500 else "Service"}
         if self.reason:
@@ -192,11 +192,10 @@ class FunctionSpec:
     def log_group(self) -> str:
         return f"/aws/lambda/{self.name}"
 
-    def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "arn": self.arn, "handler": self.handler,
-                "role_arn": self.role_arn, "account": self.account, "region": self.region,
-                "code_dir": self.code_dir, "env": dict(self.env), "timeout": self.timeout,
-                "memory": self.memory}
+    def __json__(self) -> dict[str, Any]:
+        """The fields with the ARN after the name, and env as an object."""
+        written = {f.name: getattr(self, f.name) for f in fields(self)}
+        return {"name": self.name, "arn": self.arn} | written | {"env": dict(self.env)}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> FunctionSpec:
@@ -458,7 +457,8 @@ class InvocationResult:
         """Lambda's LogResult: base64 of the last 4 KB of the log."""
         return base64.b64encode(self.logs.encode("utf-8")[-LOG_TAIL:]).decode("ascii")
 
-    def to_json(self) -> dict[str, Any]:
+    def __json__(self) -> dict[str, Any]:
+        """Lambda's Invoke response."""
         out: dict[str, Any] = {"StatusCode": self.status_code, "ExecutedVersion": VERSION,
                                "RequestId": self.request_id}
         if self.function_error:
@@ -468,17 +468,16 @@ class InvocationResult:
         return out
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Attempt:
     time: str
     ok: bool
     error_type: str | None = None
     error_message: str | None = None
-    duration_ms: float = 0.0
+    duration_ms: float = 0.0  # to 0.01 ms, as reported
 
-    def to_json(self) -> dict[str, Any]:
-        return {"time": self.time, "ok": self.ok, "error_type": self.error_type,
-                "error_message": self.error_message, "duration_ms": round(self.duration_ms, 2)}
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "duration_ms", round(self.duration_ms, 2))
 
 
 @dataclass(slots=True, eq=False)
@@ -499,10 +498,9 @@ class AsyncInvocation:
     def wait(self, timeout: float | None = None) -> bool:
         return self.done.wait(timeout)
 
-    def to_json(self) -> dict[str, Any]:
+    def __json__(self) -> dict[str, Any]:
         out: dict[str, Any] = {"RequestId": self.request_id, "FunctionArn": self.function_arn,
-                               "Status": self.status,
-                               "Attempts": [a.to_json() for a in self.attempts]}
+                               "Status": self.status, "Attempts": self.attempts}
         if self.result is not None and self.status in ("succeeded", "failed"):
             out["Payload"] = self.result.value
         return out

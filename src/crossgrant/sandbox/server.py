@@ -12,12 +12,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import signal
 import sys
 import tempfile
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,28 +28,30 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from crossgrant.sandbox import control
+from crossgrant.sandbox import protocol
 from crossgrant.sandbox.accounts import AdminKey, bootstrap
 from crossgrant.sandbox.audit import AuditLog
 from crossgrant.sandbox.authorizer import Authorizer
 from crossgrant.sandbox.bucket_policies import BucketPolicies
+from crossgrant.sandbox.control import Control
 from crossgrant.sandbox.credentials import CredentialStore
+from crossgrant.sandbox.events import S3Events
+from crossgrant.sandbox.lambdas import DEFAULT_WORKERS, LAMBDA_SERVICE, AssumeRoleAsLambda, Runner
 from crossgrant.sandbox.operations import Mapper
+from crossgrant.sandbox.protocol import (  # re-exported: the names clients used from here
+    DEFAULT_ACCOUNTS,
+    DEFAULT_PORT,
+    DEFAULT_REGION,
+    Info,
+    default_state_dir,
+)
 from crossgrant.sandbox.state import StateCache
 from crossgrant.sandbox.tls import make_certificates
 from crossgrant.sandbox.wsgi import Environ, StartResponse
 
-DEFAULT_ACCOUNTS = ("111111111111", "222222222222")
-DEFAULT_REGION = "eu-west-1"
-DEFAULT_PORT = 4566
-
-
-def default_state_dir(port: int) -> Path:
-    base = os.environ.get("CROSSGRANT_SANDBOX_DIR")
-    if base:
-        return Path(base)
-    state_home = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
-    return state_home / "crossgrant" / f"sandbox-{port}"
+__all__ = ["DEFAULT_ACCOUNTS", "DEFAULT_PORT", "DEFAULT_REGION", "Info", "Sandbox",
+           "default_state_dir", "main"]
+WORKERS_ENV = "CROSSGRANT_LAMBDA_WORKERS"
 
 
 def _mappers() -> dict[str, Mapper]:
@@ -66,51 +68,6 @@ class _QuietHandler(MotoRequestHandler):
         return
 
 
-@dataclass(frozen=True, slots=True)
-class Info:
-    """What `sandbox.json` says about a running sandbox."""
-
-    port: int
-    http_port: int
-    pid: int
-    region: str
-    accounts: tuple[str, ...]
-    state_dir: Path
-
-    @property
-    def endpoint(self) -> str:
-        return f"https://127.0.0.1:{self.port}"
-
-    @property
-    def http_endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.http_port}"
-
-    @property
-    def ca_bundle(self) -> Path:
-        return self.state_dir / "ca.pem"
-
-    @property
-    def credentials_file(self) -> Path:
-        return self.state_dir / "credentials"
-
-    @property
-    def audit_file(self) -> Path:
-        return self.state_dir / "audit.jsonl"
-
-    @staticmethod
-    def profile(account: str) -> str:
-        return f"sandbox-{account}"
-
-    @classmethod
-    def read(cls, state_dir: Path) -> Info | None:
-        try:
-            raw = json.loads((state_dir / "sandbox.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return None
-        return cls(int(raw["port"]), int(raw["http_port"]), int(raw["pid"]),
-                   str(raw["region"]), tuple(raw["accounts"]), state_dir)
-
-
 class Sandbox:
     def __init__(self, *, port: int = 0, http_port: int | None = None,
                  accounts: Iterable[str] = DEFAULT_ACCOUNTS, region: str = DEFAULT_REGION,
@@ -124,7 +81,7 @@ class Sandbox:
         self._requested_port = port
         # The plain-HTTP twin: port + 1 next to a fixed port, any free port next to port 0.
         self._requested_http_port = http_port if http_port is not None else (
-            port + 1 if port else 0)
+            protocol.http_port_of(port) if port else 0)
         if state_dir is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="crossgrant-sandbox-")
             tls_dir = Path(self._tmp.name)
@@ -132,13 +89,13 @@ class Sandbox:
             tls_dir = state_dir
         self.ca_bundle, self._cert, self._key = make_certificates(tls_dir)
         self.state_dir = state_dir
-        self.audit = AuditLog(state_dir / "audit.jsonl" if state_dir else None)
+        self.audit = AuditLog(state_dir / protocol.AUDIT_FILE if state_dir else None)
         moto_app = DomainDispatcherApplication(create_backend_app)
         self.authorizer = Authorizer(
             moto_app, mappers=_mappers(), credentials=self.credentials, state=self.state,
             admin_keys={a: k.access_key for a, k in self.keys.items()}, audit=self.audit,
             region=region, bucket_policies=self.bucket_policies)
-        self.control = control.attach(self)  # Lambda runner, S3 events, /_crossgrant/ API
+        self.control = self._attach_control()  # Lambda runner, S3 events, /_crossgrant/ API
         self._server: BaseWSGIServer | None = None
         self._http_server: BaseWSGIServer | None = None
         self._threads: list[threading.Thread] = []
@@ -146,12 +103,12 @@ class Sandbox:
     # -- the WSGI entry point, with the sandbox's own control paths ------------------------
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
-        if environ.get("PATH_INFO") == "/_crossgrant/health":
+        if environ.get("PATH_INFO") == protocol.HEALTH_PATH:
             body = json.dumps({"ok": True, "accounts": list(self.accounts)}).encode()
             start_response("200 OK", [("Content-Type", "application/json"),
                                       ("Content-Length", str(len(body)))])
             return [body]
-        if str(environ.get("PATH_INFO", "")).startswith(control.PREFIX):
+        if str(environ.get("PATH_INFO", "")).startswith(protocol.PREFIX):
             return self.control(environ, start_response)
         return self.authorizer(environ, start_response)
 
@@ -169,11 +126,39 @@ class Sandbox:
 
     @property
     def endpoint(self) -> str:
-        return f"https://127.0.0.1:{self.port}"
+        return protocol.endpoint(self.port)
 
     @property
     def http_endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.http_port}"
+        return protocol.http_endpoint(self.http_port)
+
+    def _attach_control(self) -> Control:
+        """The Lambda runner, the S3 event hook and the control API.
+
+        The runner's key signs as the Lambda service principal; it is minted here, in
+        memory, and never written anywhere.
+        """
+        try:
+            workers = int(os.environ.get(WORKERS_ENV) or DEFAULT_WORKERS)
+        except ValueError:
+            workers = DEFAULT_WORKERS
+        key = self.credentials.service_key(LAMBDA_SERVICE)
+
+        def endpoint() -> str:
+            return self.endpoint
+
+        ca_bundle = str(self.ca_bundle)
+        runner = Runner(endpoint=endpoint,
+                        credentials=AssumeRoleAsLambda(endpoint, key, self.region, ca_bundle),
+                        region=self.region, workers=max(1, workers), ca_bundle=ca_bundle,
+                        log_dir=self.state_dir / protocol.LOG_DIR if self.state_dir else None,
+                        default_account=self.accounts[0] if self.accounts else None)
+        events = S3Events(runner, self.audit, region=self.region)
+        self.authorizer.hooks.append(events)
+        token = secrets.token_urlsafe(32)
+        if self.state_dir is not None:
+            protocol.write_token(self.state_dir, token)
+        return Control(runner, events, token)
 
     def _bind(self) -> None:
         self._server = make_server("127.0.0.1", self._requested_port, self, threaded=True,
@@ -232,18 +217,11 @@ class Sandbox:
     def _write_state(self) -> None:
         if self.state_dir is None:
             return
-        self.state_dir.mkdir(parents=True, exist_ok=True)
-        creds = self.state_dir / "credentials"
-        fd = os.open(creds, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            for account, key in self.keys.items():
-                f.write(f"[{Info.profile(account)}]\naws_access_key_id = {key.access_key}\n"
-                        f"aws_secret_access_key = {key.secret}\n\n")
-        info = {"port": self.port, "http_port": self.http_port, "pid": os.getpid(),
-                "region": self.region, "accounts": list(self.accounts)}
-        tmp = self.state_dir / "sandbox.json.tmp"
-        tmp.write_text(json.dumps(info), encoding="utf-8")
-        tmp.replace(self.state_dir / "sandbox.json")
+        protocol.write_private(self.state_dir / protocol.CREDENTIALS_FILE, "".join(
+            f"[{protocol.profile(account)}]\naws_access_key_id = {key.access_key}\n"
+            f"aws_secret_access_key = {key.secret}\n\n" for account, key in self.keys.items()))
+        Info(self.port, self.http_port, os.getpid(), self.region, self.accounts,
+             self.state_dir).write()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -266,7 +244,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         sandbox.serve_forever()
     finally:
-        (args.state_dir / "sandbox.json").unlink(missing_ok=True)
+        (args.state_dir / protocol.STATE_FILE).unlink(missing_ok=True)
         sys.exit(0)
 
 
