@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 from crossgrant.cli import diagnose as diagnose_cmd
 from crossgrant.diagnose import CAUSES, Diagnosis, FixKind, apply_fixes, diagnose
 from crossgrant.iam import Request, parse_principal
+from crossgrant.serial import to_json
 from crossgrant.world import AccountState, authorize, dump_state, load_state
 
 A, B, C = "111111111111", "222222222222", "333333333333"
@@ -616,7 +617,7 @@ def test_diagnosis_json_is_plain_json() -> None:
         {"Effect": "Deny", "Principal": "*", "Action": "s3:DeleteBucket",
          "Resource": "arn:aws:s3:::b-data"})))
     d = diagnose(message("s3:GetObject", OBJECT), state)
-    out = json.loads(json.dumps(d.as_json()))
+    out = json.loads(json.dumps(to_json(d)))
     assert out["causes"][0]["id"] == "resource-policy-missing"
     assert out["proven"] is True
     assert copy.deepcopy(out) == out

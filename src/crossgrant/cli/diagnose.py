@@ -17,6 +17,7 @@ from rich.text import Text
 
 from crossgrant.diagnose import Diagnosis, Fix, diagnose
 from crossgrant.errors import CrossgrantError
+from crossgrant.serial import to_json
 from crossgrant.world import AccountState, load_state
 
 WIDTH = 110
@@ -114,7 +115,7 @@ def register(app: typer.Typer) -> None:
             print(f"crossgrant: error: {exc}", file=sys.stderr)
             raise typer.Exit(2) from None
         if as_json:
-            typer.echo(json.dumps(result.as_json(), indent=2))
+            typer.echo(json.dumps(to_json(result), indent=2))
         else:
             print_diagnosis(result, Console(width=WIDTH, highlight=False, soft_wrap=True))
         if not result.recognised:

@@ -126,18 +126,19 @@ class ParsedMessage:
     def recognised(self) -> bool:
         return self.form is not Form.UNRECOGNISED
 
-    def as_json(self) -> dict[str, Any]:
+    def __json__(self) -> dict[str, Any]:
+        # The reason's policy type and explicitness are spelled out for machines.
+        reason = self.reason
         return {
             "recognised": self.recognised,
-            "form": self.form.value,
+            "form": self.form,
             "principal": self.principal,
             "action": self.action,
             "resource": self.resource,
             "resource_quoted": self.resource_quoted,
-            "reason": self.reason.value if self.reason else None,
-            "policy_type": (self.reason.policy_type.value
-                            if self.reason and self.reason.policy_type else None),
-            "explicit": self.reason.explicit if self.reason else None,
+            "reason": reason,
+            "policy_type": reason.policy_type if reason else None,
+            "explicit": reason.explicit if reason else None,
             "policy_arn": self.policy_arn,
             "service": self.service,
             "operation": self.operation,

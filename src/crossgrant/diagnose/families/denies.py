@@ -1,0 +1,298 @@
+"""Explicit denies: which statement matched, and the smallest change that lets the caller by.
+
+A Deny with an exception list on who the principal is (`ArnNotLike aws:PrincipalArn`,
+`StringNotEquals aws:PrincipalOrgID`, ...) gets the caller's value added to that list. A
+Deny that holds because of the request itself (plain HTTP, another Region, no VPC
+endpoint) gets a request change, with exempting the caller as the alternative. A Deny in
+the caller's own policies loses the action, or is removed when nothing would be left.
+Other denies get an `ArnNotEquals aws:PrincipalArn` exemption for the caller's role.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from crossgrant.diagnose.model import Cause, DocRef, Fix, FixKind
+from crossgrant.diagnose.registry import DENY_IDS, Family, cause
+from crossgrant.diagnose.statements import replace_diff
+from crossgrant.iam import Decision, Policy, PolicyType, Request
+from crossgrant.iam.principal import EntryKind
+from crossgrant.iam.statement import Statement
+from crossgrant.world import AccountState, Collected, PolicyDoc, Role, UnknownPolicy
+from crossgrant.world.state import (
+    bucket_policy_label,
+    inline_policy_label,
+    key_policy_label,
+    rcp_label,
+    scp_label,
+    stream_policy_label,
+    table_policy_label,
+    trust_policy_label,
+)
+
+if TYPE_CHECKING:
+    from crossgrant.diagnose.solver import Solver
+
+_PRINCIPAL_KEYS = ("aws:principalarn", "aws:userid", "aws:username", "aws:principalaccount",
+                   "aws:principalorgid", "aws:principalorgpaths")
+_EXCEPTION_OPS = ("StringNotEquals", "StringNotLike", "StringNotEqualsIgnoreCase",
+                  "ArnNotEquals", "ArnNotLike")
+
+
+def _denied(s: Solver, decision: Decision, got: Collected, req: Request) -> list[Cause]:
+    index = _doc_index(s.step.state)
+    causes = []
+    seen: set[tuple[str, int]] = set()
+    for ref in decision.because:
+        if (ref.document, ref.index) in seen:
+            continue
+        seen.add((ref.document, ref.index))
+        cid = DENY_IDS.get(ref.policy_type, "resource-deny")
+        hit = index.get(ref.document)
+        if hit is None or isinstance(hit[1], UnknownPolicy):
+            causes.append(cause(cid, f"{ref.document} statement {ref.label} "
+                                f"denies {req.action}.", ref.document,
+                                (Fix(FixKind.ADVICE, f"narrow {ref.document} statement "
+                                     f"{ref.label}"),)))
+            continue
+        docref, doc = hit
+        assert isinstance(doc, Policy)
+        st = doc.statements[ref.index]
+        causes.append(_deny_cause(s, cid, docref, doc, st, got, req))
+    return causes
+
+
+def _deny_cause(s: Solver, cid: str, ref: DocRef, doc: Policy, st: Statement,
+                got: Collected, req: Request) -> Cause:
+    ctx = got.request.full_context
+    source = st.source
+    head = (f"{ref.label} statement {st.ref.label} denies {req.action} on "
+            f"{got.request.resource} and matches this request")
+    exempt = _exempt_by_list(source, st, ctx)
+    if exempt is not None:
+        new, key, value = exempt
+        fix = Fix(FixKind.REPLACE_STATEMENT, f"add {value} to the {key} exceptions of "
+                  f"{ref.label} statement {st.ref.label}", ref, new, source, st.ref.index,
+                  diff=replace_diff(ref.label, doc.document, st.ref.index, new))
+        return cause(cid, f"{head}: the caller ({key} = {value}) is not in "
+                     f"its list of exceptions. An explicit deny overrides every allow.",
+                     ref.label, (fix,))
+    change = _escape_by_request(st, ctx)
+    principal_fix = _principal_exception(s, ref, doc, st, req)
+    if change is not None:
+        key, value, why = change
+        fix = Fix(FixKind.CHANGE_REQUEST, f"make the request with {key}={value}",
+                  context={key: value})
+        alternatives = (principal_fix,) if principal_fix is not None else ()
+        return cause(cid, f"{head} because {why}. An explicit deny "
+                     f"overrides every allow; the request itself has to change, or the "
+                     f"statement has to exempt the caller.", ref.label, (fix,),
+                     alternatives)
+    conditions = _conditions_text(source)
+    if principal_fix is None:
+        return cause(cid, f"{head}{conditions}.", ref.label,
+                     (Fix(FixKind.ADVICE, f"narrow {ref.label} statement "
+                          f"{st.ref.label} so it no longer covers {req.action}"),))
+    return cause(cid, f"{head}{conditions}. An explicit deny overrides "
+                 f"every allow.", ref.label, (principal_fix,))
+
+
+def _principal_exception(s: Solver, ref: DocRef, doc: Policy, st: Statement,
+                         req: Request) -> Fix | None:
+    """Exempt the caller: for its own documents (or a deny naming it) narrow the
+    statement; for documents covering many principals add an aws:PrincipalArn
+    exception."""
+    source = st.source
+    names_caller = st.principals is not None and not st.principals.negated and any(
+        e.kind in (EntryKind.ROLE, EntryKind.SESSION, EntryKind.USER, EntryKind.UNIQUE_ID,
+                   EntryKind.FEDERATED_USER) for e in st.principals.entries) and \
+        st.principals.strength(s.caller) > 1
+    own = st.ref.policy_type in (PolicyType.IDENTITY, PolicyType.BOUNDARY,
+                                 PolicyType.SESSION)
+    if own or names_caller:
+        narrowed = _without_action(source, req.action)
+        if narrowed is None:
+            return Fix(FixKind.REMOVE_STATEMENT, f"remove {ref.label} statement "
+                       f"{st.ref.label} (or narrow its Action/Resource so it no longer "
+                       f"covers {req.action} on {req.resource})", ref, None, source,
+                       st.ref.index,
+                       diff=replace_diff(ref.label, doc.document, st.ref.index, None))
+        return Fix(FixKind.REPLACE_STATEMENT, f"remove {req.action} from {ref.label} "
+                   f"statement {st.ref.label}", ref, narrowed, source, st.ref.index,
+                   diff=replace_diff(ref.label, doc.document, st.ref.index, narrowed))
+    if not s.caller.is_iam:
+        return None
+    arn = s.who()
+    new = copy.deepcopy(source)
+    block = new.setdefault("Condition", {})
+    values = block.setdefault("ArnNotEquals", {}).setdefault("aws:PrincipalArn", [])
+    if isinstance(values, str):
+        values = [values]
+    values.append(arn)
+    block["ArnNotEquals"]["aws:PrincipalArn"] = values if len(values) > 1 else values[0]
+    return Fix(FixKind.REPLACE_STATEMENT, f"exempt {arn} from {ref.label} statement "
+               f"{st.ref.label}", ref, new, source, st.ref.index,
+               diff=replace_diff(ref.label, doc.document, st.ref.index, new))
+
+
+
+
+def _doc_index(state: AccountState) -> dict[str, tuple[DocRef, PolicyDoc]]:
+    """Every document of the state by its label, with where it lives."""
+    out: dict[str, tuple[DocRef, PolicyDoc]] = {}
+    for acct_id, acct in state.accounts.items():
+        for arn, mp in acct.managed_policies.items():
+            out[arn] = (DocRef("managed", arn, acct_id, arn), mp.policy)
+        for owner, entities in (("roles", acct.roles), ("users", acct.users)):
+            for name, ent in entities.items():
+                if isinstance(ent, Role):
+                    label = trust_policy_label(ent.arn)
+                    out[label] = (DocRef("trust", label, acct_id, name), ent.trust_policy)
+                for pname, doc in ent.inline_policies.items():
+                    label = inline_policy_label(ent.arn, pname)
+                    out[label] = (DocRef("inline", label, acct_id, name, owner, pname), doc)
+        for name, bucket in acct.buckets.items():
+            if bucket.policy is not None:
+                label = bucket_policy_label(name)
+                out[label] = (DocRef("bucket", label, acct_id, name), bucket.policy)
+        for arn, table in acct.tables.items():
+            if table.policy is not None:
+                label = table_policy_label(arn)
+                out[label] = (DocRef("table", label, acct_id, arn), table.policy)
+            if table.stream_arn and table.stream_policy is not None:
+                label = stream_policy_label(table.stream_arn)
+                out[label] = (DocRef("stream", label, acct_id, arn), table.stream_policy)
+        for arn, key in acct.keys.items():
+            label = key_policy_label(arn)
+            out[label] = (DocRef("key", label, acct_id, arn), key.policy)
+    org = state.organization
+    if org is not None:
+        for name, doc in org.scps.items():
+            out[scp_label(name)] = (DocRef("scp", scp_label(name), None, name), doc)
+        for name, doc in org.rcps.items():
+            out[rcp_label(name)] = (DocRef("rcp", rcp_label(name), None, name), doc)
+    return out
+
+
+def _base_operator(op: str) -> tuple[str, bool]:
+    """The operator without set qualifier and IfExists, and whether it had IfExists."""
+    name = op.split(":", 1)[1] if op.startswith(("ForAllValues:", "ForAnyValue:")) else op
+    if name.endswith("IfExists"):
+        return name[: -len("IfExists")], True
+    return name, False
+
+
+def _exempt_by_list(source: Mapping[str, Any], st: Statement, ctx: Mapping[str, tuple[str, ...]]
+                    ) -> tuple[dict[str, Any], str, str] | None:
+    """A deny with an exception list on a principal key (`ArnNotLike aws:PrincipalArn
+    [...]`): the smallest fix is to add the caller's value to that list."""
+    block = source.get("Condition")
+    if not isinstance(block, Mapping):
+        return None
+    for want in _PRINCIPAL_KEYS:
+        for op, keys in block.items():
+            base, _ = _base_operator(op)
+            if base not in _EXCEPTION_OPS or not isinstance(keys, Mapping):
+                continue
+            for key, values in keys.items():
+                if key.lower() != want:
+                    continue
+                present = ctx.get(want)
+                if not present:
+                    continue
+                value = present[0]
+                if want == "aws:userid" and ":" in value:
+                    value = value.split(":", 1)[0] + ":*"
+                    if base not in ("StringNotLike",):
+                        continue
+                new = copy.deepcopy(dict(source))
+                vals = [values] if isinstance(values, str) else list(values)
+                vals.append(value)
+                new["Condition"][op][key] = vals
+                return new, key, value
+    return None
+
+
+def _escape_by_request(st: Statement, ctx: Mapping[str, tuple[str, ...]]
+                       ) -> tuple[str, str, str] | None:
+    """A context value that would make one of the deny's conditions false, with why the
+    deny applied; None when no request property is to blame."""
+    for cond in st.conditions:
+        key = cond.key
+        if key in _PRINCIPAL_KEYS or key.startswith("aws:principal"):
+            continue
+        base, _ = _base_operator(cond.operator)
+        present = ctx.get(key)
+        shown = present[0] if present else "absent"
+        original = _original_key(st.source, cond.operator, key)
+        why = f"{cond.operator} {original} {list(cond.values)} holds ({original} is {shown})"
+        value: str | None = None
+        if base == "Bool" and len(cond.values) == 1:
+            value = "true" if cond.values[0].lower() == "false" else "false"
+        elif base in ("StringNotEquals", "StringNotEqualsIgnoreCase", "ArnNotEquals"):
+            value = cond.values[0]
+        elif base in ("StringNotLike", "ArnNotLike"):
+            plain = [v for v in cond.values if "*" not in v and "?" not in v]
+            value = plain[0] if plain else None
+        elif base == "NotIpAddress":
+            value = cond.values[0].split("/", 1)[0]
+        if value is not None:
+            test = dict(ctx)
+            test[key] = (value,)
+            if not cond.test(test):
+                return original, value, why
+    return None
+
+
+def _original_key(source: Mapping[str, Any], op: str, key: str) -> str:
+    block = source.get("Condition")
+    if isinstance(block, Mapping):
+        keys = block.get(op)
+        if isinstance(keys, Mapping):
+            for k in keys:
+                if k.lower() == key:
+                    return str(k)
+    return key
+
+
+def _conditions_text(source: Mapping[str, Any]) -> str:
+    block = source.get("Condition")
+    if not block:
+        return " (it has no condition)"
+    return f" (its conditions all hold: {json.dumps(block, sort_keys=True)})"
+
+
+def _without_action(source: Mapping[str, Any], action: str) -> dict[str, Any] | None:
+    """The statement without `action` in its Action list, or None when that would leave
+    nothing (or the action is covered by a wildcard, which cannot be cut out simply)."""
+    raw = source.get("Action")
+    if raw is None:
+        return None
+    values = [raw] if isinstance(raw, str) else list(raw)
+    keep = [v for v in values if v.lower() != action.lower()]
+    if len(keep) == len(values) or not keep:
+        return None
+    if any(("*" in v or "?" in v) and _glob(v, action) for v in keep):
+        return None
+    new = copy.deepcopy(dict(source))
+    new["Action"] = keep[0] if len(keep) == 1 else keep
+    return new
+
+
+def _glob(pattern: str, text: str) -> bool:
+    rx = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.fullmatch(rx, text, re.IGNORECASE | re.DOTALL) is not None
+
+
+FAMILY = Family(
+    "denies",
+    {"scp-deny": "A service control policy denies the action",
+     "rcp-deny": "A resource control policy denies the action",
+     "identity-deny": "An identity-based policy of the caller denies the action",
+     "resource-deny": "The resource's policy denies the action",
+     "boundary-deny": "The caller's permissions boundary denies the action"},
+    denied=_denied)
