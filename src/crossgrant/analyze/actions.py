@@ -3,22 +3,18 @@ action catalog where it knows them."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from functools import lru_cache
-from typing import Any
 
+from crossgrant.iam import Element
 from crossgrant.iam.actions import expand_action_pattern, lookup_action
 
 __all__ = ["granted_actions"]
 
 
-def granted_actions(source: Mapping[str, Any], service: str) -> tuple[str, ...]:
-    """The actions the statement grants on a resource of `service`: expanded through the
-    catalog where it knows them, as written where it does not."""
-    negated = "NotAction" in source
-    raw = source.get("NotAction" if negated else "Action")
-    written = tuple([raw] if isinstance(raw, str) else list(raw or []))
-    return _expand(written, negated, service)
+def granted_actions(element: Element, service: str) -> tuple[str, ...]:
+    """The actions an Action/NotAction element grants on a resource of `service`: expanded
+    through the catalog where it knows them, as written where it does not."""
+    return _expand(element.values, element.negated, service)
 
 
 @lru_cache(maxsize=4096)

@@ -26,7 +26,7 @@ import hashlib
 from collections.abc import Mapping
 
 from crossgrant.analyze.actions import granted_actions
-from crossgrant.analyze.conditions import narrowing_of, statement_conditions
+from crossgrant.analyze.conditions import Narrowing, narrowing_from, narrowing_of
 from crossgrant.analyze.denies import (
     complement,
     contexts_of,
@@ -37,8 +37,8 @@ from crossgrant.analyze.denies import (
     residual_conditions,
 )
 from crossgrant.analyze.findings import Analysis, Finding
-from crossgrant.analyze.principals import principal_entries, unique_ids
-from crossgrant.analyze.reach import reach_of
+from crossgrant.analyze.principals import Entry, principal_entries, unique_ids
+from crossgrant.analyze.reach import Reach, reach_of
 from crossgrant.analyze.resources import Resource, resources
 from crossgrant.analyze.zone import TrustZone, Zone, trust_zone
 from crossgrant.errors import CrossgrantError
@@ -103,42 +103,17 @@ def _analyze_policy(res: Resource, policy: Policy, zone: TrustZone, ids: Mapping
     for st in policy.statements:
         if not st.allow:
             continue
-        entries = principal_entries(st.source, ids)
+        entries = principal_entries(st.principal_element, ids)
         if not entries:
             continue
-        own = narrowing_of(statement_conditions(st), buckets, ids)
-        actions = granted_actions(st.source, res.service)
+        own = narrowing_of(st.conditions, buckets, ids)
+        actions = granted_actions(st.action_element, res.service)
         for entry in entries:
             reach = reach_of(entry, own, zone, res.account)
             if reach is None:
                 continue
-            mentioned: list[str] = []
-            narrowing = own
-            for d in denies:
-                every, some = deny_action_cover(d, actions)
-                if not some or not deny_covers_principal(d, entry, zone, res.account):
-                    continue
-                label = f"{d.ref.document} statement {d.ref.label}"
-                if not every or not deny_resource_cover(d, st):
-                    mentioned.append(label)
-                    continue
-                residual = residual_conditions(d)
-                if not residual:
-                    reach = None
-                    break
-                comp = complement(residual[0]) if len(residual) == 1 else None
-                if comp is not None:
-                    narrowing = narrowing.meet(narrowing_of([comp], buckets, ids))
-                    reach = reach_of(entry, narrowing, zone, res.account)
-                    if reach is None:
-                        break
-                    mentioned.append(label)
-                    continue
-                worlds = contexts_of(entry, zone, res.account)
-                if worlds is not None and deny_holds_everywhere(residual, worlds):
-                    reach = None
-                    break
-                mentioned.append(label)
+            reach, mentioned = _after_denies(reach, entry, own, st, actions, denies, res, zone,
+                                             ids, buckets)
             if reach is None:
                 continue
             notes = list(res.notes)
@@ -148,7 +123,7 @@ def _analyze_policy(res: Resource, policy: Policy, zone: TrustZone, ids: Mapping
                 notes.append(f"{entry.pattern} is not a principal of the state: a deleted "
                              f"role's unique id (then nobody can use this grant) or a "
                              f"principal outside the state")
-            if "NotPrincipal" in st.source:
+            if st.principal_element is not None and st.principal_element.negated:
                 notes.append("Allow with NotPrincipal grants everyone not listed")
             out.append(Finding(
                 id=_finding_id(res.arn, res.label, st.ref.index, entry.pattern),
@@ -157,8 +132,43 @@ def _analyze_policy(res: Resource, policy: Policy, zone: TrustZone, ids: Mapping
                 external=reach.external, actions=actions,
                 conditions=dict(st.source.get("Condition") or {}), document=res.label,
                 statement=st.ref.label, statement_index=st.ref.index, public=reach.public,
-                denies=tuple(dict.fromkeys(mentioned)), notes=tuple(notes)))
+                denies=mentioned, notes=tuple(notes)))
     return out
+
+
+def _after_denies(reach: Reach, entry: Entry, own: Narrowing, allow: Statement,
+                  actions: tuple[str, ...], denies: list[Statement], res: Resource,
+                  zone: TrustZone, ids: Mapping[str, str], buckets: Mapping[str, str]
+                  ) -> tuple[Reach | None, tuple[str, ...]]:
+    """What is left of `reach` once the Deny statements that clearly cover it have removed
+    or narrowed it, and the labels of the overlapping ones that did not."""
+    mentioned: list[str] = []
+    narrowing = own
+    for d in denies:
+        every, some = deny_action_cover(d, actions)
+        if not some or not deny_covers_principal(d, entry, zone, res.account):
+            continue
+        label = f"{d.ref.document} statement {d.ref.label}"
+        if not every or not deny_resource_cover(d, allow):
+            mentioned.append(label)
+            continue
+        residual = residual_conditions(d)
+        if not residual:
+            return None, ()
+        comp = complement(residual[0]) if len(residual) == 1 else None
+        if comp is not None:
+            narrowing = narrowing.meet(narrowing_from([comp], buckets, ids))
+            narrowed = reach_of(entry, narrowing, zone, res.account)
+            if narrowed is None:
+                return None, ()
+            reach = narrowed
+            mentioned.append(label)
+            continue
+        worlds = contexts_of(entry, zone, res.account)
+        if worlds is not None and deny_holds_everywhere(residual, worlds):
+            return None, ()
+        mentioned.append(label)
+    return reach, tuple(dict.fromkeys(mentioned))
 
 
 def _finding_id(resource: str, document: str, index: int, principal: str) -> str:

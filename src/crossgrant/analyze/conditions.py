@@ -7,11 +7,11 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from crossgrant.iam import Condition
 from crossgrant.iam.arn import is_account_id
-from crossgrant.iam.statement import Statement
 
 __all__ = ["ACCOUNT_KEYS", "ARN_KEYS", "NEGATED_TO_POSITIVE", "ORG_KEYS", "WILD", "Narrowing",
-           "narrowing_of", "split", "statement_conditions"]
+           "narrowing_from", "narrowing_of"]
 
 ACCOUNT_KEYS = frozenset({"aws:principalaccount", "aws:sourceaccount", "aws:sourceowner",
                            "kms:calleraccount"})
@@ -45,23 +45,21 @@ class Narrowing:
                           self.network or other.network, self.limited or other.limited)
 
 
-def split(op: str) -> tuple[str, str, bool]:
-    qualifier = ""
-    for q in ("ForAllValues:", "ForAnyValue:"):
-        if op.startswith(q):
-            qualifier, op = q[:-1], op[len(q):]
-    if_exists = op.endswith("IfExists")
-    return qualifier, op[: -len("IfExists")] if if_exists else op, if_exists
-
-
-def narrowing_of(conditions: Iterable[tuple[str, str, tuple[str, ...]]], buckets: Mapping[str, str],
-               ids: Mapping[str, str]) -> Narrowing:
+def narrowing_of(conditions: Iterable[Condition], buckets: Mapping[str, str],
+                 ids: Mapping[str, str]) -> Narrowing:
     """Conditions held to narrow only when they must hold for the request to be allowed:
     a positive operator, no IfExists (absent keys would pass), no ForAllValues."""
+    return narrowing_from(((c.base, c.key, c.values) for c in conditions
+                           if not c.if_exists and c.qualifier != "ForAllValues"),
+                          buckets, ids)
+
+
+def narrowing_from(tests: Iterable[tuple[str, str, tuple[str, ...]]], buckets: Mapping[str, str],
+                   ids: Mapping[str, str]) -> Narrowing:
+    """The narrowing of tests that must hold, each (base operator, key, values)."""
     out = Narrowing()
-    for op, key, values in conditions:
-        qualifier, base, if_exists = split(op)
-        if base not in _POSITIVE or if_exists or qualifier == "ForAllValues":
+    for base, key, values in tests:
+        if base not in _POSITIVE:
             continue
         wild = any(WILD.search(v) for v in values)
         if key in ACCOUNT_KEYS and not wild:
@@ -113,8 +111,3 @@ def _userid_accounts(values: tuple[str, ...], ids: Mapping[str, str]) -> frozens
         else:
             out.add(f"unresolved:{uid}")
     return frozenset(out)
-
-
-def statement_conditions(st: Statement) -> list[tuple[str, str, tuple[str, ...]]]:
-    return [(c.operator, c.key, c.values) for c in st.conditions]
-

@@ -10,13 +10,10 @@ from crossgrant.analyze.conditions import (
     NEGATED_TO_POSITIVE,
     ORG_KEYS,
     WILD,
-    split,
 )
-from crossgrant.analyze.principals import Entry, principal_entries
+from crossgrant.analyze.principals import Entry, listed_entries
 from crossgrant.analyze.zone import TrustZone
-from crossgrant.iam.conditions import Condition
-from crossgrant.iam.patterns import compile_glob
-from crossgrant.iam.statement import Statement
+from crossgrant.iam import Condition, Statement, compile_glob
 
 __all__ = ["complement", "contexts_of", "deny_action_cover", "deny_covers_principal",
            "deny_holds_everywhere", "deny_resource_cover", "residual_conditions"]
@@ -25,13 +22,12 @@ _SERVICE_FLAG_KEYS = frozenset({"aws:principalisawsservice"})
 
 
 def deny_covers_principal(d: Statement, entry: Entry, zone: TrustZone,
-                           resource_account: str) -> bool:
-    ps = d.principals
-    if ps is None:
+                          resource_account: str) -> bool:
+    element = d.principal_element
+    if element is None:
         return True
-    raw = d.source.get("NotPrincipal" if ps.negated else "Principal")
-    listed = principal_entries({"Principal": raw} if raw is not None else {}, {})
-    if ps.negated:
+    listed = listed_entries(element, {})
+    if element.negated:
         if entry.kind == "everyone":
             return all(e.account is not None and zone.trusted(e.account, resource_account)
                        for e in listed)
@@ -53,9 +49,8 @@ def deny_action_cover(d: Statement, actions: tuple[str, ...]) -> tuple[bool, boo
     concrete = [a for a in actions if "*" not in a and "?" not in a]
     hits = [d.covers_action(a.lower()) for a in concrete]
     patterns = [a for a in actions if a not in concrete]
-    written = d.source.get("Action")
-    written_list = [written] if isinstance(written, str) else list(written or [])
-    broad = {w.lower() for w in written_list if w == "*" or w.endswith(":*")}
+    written = () if d.action_element.negated else d.action_element.values
+    broad = {w.lower() for w in written if w == "*" or w.endswith(":*")}
     pattern_hits = [p.lower() in broad or "*" in broad or f"{p.split(':')[0].lower()}:*" in broad
                     for p in patterns]
     every = hits + pattern_hits
@@ -63,22 +58,17 @@ def deny_action_cover(d: Statement, actions: tuple[str, ...]) -> tuple[bool, boo
 
 
 def deny_resource_cover(d: Statement, allow: Statement) -> bool:
-    if d.resources is None:
+    denied, allowed = d.resource_element, allow.resource_element
+    if denied is None:
         return True
-    if "NotResource" in d.source:
+    if denied.negated:
         return False
-    d_raw = d.source.get("Resource")
-    d_list = [d_raw] if isinstance(d_raw, str) else list(d_raw or [])
-    if "*" in d_list:
+    if "*" in denied.values:
         return True
-    if "NotResource" in allow.source:
+    if allowed is None or allowed.negated:
         return False
-    a_raw = allow.source.get("Resource")
-    if a_raw is None:
-        return False
-    a_list = [a_raw] if isinstance(a_raw, str) else list(a_raw)
-    matchers = [(p, compile_glob(p, arn=True)) for p in d_list]
-    for r in a_list:
+    matchers = [(p, compile_glob(p, arn=True)) for p in denied.values]
+    for r in allowed.values:
         wild = "*" in r or "?" in r
         if not any(p == r or (m(r) and not (wild and "?" in p)) for p, m in matchers):
             return False
@@ -91,8 +81,7 @@ def residual_conditions(d: Statement) -> list[Condition]:
     holds."""
     out = []
     for c in d.conditions:
-        _, base, _ = split(c.operator)
-        if c.key in _SERVICE_FLAG_KEYS and base == "Bool" and \
+        if c.key in _SERVICE_FLAG_KEYS and c.base == "Bool" and \
                 [v.lower() for v in c.values] == ["false"]:
             continue
         out.append(c)
@@ -102,9 +91,8 @@ def residual_conditions(d: Statement) -> list[Condition]:
 def complement(c: Condition) -> tuple[str, str, tuple[str, ...]] | None:
     """A lone negated condition on who the principal is, as the positive condition the
     allow effectively gains: `Deny unless PrincipalOrgID = o` grants only to org o."""
-    qualifier, base, _ = split(c.operator)
-    positive = NEGATED_TO_POSITIVE.get(base)
-    if positive is None or qualifier:
+    positive = NEGATED_TO_POSITIVE.get(c.base)
+    if positive is None or c.qualifier:
         return None
     if c.key not in ACCOUNT_KEYS | ARN_KEYS | ORG_KEYS | {"aws:userid"}:
         return None
@@ -112,7 +100,7 @@ def complement(c: Condition) -> tuple[str, str, tuple[str, ...]] | None:
 
 
 def contexts_of(entry: Entry, zone: TrustZone, resource_account: str
-            ) -> list[dict[str, tuple[str, ...]]] | None:
+                ) -> list[dict[str, tuple[str, ...]]] | None:
     """The request contexts a principal of `entry` may present, as far as the policy can
     tell; None when the entry is not one account."""
     if entry.account is None:
@@ -132,7 +120,7 @@ def contexts_of(entry: Entry, zone: TrustZone, resource_account: str
 
 
 def deny_holds_everywhere(conds: list[Condition], worlds: list[dict[str, tuple[str, ...]]]
-                           ) -> bool:
+                          ) -> bool:
     known = set(worlds[0]) | {"aws:principalorgid", "aws:principalorgpaths"}
     for c in conds:
         if c.key not in known:

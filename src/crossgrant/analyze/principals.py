@@ -10,10 +10,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from crossgrant.iam import PrincipalElement
 from crossgrant.iam.arn import is_account_id
 from crossgrant.world import AccountState
 
-__all__ = ["ANY", "Entry", "compact", "principal_entries", "unique_ids"]
+__all__ = ["ANY", "Entry", "compact", "listed_entries", "principal_entries", "unique_ids"]
 
 _UNIQUE_ID_RE = re.compile(r"(AROA|AIDA)[A-Z0-9]{8,}")
 ANY = "*"
@@ -29,19 +30,18 @@ class Entry:
     arn: str | None = None  # the principal ARN when it names one
 
 
-def principal_entries(source: Mapping[str, Any], ids: Mapping[str, str]) -> list[Entry]:
-    if "NotPrincipal" in source:
-        return [Entry(f"NotPrincipal:{compact(source['NotPrincipal'])}", "everyone")]
-    raw = source.get("Principal")
-    if raw == "*":
-        return [Entry("*", "everyone")]
-    out: list[Entry] = []
-    if not isinstance(raw, Mapping):
-        return out
-    for key, values in raw.items():
-        for v in [values] if isinstance(values, str) else list(values):
-            out.append(_entry(str(key), str(v), ids))
-    return out
+def principal_entries(element: PrincipalElement | None, ids: Mapping[str, str]) -> list[Entry]:
+    """Whom an Allow's principal element lets in: NotPrincipal is everyone not listed."""
+    if element is None:
+        return []
+    if element.negated:
+        return [Entry(f"NotPrincipal:{compact(element.raw)}", "everyone")]
+    return listed_entries(element, ids)
+
+
+def listed_entries(element: PrincipalElement, ids: Mapping[str, str]) -> list[Entry]:
+    """The principals an element lists, whether it grants to them or excludes them."""
+    return [_entry(ptype, value, ids) for ptype, value in element.entries]
 
 
 def _entry(key: str, v: str, ids: Mapping[str, str]) -> Entry:
@@ -74,7 +74,6 @@ def unique_ids(state: AccountState) -> dict[str, str]:
             if user.unique_id:
                 out[user.unique_id] = acct_id
     return out
-
 
 
 def compact(value: Any) -> str:
