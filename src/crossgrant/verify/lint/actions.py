@@ -1,0 +1,109 @@
+"""Action rules: actions no service defines (CG101) and wildcards that grant more than
+meant (CG103)."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterator, Sequence
+
+from crossgrant.errors import UnknownActionError
+from crossgrant.iam.actions import (
+    ActionInfo,
+    canonical_action_name,
+    expand_action_pattern,
+    known_service,
+    known_services,
+)
+from crossgrant.verify.lint.document import Document, Stmt
+from crossgrant.verify.lint.principals import whole_account
+from crossgrant.verify.lint.registry import Hit, rule
+
+
+@rule("CG101", "unknown-action", "error",
+      "An action (or pattern) no service in the catalog defines: it grants or denies "
+      "nothing.")
+def check_unknown_action(doc: Document) -> Iterator[Hit]:
+    for st in doc.statements:
+        for value, path in st.values("Action", "NotAction"):
+            problem = _action_problem(value)
+            if problem is not None:
+                yield st.hit(path, *problem)
+
+
+def _action_problem(value: str) -> tuple[str, str] | None:
+    if value == "*":
+        return None
+    prefix, _, name = value.partition(":")
+    if "*" in prefix or "?" in prefix:
+        return None
+    if not known_service(prefix):
+        close = difflib.get_close_matches(prefix.lower(), known_services(), n=1, cutoff=0.8)
+        if not close:
+            return None  # a service crossgrant's catalog does not cover: cannot tell
+        return (f"unknown service prefix {prefix!r} in {value!r} (did you mean {close[0]}?)",
+                f"replace {value!r} with '{close[0]}:{name}'")
+    if "*" in name or "?" in name:
+        if expand_action_pattern(value):
+            return None
+        return (f"{value!r} matches no {prefix.lower()} action, so it grants or denies nothing",
+                f"correct the pattern so it matches the {prefix.lower()} actions meant, or "
+                f"list them one by one")
+    try:
+        canonical_action_name(value)
+    except UnknownActionError as exc:
+        message = str(exc)
+        m = re.search(r"did you mean ([\w:-]+)\?", message)
+        if m:
+            return message, f"replace {value!r} with {m.group(1)!r}"
+        m = re.search(r"the actions that authorize it are (.+)\)$", message)
+        if m:
+            return message, f"replace {value!r} with {m.group(1)}"
+        return message, (f"use an action the Service Authorization Reference lists for "
+                         f"{prefix.lower()}")
+    return None
+
+
+@rule("CG103", "wildcard-action", "warning",
+      "A wildcard action (*, s3:*, s3:Get*) in an Allow where the catalog lists the "
+      "actions it stands for.")
+def check_wildcard_action(doc: Document) -> Iterator[Hit]:
+    if doc.kind not in ("identity", "resource"):
+        return
+    for st in doc.statements:
+        if not st.allow or _delegates_to_owner(doc, st):
+            continue
+        for value, path in st.values("Action"):
+            if "*" not in value and "?" not in value:
+                continue
+            infos = expand_action_pattern(value)
+            if not infos:
+                continue
+            levels = _level_counts(infos)
+            risky = sum(1 for i in infos if i.access_level in ("Write",
+                                                               "Permissions management"))
+            if value == "*":
+                message = (f'"*" allows every action of every AWS service ({len(infos)} in '
+                           f"crossgrant's catalog of {len(known_services())} services alone)")
+            else:
+                message = f"{value!r} allows {len(infos)} actions ({levels})"
+            if len(infos) == 1:
+                fix = f"write the action out: {infos[0].qualified_name}"
+            else:
+                fix = (f"replace {value!r} with the actions the code calls ({risky} of the "
+                       f"{len(infos)} it covers are Write or Permissions management)")
+            yield st.hit(path, message, fix)
+
+
+def _delegates_to_owner(doc: Document, st: Stmt) -> bool:
+    """A resource policy naming only its owner's account (the default key policy's
+    `kms:*` for the account root) hands the decision to IAM: its wildcard is by design."""
+    principals = st.principals()
+    return doc.owner_account is not None and bool(principals) and all(
+        t == "AWS" and whole_account(v) == doc.owner_account for t, v, _ in principals)
+
+
+def _level_counts(infos: Sequence[ActionInfo]) -> str:
+    order = ("List", "Read", "Write", "Permissions management", "Tagging")
+    counts = {level: sum(1 for i in infos if i.access_level == level) for level in order}
+    return ", ".join(f"{n} {level}" for level, n in counts.items() if n)

@@ -1,0 +1,150 @@
+"""Principal rules: trust policies open to a whole account or everyone (CG105), Allow with
+NotPrincipal (CG107), and resource policies open to everyone (CG110).
+
+A wide Principal is fine when a condition narrows who (`aws:PrincipalOrgID`,
+`aws:PrincipalArn`, `sts:ExternalId`...), in the statement itself or as the exception of
+a Deny for everyone: these rules look for such a condition before reporting.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from typing import Final
+
+from crossgrant.verify.lint.document import Document, Stmt
+from crossgrant.verify.lint.registry import Hit, rule
+
+__all__ = ["account_of", "base_operator", "everyone", "whole_account"]
+
+_TRUST_NARROWING: Final = frozenset({
+    "aws:principalarn", "aws:principalorgid", "aws:principalorgpaths", "sts:externalid",
+    "aws:userid", "aws:username"})
+_PUBLIC_NARROWING: Final = frozenset({
+    "aws:principalarn", "aws:principalorgid", "aws:principalorgpaths", "aws:principalaccount",
+    "aws:sourceaccount", "aws:sourcearn", "aws:sourceowner", "aws:sourcevpce",
+    "aws:sourcevpc", "aws:sourceip", "aws:userid", "aws:username", "aws:sourceorgid",
+    "aws:sourceorgpaths", "aws:principalservicename", "s3:dataaccesspointaccount",
+    "s3:dataaccesspointarn", "kms:calleraccount", "kms:viaservice", "sts:externalid"})
+
+
+def base_operator(op: str) -> str:
+    """`ForAnyValue:StringLike` -> `StringLike`."""
+    return op.rsplit(":", maxsplit=1)[-1]
+
+
+def _positive(op: str) -> bool:
+    """Does the operator demand the key be present and match (so it can narrow)?"""
+    base = base_operator(op)
+    return not op.startswith("ForAllValues:") and "Not" not in base and base != "Null" \
+        and not base.endswith("IfExists")
+
+
+def everyone(st: Stmt) -> bool:
+    return any(t == "AWS" and v == "*" for t, v, _ in st.principals())
+
+
+def _narrowed(doc: Document, st: Stmt, keys: Callable[[str], bool], action: str) -> bool:
+    """Is the statement limited by a condition on one of `keys`, in it or in a Deny?"""
+    if any(_positive(op) and keys(k) for op, k, _, _ in st.conditions()):
+        return True
+    for other in doc.statements:
+        if other.allow or not everyone(other) or not other.compiled.covers_action(action):
+            continue
+        if any("Not" in base_operator(op) and keys(k) for op, k, _, _ in other.conditions()):
+            return True
+    return False
+
+
+def account_of(principal: str) -> str | None:
+    """The account an AWS principal entry belongs to, "*" for everyone, None if unknown."""
+    if principal == "*":
+        return "*"
+    if re.fullmatch(r"\d{12}", principal):
+        return principal
+    parts = principal.split(":")
+    if len(parts) >= 6 and parts[0] == "arn" and parts[2] in ("iam", "sts"):
+        return parts[4]
+    return None
+
+
+def whole_account(principal: str) -> str | None:
+    if re.fullmatch(r"\d{12}", principal):
+        return principal
+    m = re.fullmatch(r"arn:[^:]+:iam::(\d{12}):root", principal)
+    return m.group(1) if m else None
+
+
+@rule("CG105", "open-trust-policy", "error",
+      "A trust policy letting a whole account (root, bare id) or everyone (*) assume the "
+      "role with no condition naming who.")
+def check_open_trust(doc: Document) -> Iterator[Hit]:
+    if doc.kind != "trust":
+        return
+    for st in doc.statements:
+        if not st.allow or not st.compiled.covers_action("sts:assumerole"):
+            continue
+        for ptype, value, path in st.principals():
+            if ptype != "AWS":
+                continue
+            if value == "*":
+                def public(k: str) -> bool:
+                    return k in _TRUST_NARROWING or k == "aws:principalaccount"
+                if not _narrowed(doc, st, public, "sts:assumerole"):
+                    yield st.hit(path, "trust policy lets any principal of any AWS account "
+                                       "assume the role: no condition narrows Principal \"*\"",
+                                 'name the trusting role in Principal ("AWS": '
+                                 '"arn:aws:iam::ACCOUNT_ID:role/ROLE_NAME"), or add a '
+                                 'condition such as "StringEquals": {"aws:PrincipalOrgID": '
+                                 '"o-xxxxxxxxxx"}')
+                continue
+            account = whole_account(value)
+            if account is None:
+                continue
+
+            def narrowing(k: str) -> bool:
+                return k in _TRUST_NARROWING or k.startswith("aws:principaltag/")
+            if _narrowed(doc, st, narrowing, "sts:assumerole"):
+                continue
+            yield st.hit(path, f"trust policy lets every principal of account {account} "
+                               f"assume the role ({value}) with no condition naming which: "
+                               f"any user or role there whose own policies allow "
+                               f"sts:AssumeRole can",
+                         f'name the role instead ("AWS": "arn:aws:iam::{account}:role/'
+                         f'ROLE_NAME"), or add "ArnEquals": {{"aws:PrincipalArn": '
+                         f'"arn:aws:iam::{account}:role/ROLE_NAME"}} or "StringEquals": '
+                         f'{{"sts:ExternalId": "..."}}')
+
+
+@rule("CG107", "notprincipal-allow", "error",
+      "NotPrincipal with Allow: grants to every principal except those listed, anonymous "
+      "callers included.")
+def check_notprincipal(doc: Document) -> Iterator[Hit]:
+    for st in doc.statements:
+        if st.allow and "NotPrincipal" in st.raw:
+            yield st.hit(st.at("NotPrincipal"),
+                         "Allow with NotPrincipal grants to every principal except those "
+                         "listed, anonymous callers included",
+                         "use Principal with the principals to allow; to exclude some, add a "
+                         "Deny with a condition on aws:PrincipalArn")
+
+
+@rule("CG110", "public-principal", "error",
+      'Principal "*" in an Allow of a resource policy with no condition narrowing who.')
+def check_public(doc: Document) -> Iterator[Hit]:
+    if doc.kind != "resource":
+        return
+    for st in doc.statements:
+        if not st.allow:
+            continue
+        star = next((p for t, v, p in st.principals() if t == "AWS" and v == "*"), None)
+        if star is None:
+            continue
+        actions = [a for a, _ in st.values("Action")] or ["*"]
+        probe = actions[0].lower() if "*" not in actions[0] else "s3:getobject"
+        if _narrowed(doc, st, lambda k: k in _PUBLIC_NARROWING, probe):
+            continue
+        yield st.hit(star, f"Principal \"*\" {st.verb} {', '.join(actions[:3])} to anyone, "
+                           f"anonymous callers included: no condition narrows who",
+                     "name the principals, or add a condition such as \"StringEquals\": "
+                     "{\"aws:PrincipalOrgID\": \"o-xxxxxxxxxx\"} or on aws:SourceVpce")

@@ -1,0 +1,80 @@
+"""The lint rules by code: each rule module registers its checks here with `@rule`.
+
+A code is stable (`CG101` means the same thing in every release), so a team can select,
+ignore and discuss a check by name, as with ruff's codes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Final, Literal
+
+from crossgrant.errors import CrossgrantError
+
+if TYPE_CHECKING:
+    from crossgrant.verify.lint.document import Document
+
+__all__ = ["RULES", "SEVERITIES", "Check", "Hit", "Rule", "Severity", "rule", "select_codes"]
+
+Severity = Literal["error", "warning", "info"]
+SEVERITIES: Final[tuple[Severity, ...]] = ("error", "warning", "info")
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """What a check reports; the engine adds the code, rule severity and document."""
+
+    index: int | None
+    label: str | None
+    path: str
+    message: str
+    fix: str
+    severity: Severity | None = None
+
+
+Check = Callable[["Document"], Iterable[Hit]]
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """A check with a stable code; `check` yields the problems it finds in one document."""
+
+    code: str
+    name: str
+    severity: Severity
+    summary: str
+    check: Check
+
+
+RULES: dict[str, Rule] = {}
+
+
+def rule(code: str, name: str, severity: Severity, summary: str) -> Callable[[Check], Check]:
+    """Register the decorated check under `code`."""
+    def register(fn: Check) -> Check:
+        RULES[code] = Rule(code, name, severity, summary, fn)
+        return fn
+    return register
+
+
+def select_codes(select: Iterable[str] = (), ignore: Iterable[str] = ()) -> frozenset[str]:
+    """The codes left by ruff-style selectors: a code or a prefix of codes ("CG10").
+
+    An empty `select` means every rule. A selector that names no rule is a CrossgrantError:
+    a typo there would silently turn a check off.
+    """
+    def expand(selectors: Iterable[str]) -> set[str]:
+        out: set[str] = set()
+        for sel in selectors:
+            s = sel.strip().upper()
+            if not s:
+                continue
+            hit = {c for c in RULES if c.startswith(s)}
+            if not hit:
+                raise CrossgrantError(f"no lint rule matches {sel.strip()!r} "
+                                      f"(codes are {min(RULES)}..{max(RULES)})")
+            out |= hit
+        return out
+    chosen = expand(select) or set(RULES)
+    return frozenset(chosen - expand(ignore))

@@ -1,0 +1,49 @@
+"""Structure rules: elements that turn a statement inside out (CG109: NotAction or
+NotResource with Allow) and policy variables that a document's Version makes literal text
+(CG112)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from crossgrant.verify.lint.document import Document
+from crossgrant.verify.lint.registry import Hit, rule
+
+
+@rule("CG109", "not-element-allow", "warning",
+      "NotAction or NotResource with Allow: grants everything except what is listed.")
+def check_not_elements(doc: Document) -> Iterator[Hit]:
+    for st in doc.statements:
+        if not st.allow:
+            continue
+        if "NotAction" in st.raw:
+            yield st.hit(st.at("NotAction"),
+                         "Allow with NotAction grants every action except those listed, "
+                         "including actions of services added later",
+                         "list the actions to allow in Action instead")
+        if "NotResource" in st.raw:
+            yield st.hit(st.at("NotResource"),
+                         "Allow with NotResource grants on every resource except those listed",
+                         "list the resources to allow in Resource instead")
+
+
+@rule("CG112", "literal-policy-variable", "warning",
+      "A policy variable (${...}) in a Version 2008-10-17 document, where it is literal "
+      "text.")
+def check_old_variables(doc: Document) -> Iterator[Hit]:
+    version = doc.raw.get("Version")
+    if version == "2012-10-17":
+        return
+    why = ("in a document without Version (read as 2008-10-17)" if version is None else
+           "in a Version 2008-10-17 document")
+    for st in doc.statements:
+        places = st.values("Resource") + st.values("NotResource")
+        places += [(v, f"{p}[{i}]") for _, _, vs, p in st.conditions()
+                   for i, v in enumerate(vs)]
+        for value, path in places:
+            m = re.search(r"\$\{[^}]*\}", value)
+            if m:
+                yield st.hit(path, f"{value!r} uses policy variable {m.group(0)}, which is "
+                                   f"literal text {why}",
+                             'add "Version": "2012-10-17" at the top of the document')
