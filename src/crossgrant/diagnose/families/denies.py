@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import copy
 import json
-import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +19,7 @@ from crossgrant.diagnose.model import Cause, DocRef, Fix, FixKind
 from crossgrant.diagnose.registry import DENY_IDS, Family, cause
 from crossgrant.diagnose.statements import replace_diff
 from crossgrant.iam import Decision, Policy, PolicyType, Request
+from crossgrant.iam.patterns import compile_glob
 from crossgrant.iam.principal import EntryKind
 from crossgrant.iam.statement import Statement
 from crossgrant.world import AccountState, Collected, PolicyDoc, Role, UnknownPolicy
@@ -72,7 +72,7 @@ def _deny_cause(s: Solver, cid: str, ref: DocRef, doc: Policy, st: Statement,
     source = st.source
     head = (f"{ref.label} statement {st.ref.label} denies {req.action} on "
             f"{got.request.resource} and matches this request")
-    exempt = _exempt_by_list(source, st, ctx)
+    exempt = _exempt_by_list(st, ctx)
     if exempt is not None:
         new, key, value = exempt
         fix = Fix(FixKind.REPLACE_STATEMENT, f"add {value} to the {key} exceptions of "
@@ -92,7 +92,7 @@ def _deny_cause(s: Solver, cid: str, ref: DocRef, doc: Policy, st: Statement,
                      f"overrides every allow; the request itself has to change, or the "
                      f"statement has to exempt the caller.", ref.label, (fix,),
                      alternatives)
-    conditions = _conditions_text(source)
+    conditions = _conditions_text(st)
     if principal_fix is None:
         return cause(cid, f"{head}{conditions}.", ref.label,
                      (Fix(FixKind.ADVICE, f"narrow {ref.label} statement "
@@ -114,7 +114,7 @@ def _principal_exception(s: Solver, ref: DocRef, doc: Policy, st: Statement,
     own = st.ref.policy_type in (PolicyType.IDENTITY, PolicyType.BOUNDARY,
                                  PolicyType.SESSION)
     if own or names_caller:
-        narrowed = _without_action(source, req.action)
+        narrowed = _without_action(st, req.action)
         if narrowed is None:
             return Fix(FixKind.REMOVE_STATEMENT, f"remove {ref.label} statement "
                        f"{st.ref.label} (or narrow its Action/Resource so it no longer "
@@ -127,13 +127,13 @@ def _principal_exception(s: Solver, ref: DocRef, doc: Policy, st: Statement,
     if not s.caller.is_iam:
         return None
     arn = s.who()
+    listed = next((c for c in st.conditions
+                   if c.operator == "ArnNotEquals" and c.key == "aws:principalarn"), None)
+    values = [*listed.values, arn] if listed is not None else [arn]
     new = copy.deepcopy(source)
-    block = new.setdefault("Condition", {})
-    values = block.setdefault("ArnNotEquals", {}).setdefault("aws:PrincipalArn", [])
-    if isinstance(values, str):
-        values = [values]
-    values.append(arn)
-    block["ArnNotEquals"]["aws:PrincipalArn"] = values if len(values) > 1 else values[0]
+    exempt = new.setdefault("Condition", {}).setdefault("ArnNotEquals", {})
+    exempt[listed.key_written if listed is not None else "aws:PrincipalArn"] = \
+        values if len(values) > 1 else values[0]
     return Fix(FixKind.REPLACE_STATEMENT, f"exempt {arn} from {ref.label} statement "
                f"{st.ref.label}", ref, new, source, st.ref.index,
                diff=replace_diff(ref.label, doc.document, st.ref.index, new))
@@ -178,42 +178,25 @@ def _doc_index(state: AccountState) -> dict[str, tuple[DocRef, PolicyDoc]]:
     return out
 
 
-def _base_operator(op: str) -> tuple[str, bool]:
-    """The operator without set qualifier and IfExists, and whether it had IfExists."""
-    name = op.split(":", 1)[1] if op.startswith(("ForAllValues:", "ForAnyValue:")) else op
-    if name.endswith("IfExists"):
-        return name[: -len("IfExists")], True
-    return name, False
-
-
-def _exempt_by_list(source: Mapping[str, Any], st: Statement, ctx: Mapping[str, tuple[str, ...]]
+def _exempt_by_list(st: Statement, ctx: Mapping[str, tuple[str, ...]]
                     ) -> tuple[dict[str, Any], str, str] | None:
     """A deny with an exception list on a principal key (`ArnNotLike aws:PrincipalArn
     [...]`): the smallest fix is to add the caller's value to that list."""
-    block = source.get("Condition")
-    if not isinstance(block, Mapping):
-        return None
     for want in _PRINCIPAL_KEYS:
-        for op, keys in block.items():
-            base, _ = _base_operator(op)
-            if base not in _EXCEPTION_OPS or not isinstance(keys, Mapping):
+        for cond in st.conditions:
+            if cond.key != want or cond.base not in _EXCEPTION_OPS:
                 continue
-            for key, values in keys.items():
-                if key.lower() != want:
+            present = ctx.get(want)
+            if not present:
+                continue
+            value = present[0]
+            if want == "aws:userid" and ":" in value:
+                value = value.split(":", 1)[0] + ":*"
+                if cond.base != "StringNotLike":
                     continue
-                present = ctx.get(want)
-                if not present:
-                    continue
-                value = present[0]
-                if want == "aws:userid" and ":" in value:
-                    value = value.split(":", 1)[0] + ":*"
-                    if base not in ("StringNotLike",):
-                        continue
-                new = copy.deepcopy(dict(source))
-                vals = [values] if isinstance(values, str) else list(values)
-                vals.append(value)
-                new["Condition"][op][key] = vals
-                return new, key, value
+            new = copy.deepcopy(st.source)
+            new["Condition"][cond.operator][cond.key_written] = [*cond.values, value]
+            return new, cond.key_written, value
     return None
 
 
@@ -225,67 +208,51 @@ def _escape_by_request(st: Statement, ctx: Mapping[str, tuple[str, ...]]
         key = cond.key
         if key in _PRINCIPAL_KEYS or key.startswith("aws:principal"):
             continue
-        base, _ = _base_operator(cond.operator)
         present = ctx.get(key)
         shown = present[0] if present else "absent"
-        original = _original_key(st.source, cond.operator, key)
-        why = f"{cond.operator} {original} {list(cond.values)} holds ({original} is {shown})"
+        written = cond.key_written
+        why = f"{cond.operator} {written} {list(cond.values)} holds ({written} is {shown})"
         value: str | None = None
-        if base == "Bool" and len(cond.values) == 1:
+        if cond.base == "Bool" and len(cond.values) == 1:
             value = "true" if cond.values[0].lower() == "false" else "false"
-        elif base in ("StringNotEquals", "StringNotEqualsIgnoreCase", "ArnNotEquals"):
+        elif cond.base in ("StringNotEquals", "StringNotEqualsIgnoreCase", "ArnNotEquals"):
             value = cond.values[0]
-        elif base in ("StringNotLike", "ArnNotLike"):
+        elif cond.base in ("StringNotLike", "ArnNotLike"):
             plain = [v for v in cond.values if "*" not in v and "?" not in v]
             value = plain[0] if plain else None
-        elif base == "NotIpAddress":
+        elif cond.base == "NotIpAddress":
             value = cond.values[0].split("/", 1)[0]
         if value is not None:
             test = dict(ctx)
             test[key] = (value,)
             if not cond.test(test):
-                return original, value, why
+                return written, value, why
     return None
 
 
-def _original_key(source: Mapping[str, Any], op: str, key: str) -> str:
-    block = source.get("Condition")
-    if isinstance(block, Mapping):
-        keys = block.get(op)
-        if isinstance(keys, Mapping):
-            for k in keys:
-                if k.lower() == key:
-                    return str(k)
-    return key
-
-
-def _conditions_text(source: Mapping[str, Any]) -> str:
-    block = source.get("Condition")
-    if not block:
+def _conditions_text(st: Statement) -> str:
+    if not st.conditions:
         return " (it has no condition)"
+    # quoted as written: the values' JSON types are the author's
+    block = st.source["Condition"]
     return f" (its conditions all hold: {json.dumps(block, sort_keys=True)})"
 
 
-def _without_action(source: Mapping[str, Any], action: str) -> dict[str, Any] | None:
+def _without_action(st: Statement, action: str) -> dict[str, Any] | None:
     """The statement without `action` in its Action list, or None when that would leave
     nothing (or the action is covered by a wildcard, which cannot be cut out simply)."""
-    raw = source.get("Action")
-    if raw is None:
+    element = st.action_element
+    if element.negated:
         return None
-    values = [raw] if isinstance(raw, str) else list(raw)
-    keep = [v for v in values if v.lower() != action.lower()]
-    if len(keep) == len(values) or not keep:
+    keep = [v for v in element.values if v.lower() != action.lower()]
+    if len(keep) == len(element.values) or not keep:
         return None
-    if any(("*" in v or "?" in v) and _glob(v, action) for v in keep):
+    if any(("*" in v or "?" in v) and compile_glob(v, ignore_case=True)(action)
+           for v in keep):
         return None
-    new = copy.deepcopy(dict(source))
+    new = copy.deepcopy(st.source)
     new["Action"] = keep[0] if len(keep) == 1 else keep
     return new
-
-
-def _glob(pattern: str, text: str) -> bool:
-    rx = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
-    return re.fullmatch(rx, text, re.IGNORECASE | re.DOTALL) is not None
 
 
 FAMILY = Family(

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from crossgrant.diagnose.model import Cause, DocRef, Fix, FixKind
 from crossgrant.diagnose.registry import Family, cause
 from crossgrant.diagnose.statements import replace_diff
-from crossgrant.iam import PolicyType, Request, parse_policy
+from crossgrant.iam import PolicyType, PrincipalElement, Request, parse_policy
 from crossgrant.iam.principal import EntryKind
 from crossgrant.world import AccountState, Role, User
 
@@ -56,7 +56,7 @@ def dead_id_cause(s: Solver, ref: DocRef | None, before: dict[str, Any] | None,
                          (Fix(FixKind.ADVICE, f"replace {', '.join(dead)} with the ARN of "
                               f"the role meant"),))
         new = copy.deepcopy(st.source)
-        new["Principal"] = _replace_ids(new.get("Principal"), set(dead), replacement)
+        new["Principal"] = _replace_ids(st.principal_element, set(dead), replacement)
         fix = Fix(FixKind.REPLACE_STATEMENT, f"in {ref.label}, replace {', '.join(dead)} with "
                   f"{replacement}", ref, new, st.source, st.ref.index,
                   diff=replace_diff(ref.label, before, st.ref.index, new))
@@ -75,20 +75,17 @@ def _unique_ids(state: AccountState) -> set[str]:
     return out
 
 
-def _replace_ids(element: Any, dead: set[str], arn: str) -> Any:
-    if not isinstance(element, Mapping):
-        return element
-    out = dict(element)
-    raw = out.get("AWS")
-    values = [raw] if isinstance(raw, str) else list(raw or [])
-    new: list[str] = []
-    for v in values:
-        v2 = arn if v in dead else v
-        if v2 not in new:
-            new.append(v2)
-    if raw is not None:
-        out["AWS"] = new[0] if len(new) == 1 else new
-    return out
+def _replace_ids(element: PrincipalElement | None, dead: set[str], arn: str) -> object:
+    """The Principal as written, with the dead ids among its AWS entries replaced by `arn`."""
+    assert element is not None and isinstance(element.raw, Mapping)
+    principal = dict(element.raw)
+    values: list[str] = []
+    for ptype, value in element.entries:
+        named = arn if value in dead else value
+        if ptype == "AWS" and named not in values:
+            values.append(named)
+    principal["AWS"] = values[0] if len(values) == 1 else values
+    return copy.deepcopy(principal)
 
 
 FAMILY = Family(
