@@ -18,7 +18,8 @@ from urllib.parse import parse_qs, unquote
 
 from crossgrant.sandbox import protocol
 from crossgrant.sandbox.events import S3Events
-from crossgrant.sandbox.lambdas import FunctionSpec, LambdaError, Runner
+from crossgrant.sandbox.lambdas.model import FunctionSpec, LambdaError
+from crossgrant.sandbox.lambdas.runner import Runner
 from crossgrant.sandbox.protocol import (
     DELIVERIES,
     FUNCTIONS,

@@ -34,7 +34,8 @@ from urllib.parse import quote_plus, unquote, urlsplit
 from crossgrant.iam import PrincipalKind
 from crossgrant.sandbox.audit import AuditLog, AuditRecord
 from crossgrant.sandbox.authorizer import Outcome
-from crossgrant.sandbox.lambdas import AsyncInvocation, LambdaError, Runner, parse_function_arn
+from crossgrant.sandbox.lambdas.model import AsyncInvocation, LambdaError, parse_function_arn
+from crossgrant.sandbox.lambdas.runner import Runner
 from crossgrant.serial import OMIT
 
 _log = logging.getLogger(__name__)

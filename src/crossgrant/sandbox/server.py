@@ -36,7 +36,9 @@ from crossgrant.sandbox.bucket_policies import BucketPolicies
 from crossgrant.sandbox.control import Control
 from crossgrant.sandbox.credentials import CredentialStore
 from crossgrant.sandbox.events import S3Events
-from crossgrant.sandbox.lambdas import DEFAULT_WORKERS, LAMBDA_SERVICE, AssumeRoleAsLambda, Runner
+from crossgrant.sandbox.lambdas.credentials import AssumeRoleAsLambda
+from crossgrant.sandbox.lambdas.model import LAMBDA_SERVICE
+from crossgrant.sandbox.lambdas.runner import DEFAULT_WORKERS, Runner
 from crossgrant.sandbox.operations import Mapper
 from crossgrant.sandbox.protocol import (  # re-exported: the names clients used from here
     DEFAULT_ACCOUNTS,
