@@ -4,72 +4,22 @@
 in-memory apply all produce, so every feature asks the same question of the same model:
 `authorize(state, request)`. Every policy document has a `DocAddress`, and the edits
 (`put`, `merge_by_sid`, `remove`) are the one way features change a state.
+
+The package exports what its modules export (their `__all__`), as asyncio does, so a
+name is declared once, where it is defined.
 """
 
-from crossgrant.world.address import (
-    DocAddress,
-    DocKind,
-    address_of,
-    documents,
-    get,
-    merge_by_sid,
-    put,
-    remove,
-)
-from crossgrant.world.authorize import Collected, UnknownDecision, authorize, collect
-from crossgrant.world.serialize import dump_state, load_state
-from crossgrant.world.state import (
-    Account,
-    AccountState,
-    Bucket,
-    Encryption,
-    EncryptionType,
-    FrozenMap,
-    Key,
-    ManagedPolicy,
-    ObjectOwnership,
-    OrgAccount,
-    Organization,
-    OrgUnit,
-    PolicyDoc,
-    PublicAccessBlock,
-    Role,
-    Table,
-    UnknownPolicy,
-    User,
-)
+from crossgrant.world import address as _address
+from crossgrant.world import authorize as _authorize
+from crossgrant.world import serialize as _serialize
+from crossgrant.world import state as _state
+from crossgrant.world.address import *  # noqa: F403
+from crossgrant.world.authorize import *  # noqa: F403
+from crossgrant.world.serialize import *  # noqa: F403
+from crossgrant.world.state import *  # noqa: F403
 
-__all__ = [
-    "Account",
-    "AccountState",
-    "Bucket",
-    "Collected",
-    "DocAddress",
-    "DocKind",
-    "Encryption",
-    "EncryptionType",
-    "FrozenMap",
-    "Key",
-    "ManagedPolicy",
-    "ObjectOwnership",
-    "OrgAccount",
-    "OrgUnit",
-    "Organization",
-    "PolicyDoc",
-    "PublicAccessBlock",
-    "Role",
-    "Table",
-    "UnknownDecision",
-    "UnknownPolicy",
-    "User",
-    "address_of",
-    "authorize",
-    "collect",
-    "documents",
-    "dump_state",
-    "get",
-    "load_state",
-    "merge_by_sid",
-    "put",
-    "remove",
-]
+__all__: list[str] = []
+__all__ += _address.__all__
+__all__ += _authorize.__all__
+__all__ += _serialize.__all__
+__all__ += _state.__all__

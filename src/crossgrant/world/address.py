@@ -18,6 +18,7 @@ from typing import Any
 
 from crossgrant.errors import StateError
 from crossgrant.iam import Policy, PolicyType, parse_policy
+from crossgrant.world import labels
 from crossgrant.world.merge import merge
 from crossgrant.world.state import (
     Account,
@@ -30,14 +31,6 @@ from crossgrant.world.state import (
     Table,
     UnknownPolicy,
     User,
-    bucket_policy_label,
-    inline_policy_label,
-    key_policy_label,
-    rcp_label,
-    scp_label,
-    stream_policy_label,
-    table_policy_label,
-    trust_policy_label,
 )
 
 __all__ = ["DocAddress", "DocKind", "address_of", "documents", "get", "merge_by_sid", "put",
@@ -55,6 +48,11 @@ class DocKind(enum.StrEnum):
     KEY = "key"
     SCP = "scp"
     RCP = "rcp"
+
+    @property
+    def policy_type(self) -> PolicyType:
+        """How the engine reads documents of this kind."""
+        return _POLICY_TYPES.get(self, PolicyType.RESOURCE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,17 +89,21 @@ def _name(addr: DocAddress) -> str:
 _UNNAMED = frozenset({DocKind.TRUST, DocKind.BUCKET, DocKind.TABLE, DocKind.STREAM,
                       DocKind.KEY})
 _LABELS: Mapping[DocKind, Callable[[str, str], str]] = {
-    DocKind.TRUST: lambda owner, _: trust_policy_label(owner),
-    DocKind.INLINE: inline_policy_label,
-    DocKind.MANAGED: lambda _, name: name,
+    DocKind.TRUST: lambda owner, _: labels.trust_policy_label(owner),
+    DocKind.INLINE: labels.inline_policy_label,
+    DocKind.MANAGED: lambda _, name: name,  # a managed policy is named by its ARN
     DocKind.BOUNDARY: lambda _, name: name,
-    DocKind.BUCKET: lambda owner, _: bucket_policy_label(owner),
-    DocKind.TABLE: lambda owner, _: table_policy_label(owner),
-    DocKind.STREAM: lambda owner, _: stream_policy_label(owner),
-    DocKind.KEY: lambda owner, _: key_policy_label(owner),
-    DocKind.SCP: lambda _, name: scp_label(name),
-    DocKind.RCP: lambda _, name: rcp_label(name),
+    DocKind.BUCKET: lambda owner, _: labels.bucket_policy_label(owner),
+    DocKind.TABLE: lambda owner, _: labels.table_policy_label(owner),
+    DocKind.STREAM: lambda owner, _: labels.stream_policy_label(owner),
+    DocKind.KEY: lambda owner, _: labels.key_policy_label(owner),
+    DocKind.SCP: lambda _, name: labels.scp_label(name),
+    DocKind.RCP: lambda _, name: labels.rcp_label(name),
 }
+
+_POLICY_TYPES = {DocKind.INLINE: PolicyType.IDENTITY, DocKind.MANAGED: PolicyType.IDENTITY,
+                 DocKind.BOUNDARY: PolicyType.BOUNDARY, DocKind.SCP: PolicyType.SCP,
+                 DocKind.RCP: PolicyType.RCP}
 
 # Documents every owner has: removing one would leave a role or key AWS cannot have.
 _REQUIRED = {DocKind.TRUST: "a role always has a trust policy",
@@ -222,15 +224,10 @@ def merge_by_sid(state: AccountState, addr: DocAddress, statements: Sequence[Map
     return put(state, addr, merge(existing, statements, owns, addr.label))
 
 
-_POLICY_TYPES = {DocKind.INLINE: PolicyType.IDENTITY, DocKind.SCP: PolicyType.SCP,
-                 DocKind.RCP: PolicyType.RCP}
-
-
 def _compile(addr: DocAddress, document: Mapping[str, Any]) -> Policy | ManagedPolicy:
     if addr.kind in (DocKind.MANAGED, DocKind.BOUNDARY):
         return ManagedPolicy.from_document(_name(addr), document)
-    return parse_policy(document, name=addr.label,
-                        policy_type=_POLICY_TYPES.get(addr.kind, PolicyType.RESOURCE))
+    return parse_policy(document, name=addr.label, policy_type=addr.kind.policy_type)
 
 
 def _edit(state: AccountState, addr: DocAddress, new: Policy | ManagedPolicy | None) \

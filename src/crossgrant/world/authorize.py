@@ -57,6 +57,9 @@ __all__ = ["Collected", "UnknownDecision", "authorize", "collect"]
 _ALIAS_ACTIONS = frozenset({"kms:createalias", "kms:updatealias", "kms:deletealias"})
 
 Ctx = dict[str, tuple[str, ...]]
+# Principals whose policies the state holds, by what holds them.
+_ENTITY_KINDS = {PrincipalKind.ASSUMED_ROLE: "role", PrincipalKind.ROLE: "role",
+                 PrincipalKind.USER: "user"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,20 +144,14 @@ def _caller(state: AccountState, p: Principal, ctx: Ctx, gather: _Gather,
     acct = state.account(p.account)
     entity: Role | User | None = None
     missing = ""
-    if p.kind in (PrincipalKind.ASSUMED_ROLE, PrincipalKind.ROLE) and p.name:
+    what = _ENTITY_KINDS.get(p.kind)
+    if what is not None and p.name:
         if acct is None:
             missing = f"account {p.account} is not in the state"
         else:
-            entity = acct.role(p.name)
+            entity = acct.role(p.name) if what == "role" else acct.user(p.name)
             if entity is None:
-                missing = f"role {p.name} is not in the state of account {p.account}"
-    elif p.kind is PrincipalKind.USER and p.name:
-        if acct is None:
-            missing = f"account {p.account} is not in the state"
-        else:
-            entity = acct.user(p.name)
-            if entity is None:
-                missing = f"user {p.name} is not in the state of account {p.account}"
+                missing = f"{what} {p.name} is not in the state of account {p.account}"
     elif p.kind is PrincipalKind.FEDERATED_USER:
         missing = ("a federated-user session carries the policies of the IAM user that "
                    "called GetFederationToken, which the state does not track")

@@ -13,41 +13,13 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, NoReturn
 
 from crossgrant.errors import CrossgrantError, StateError
 from crossgrant.iam import PolicyType, parse_policy
-from crossgrant.world.state import (
-    Account,
-    AccountState,
-    Bucket,
-    Encryption,
-    EncryptionType,
-    FrozenMap,
-    Key,
-    ManagedPolicy,
-    ObjectOwnership,
-    OrgAccount,
-    Organization,
-    OrgUnit,
-    PolicyDoc,
-    PublicAccessBlock,
-    Role,
-    Table,
-    UnknownPolicy,
-    User,
-    bucket_policy_label,
-    inline_policy_label,
-    key_policy_label,
-    rcp_label,
-    role_arn,
-    scp_label,
-    stream_policy_label,
-    table_policy_label,
-    trust_policy_label,
-    user_arn,
-)
+from crossgrant.world import state as model
+from crossgrant.world.address import DocAddress, DocKind
 
 __all__ = ["FORMAT_VERSION", "check_bucket_name", "dump_state", "load_state"]
 
@@ -79,6 +51,14 @@ _ORG_ID_RE = re.compile(r"o-[a-z0-9]{10,32}")
 _ROOT_ID_RE = re.compile(r"r-[0-9a-z]{4,32}")
 _OU_ID_RE = re.compile(r"ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}")
 _PLAIN_KEY_RE = re.compile(r"[A-Za-z0-9_-]+")
+
+# Per kind of principal: how its ARN is built, and its unique id's form.
+_PRINCIPALS: Mapping[str, tuple[Callable[..., str], re.Pattern[str], str]] = {
+    "role": (model.role_arn, _ROLE_UID_RE, "a role unique id (AROA…)"),
+    "user": (model.user_arn, _USER_UID_RE, "a user unique id (AIDA…)"),
+}
+_PRINCIPAL_FIELDS = frozenset({"path", "arn", "unique_id", "inline_policies",
+                               "managed_policies", "permissions_boundary", "tags"})
 
 _BUCKET_RE = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 _BUCKET_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
@@ -212,7 +192,7 @@ class _Loader:
             out.append(s)
         return tuple(out)
 
-    def tags(self, value: object, path: str) -> FrozenMap[str, str]:
+    def tags(self, value: object, path: str) -> model.FrozenMap[str, str]:
         raw = self.mapping(value, path)
         out: dict[str, str] = {}
         for key in sorted(raw):
@@ -223,15 +203,18 @@ class _Loader:
             if len(v) > 256:
                 self.fail(where, "tag values are at most 256 characters")
             out[key] = v
-        return FrozenMap(out)
+        return model.FrozenMap(out)
 
-    def policy(self, value: object, path: str, name: str, ptype: PolicyType) -> PolicyDoc:
+    def policy(self, value: object, path: str, addr: DocAddress,
+               ptype: PolicyType | None = None) -> model.PolicyDoc:
+        """The document at `addr`, compiled as its kind is (or as `ptype`)."""
+        name, ptype = addr.label, ptype or addr.kind.policy_type
         if isinstance(value, Mapping) and "unknown" in value:
             self.obj(value, path, required=frozenset({"unknown"}))
             reason = self.string(value["unknown"], _join(path, "unknown"))
             if not reason:
                 self.fail(_join(path, "unknown"), "say why the document is unknown")
-            return UnknownPolicy(name, ptype, reason)
+            return model.UnknownPolicy(name, ptype, reason)
         if not isinstance(value, Mapping):
             self.fail(path, f"must be a policy document object or {{\"unknown\": reason}}, "
                             f"got {_kind(value)}")
@@ -240,20 +223,19 @@ class _Loader:
         except CrossgrantError as exc:
             self.fail(path, str(exc))
 
-    def opt_policy(self, value: object, path: str, name: str,
-                   ptype: PolicyType) -> PolicyDoc | None:
-        return None if value is None else self.policy(value, path, name, ptype)
+    def opt_policy(self, value: object, path: str, addr: DocAddress) -> model.PolicyDoc | None:
+        return None if value is None else self.policy(value, path, addr)
 
     # --- the document -------------------------------------------------------------------
 
-    def state(self, data: object) -> AccountState:
+    def state(self, data: object) -> model.AccountState:
         top = self.obj(data, "", optional=frozenset({"version", "accounts", "organization"}))
         version = top.get("version", FORMAT_VERSION)
         if isinstance(version, bool) or version != FORMAT_VERSION:
             self.fail("version", f"unsupported format version {version!r} "
                                  f"(this crossgrant reads version {FORMAT_VERSION})")
         raw_accounts = self.mapping(top.get("accounts"), "accounts")
-        accounts: dict[str, Account] = {}
+        accounts: dict[str, model.Account] = {}
         owners: dict[str, str] = {}
         for acct_id in sorted(raw_accounts):
             path = _join("accounts", acct_id)
@@ -270,15 +252,15 @@ class _Loader:
         org = None
         if top.get("organization") is not None:
             org = self.organization(top["organization"], "organization")
-        return AccountState(accounts=FrozenMap(accounts), organization=org)
+        return model.AccountState(accounts=model.FrozenMap(accounts), organization=org)
 
-    def account(self, value: object, path: str, acct_id: str) -> Account:
+    def account(self, value: object, path: str, acct_id: str) -> model.Account:
         raw = self.obj(value, path, optional=frozenset(
             {"id", "roles", "users", "buckets", "tables", "keys", "managed_policies"}))
         if "id" in raw and raw["id"] != acct_id:
             self.fail(_join(path, "id"), f"{raw['id']!r} does not match its key {acct_id}")
 
-        managed: dict[str, ManagedPolicy] = {}
+        managed: dict[str, model.ManagedPolicy] = {}
         for arn, doc, where in self.entries(raw, path, "managed_policies"):
             m = _POLICY_ARN_RE.fullmatch(arn)
             if m is None:
@@ -287,49 +269,43 @@ class _Loader:
             if m.group(1) not in (acct_id, "aws"):
                 self.fail(where, f"a customer managed policy of account {m.group(1)} cannot be "
                                  f"listed under account {acct_id}")
-            managed[arn] = ManagedPolicy(
-                arn, self.policy(doc, where, arn, PolicyType.IDENTITY),
-                self.policy(doc, where, arn, PolicyType.BOUNDARY))
+            addr = DocAddress(DocKind.MANAGED, acct_id, acct_id, arn)
+            managed[arn] = model.ManagedPolicy(arn, self.policy(doc, where, addr),
+                                         self.policy(doc, where, addr, PolicyType.BOUNDARY))
 
-        roles: dict[str, Role] = {}
+        roles: dict[str, model.Role] = {}
         for name, node, where in self.entries(raw, path, "roles"):
             self.string(name, where, _IAM_NAME_RE, "a role name (1-64 of A-Z a-z 0-9 +=,.@_-)")
             roles[name] = self.role(node, where, acct_id, name, managed)
         self._unique_ci(roles, _join(path, "roles"), "role")
 
-        users: dict[str, User] = {}
+        users: dict[str, model.User] = {}
         for name, node, where in self.entries(raw, path, "users"):
             self.string(name, where, _IAM_NAME_RE, "a user name (1-64 of A-Z a-z 0-9 +=,.@_-)")
             users[name] = self.user(node, where, acct_id, name, managed)
         self._unique_ci(users, _join(path, "users"), "user")
 
-        buckets: dict[str, Bucket] = {}
+        buckets: dict[str, model.Bucket] = {}
         for name, node, where in self.entries(raw, path, "buckets"):
             problem = check_bucket_name(name)
             if problem:
                 self.fail(where, problem)
-            buckets[name] = self.bucket(node, where, name)
+            buckets[name] = self.bucket(node, where, acct_id, name)
 
-        tables: dict[str, Table] = {}
+        tables: dict[str, model.Table] = {}
         for arn, node, where in self.entries(raw, path, "tables"):
-            m = _TABLE_ARN_RE.fullmatch(arn)
-            if m is None:
-                self.fail(where, f"{arn!r} is not a DynamoDB table ARN "
-                                 f"(arn:aws:dynamodb:REGION:ACCOUNT:table/NAME)")
-            if m.group(2) != acct_id:
-                self.fail(where, f"table ARN names account {m.group(2)}, not {acct_id}")
-            tables[arn] = self.table(node, where, arn, m.group(1), m.group(3))
+            region, name = self._arn_of(arn, where, acct_id, _TABLE_ARN_RE, "table",
+                                        "a DynamoDB table ARN (arn:aws:dynamodb:REGION:"
+                                        "ACCOUNT:table/NAME)")
+            tables[arn] = self.table(node, where, acct_id, arn, region, name)
 
-        keys: dict[str, Key] = {}
+        keys: dict[str, model.Key] = {}
         aliases: dict[tuple[str, str], str] = {}
         for arn, node, where in self.entries(raw, path, "keys"):
-            m = _KEY_ARN_RE.fullmatch(arn)
-            if m is None:
-                self.fail(where, f"{arn!r} is not a KMS key ARN "
-                                 f"(arn:aws:kms:REGION:ACCOUNT:key/KEY-ID)")
-            if m.group(2) != acct_id:
-                self.fail(where, f"key ARN names account {m.group(2)}, not {acct_id}")
-            key = self.key(node, where, arn, m.group(1), m.group(3))
+            region, key_id = self._arn_of(arn, where, acct_id, _KEY_ARN_RE, "key",
+                                          "a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/"
+                                          "KEY-ID)")
+            key = self.key(node, where, acct_id, arn, region, key_id)
             for i, alias in enumerate(key.aliases):
                 other = aliases.get((key.region, alias))
                 if other is not None:
@@ -338,9 +314,20 @@ class _Loader:
                 aliases[(key.region, alias)] = arn
             keys[arn] = key
 
-        return Account(id=acct_id, roles=FrozenMap(roles), users=FrozenMap(users),
-                       buckets=FrozenMap(buckets), tables=FrozenMap(tables),
-                       keys=FrozenMap(keys), managed_policies=FrozenMap(managed))
+        return model.Account(id=acct_id, roles=model.FrozenMap(roles), users=model.FrozenMap(users),
+                       buckets=model.FrozenMap(buckets), tables=model.FrozenMap(tables),
+                       keys=model.FrozenMap(keys), managed_policies=model.FrozenMap(managed))
+
+    def _arn_of(self, arn: str, where: str, acct_id: str, pattern: re.Pattern[str],
+                what: str, expected: str) -> tuple[str, str]:
+        """(region, name) of a regional ARN `pattern` (groups: region, account, name) that
+        must name `acct_id`, where the state lists the resource."""
+        m = pattern.fullmatch(arn)
+        if m is None:
+            self.fail(where, f"{arn!r} is not {expected}")
+        if m.group(2) != acct_id:
+            self.fail(where, f"{what} ARN names account {m.group(2)}, not {acct_id}")
+        return m.group(1), m.group(3)
 
     def _unique_ci(self, named: Mapping[str, object], path: str, what: str) -> None:
         seen: dict[str, str] = {}
@@ -351,14 +338,14 @@ class _Loader:
                                              f"IAM; {other!r} already exists")
             seen[name.lower()] = name
 
-    def _principal_common(self, raw: Mapping[str, Any], path: str, acct_id: str, name: str,
-                          kind: str, managed: Mapping[str, ManagedPolicy]
-                          ) -> tuple[str, str, tuple[str, ...], str | None]:
+    def _principal(self, raw: Mapping[str, Any], path: str, acct_id: str, name: str,
+                   kind: str, managed: Mapping[str, model.ManagedPolicy]) -> dict[str, Any]:
+        """The fields roles and users share, checked, as keyword arguments for either."""
         iam_path = self.string(raw.get("path", "/"), _join(path, "path"), _IAM_PATH_RE,
                                "an IAM path (\"/\" or \"/segment/.../\")")
         if len(iam_path) > 512:
             self.fail(_join(path, "path"), "IAM paths are at most 512 characters")
-        build = role_arn if kind == "role" else user_arn
+        build, uid_re, uid_what = _PRINCIPALS[kind]
         arn = build(acct_id, name, iam_path)
         given = raw.get("arn")
         if given is not None:
@@ -379,30 +366,33 @@ class _Loader:
         if boundary is not None and boundary not in managed:
             self.fail(_join(path, "permissions_boundary"),
                       f"{boundary} is not in accounts.{acct_id}.managed_policies")
-        return iam_path, arn, attached, boundary
+        unique_id = self.opt_string(raw.get("unique_id"), _join(path, "unique_id"), uid_re,
+                                    uid_what)
+        return {"name": name, "path": iam_path, "arn": arn, "unique_id": unique_id,
+                "inline_policies": self._inline(raw.get("inline_policies"),
+                                                _join(path, "inline_policies"), acct_id, arn),
+                "managed_policy_arns": attached, "permissions_boundary": boundary,
+                "tags": self.tags(raw.get("tags"), _join(path, "tags"))}
 
-    def _inline(self, value: object, path: str, owner_arn: str) -> FrozenMap[str, PolicyDoc]:
+    def _inline(self, value: object, path: str, acct_id: str,
+                owner_arn: str) -> model.FrozenMap[str, model.PolicyDoc]:
         raw = self.mapping(value, path)
-        out: dict[str, PolicyDoc] = {}
+        out: dict[str, model.PolicyDoc] = {}
         for name in sorted(raw):
             where = _join(path, name)
             self.string(name, where, _POLICY_NAME_RE, "a policy name (1-128 of A-Z a-z 0-9 "
                                                       "+=,.@_-)")
-            out[name] = self.policy(raw[name], where, inline_policy_label(owner_arn, name),
-                                    PolicyType.IDENTITY)
-        return FrozenMap(out)
+            out[name] = self.policy(raw[name], where,
+                                    DocAddress(DocKind.INLINE, acct_id, owner_arn, name))
+        return model.FrozenMap(out)
 
     def role(self, value: object, path: str, acct_id: str, name: str,
-             managed: Mapping[str, ManagedPolicy]) -> Role:
-        raw = self.obj(value, path, required=frozenset({"trust_policy"}), optional=frozenset(
-            {"path", "arn", "unique_id", "inline_policies", "managed_policies",
-             "permissions_boundary", "tags", "max_session_duration"}))
-        iam_path, arn, attached, boundary = self._principal_common(
-            raw, path, acct_id, name, "role", managed)
-        unique_id = self.opt_string(raw.get("unique_id"), _join(path, "unique_id"),
-                                    _ROLE_UID_RE, "a role unique id (AROA…)")
+             managed: Mapping[str, model.ManagedPolicy]) -> model.Role:
+        raw = self.obj(value, path, required=frozenset({"trust_policy"}),
+                       optional=_PRINCIPAL_FIELDS | {"max_session_duration"})
+        common = self._principal(raw, path, acct_id, name, "role", managed)
         trust = self.policy(raw["trust_policy"], _join(path, "trust_policy"),
-                            trust_policy_label(arn), PolicyType.RESOURCE)
+                            DocAddress(DocKind.TRUST, acct_id, common["arn"]))
         duration = raw.get("max_session_duration", 3600)
         if duration is None:
             duration = 3600
@@ -410,48 +400,33 @@ class _Loader:
                 or not 3600 <= duration <= 43200:
             self.fail(_join(path, "max_session_duration"),
                       f"must be whole seconds from 3600 to 43200, got {duration!r}")
-        return Role(name=name, path=iam_path, arn=arn, unique_id=unique_id, trust_policy=trust,
-                    inline_policies=self._inline(raw.get("inline_policies"),
-                                                 _join(path, "inline_policies"), arn),
-                    managed_policy_arns=attached, permissions_boundary=boundary,
-                    tags=self.tags(raw.get("tags"), _join(path, "tags")),
-                    max_session_duration=duration)
+        return model.Role(**common, trust_policy=trust, max_session_duration=duration)
 
     def user(self, value: object, path: str, acct_id: str, name: str,
-             managed: Mapping[str, ManagedPolicy]) -> User:
-        raw = self.obj(value, path, optional=frozenset(
-            {"path", "arn", "unique_id", "inline_policies", "managed_policies",
-             "permissions_boundary", "tags"}))
-        iam_path, arn, attached, boundary = self._principal_common(
-            raw, path, acct_id, name, "user", managed)
-        unique_id = self.opt_string(raw.get("unique_id"), _join(path, "unique_id"),
-                                    _USER_UID_RE, "a user unique id (AIDA…)")
-        return User(name=name, path=iam_path, arn=arn, unique_id=unique_id,
-                    inline_policies=self._inline(raw.get("inline_policies"),
-                                                 _join(path, "inline_policies"), arn),
-                    managed_policy_arns=attached, permissions_boundary=boundary,
-                    tags=self.tags(raw.get("tags"), _join(path, "tags")))
+             managed: Mapping[str, model.ManagedPolicy]) -> model.User:
+        raw = self.obj(value, path, optional=_PRINCIPAL_FIELDS)
+        return model.User(**self._principal(raw, path, acct_id, name, "user", managed))
 
-    def bucket(self, value: object, path: str, name: str) -> Bucket:
+    def bucket(self, value: object, path: str, acct_id: str, name: str) -> model.Bucket:
         raw = self.obj(value, path, required=frozenset({"region"}), optional=frozenset(
             {"policy", "encryption", "object_ownership", "public_access_block"}))
         region = self.string(raw["region"], _join(path, "region"), _REGION_RE,
                              "an AWS region (like eu-west-1)")
         policy = self.opt_policy(raw.get("policy"), _join(path, "policy"),
-                                 bucket_policy_label(name), PolicyType.RESOURCE)
-        encryption = Encryption()
+                                 DocAddress(DocKind.BUCKET, acct_id, name))
+        encryption = model.Encryption()
         if raw.get("encryption") is not None:
             encryption = self.encryption(raw["encryption"], _join(path, "encryption"))
-        ownership = ObjectOwnership.BUCKET_OWNER_ENFORCED
+        ownership = model.ObjectOwnership.BUCKET_OWNER_ENFORCED
         if raw.get("object_ownership") is not None:
             text = self.string(raw["object_ownership"], _join(path, "object_ownership"))
             try:
-                ownership = ObjectOwnership(text)
+                ownership = model.ObjectOwnership(text)
             except ValueError:
                 self.fail(_join(path, "object_ownership"),
                           f"{text!r} is not one of "
-                          f"{', '.join(o.value for o in ObjectOwnership)}")
-        pab = PublicAccessBlock()
+                          f"{', '.join(o.value for o in model.ObjectOwnership)}")
+        pab = model.PublicAccessBlock()
         if raw.get("public_access_block") is not None:
             where = _join(path, "public_access_block")
             flags = ("block_public_acls", "ignore_public_acls", "block_public_policy",
@@ -462,34 +437,35 @@ class _Loader:
                 if not isinstance(pab_raw[f], bool):
                     self.fail(_join(where, f), f"must be true or false, got {_kind(pab_raw[f])}")
                 values.append(pab_raw[f])
-            pab = PublicAccessBlock(*values)
-        return Bucket(name=name, region=region, policy=policy, encryption=encryption,
+            pab = model.PublicAccessBlock(*values)
+        return model.Bucket(name=name, region=region, policy=policy, encryption=encryption,
                       object_ownership=ownership, public_access_block=pab)
 
-    def encryption(self, value: object, path: str) -> Encryption:
+    def encryption(self, value: object, path: str) -> model.Encryption:
         raw = self.obj(value, path, required=frozenset({"type"}),
                        optional=frozenset({"kms_key_arn", "bucket_key_enabled"}))
         text = self.string(raw["type"], _join(path, "type"))
         try:
-            kind = EncryptionType(text)
+            kind = model.EncryptionType(text)
         except ValueError:
             self.fail(_join(path, "type"),
-                      f"{text!r} is not one of {', '.join(e.value for e in EncryptionType)}")
+                      f"{text!r} is not one of {', '.join(e.value for e in model.EncryptionType)}")
         key = self.opt_string(raw.get("kms_key_arn"), _join(path, "kms_key_arn"), _KMS_REF_RE,
                               "a KMS key or alias ARN")
-        if key is not None and kind is not EncryptionType.SSE_KMS:
+        if key is not None and kind is not model.EncryptionType.SSE_KMS:
             self.fail(_join(path, "kms_key_arn"), f"only SSE-KMS takes a key, not {kind.value}")
         bucket_key = self.boolean(raw.get("bucket_key_enabled"),
                                   _join(path, "bucket_key_enabled"), False)
-        if bucket_key and kind is not EncryptionType.SSE_KMS:
+        if bucket_key and kind is not model.EncryptionType.SSE_KMS:
             self.fail(_join(path, "bucket_key_enabled"), "S3 bucket keys need SSE-KMS")
-        return Encryption(kind, key, bucket_key)
+        return model.Encryption(kind, key, bucket_key)
 
-    def table(self, value: object, path: str, arn: str, region: str, name: str) -> Table:
+    def table(self, value: object, path: str, acct_id: str, arn: str, region: str,
+              name: str) -> model.Table:
         raw = self.obj(value, path, optional=frozenset(
             {"policy", "indexes", "stream_arn", "stream_policy", "tags"}))
         policy = self.opt_policy(raw.get("policy"), _join(path, "policy"),
-                                 table_policy_label(arn), PolicyType.RESOURCE)
+                                 DocAddress(DocKind.TABLE, acct_id, arn))
         indexes = self.strings(raw.get("indexes"), _join(path, "indexes"), _INDEX_NAME_RE,
                                "an index name (3-255 of A-Z a-z 0-9 _.-)")
         stream = self.opt_string(raw.get("stream_arn"), _join(path, "stream_arn"))
@@ -503,12 +479,13 @@ class _Loader:
             if stream is None:
                 self.fail(_join(path, "stream_policy"), "a stream policy needs a stream_arn")
             stream_policy = self.policy(raw["stream_policy"], _join(path, "stream_policy"),
-                                        stream_policy_label(stream), PolicyType.RESOURCE)
-        return Table(name=name, region=region, arn=arn, policy=policy, indexes=indexes,
+                                        DocAddress(DocKind.STREAM, acct_id, stream))
+        return model.Table(name=name, region=region, arn=arn, policy=policy, indexes=indexes,
                      stream_arn=stream, stream_policy=stream_policy,
                      tags=self.tags(raw.get("tags"), _join(path, "tags")))
 
-    def key(self, value: object, path: str, arn: str, region: str, key_id: str) -> Key:
+    def key(self, value: object, path: str, acct_id: str, arn: str, region: str,
+            key_id: str) -> model.Key:
         raw = self.obj(value, path, required=frozenset({"policy"}),
                        optional=frozenset({"aws_managed", "aliases", "tags"}))
         aws_managed = self.boolean(raw.get("aws_managed"), _join(path, "aws_managed"), False)
@@ -518,12 +495,12 @@ class _Loader:
             if alias.startswith("alias/aws/") != aws_managed:
                 self.fail(_join(_join(path, "aliases"), i),
                           "alias/aws/ names belong to AWS managed keys, and only to them")
-        policy = self.policy(raw["policy"], _join(path, "policy"), key_policy_label(arn),
-                             PolicyType.RESOURCE)
-        return Key(id=key_id, arn=arn, region=region, policy=policy, aws_managed=aws_managed,
+        policy = self.policy(raw["policy"], _join(path, "policy"),
+                             DocAddress(DocKind.KEY, acct_id, arn))
+        return model.Key(id=key_id, arn=arn, region=region, policy=policy, aws_managed=aws_managed,
                    aliases=aliases, tags=self.tags(raw.get("tags"), _join(path, "tags")))
 
-    def organization(self, value: object, path: str) -> Organization:
+    def organization(self, value: object, path: str) -> model.Organization:
         raw = self.obj(value, path, required=frozenset({"id", "root"}), optional=frozenset(
             {"management_account", "ous", "accounts", "scps", "rcps"}))
         org_id = self.string(raw["id"], _join(path, "id"), _ORG_ID_RE,
@@ -536,14 +513,13 @@ class _Loader:
         mgmt = self.opt_string(raw.get("management_account"),
                                _join(path, "management_account"), _ACCOUNT_RE,
                                "a 12-digit account id")
-        scps: dict[str, PolicyDoc] = {}
-        rcps: dict[str, PolicyDoc] = {}
-        for field_name, docs, ptype, label in (("scps", scps, PolicyType.SCP, scp_label),
-                                               ("rcps", rcps, PolicyType.RCP, rcp_label)):
-            for name, doc, where in self.entries(raw, path, field_name):
+        scps: dict[str, model.PolicyDoc] = {}
+        rcps: dict[str, model.PolicyDoc] = {}
+        for kind, docs in ((DocKind.SCP, scps), (DocKind.RCP, rcps)):
+            for name, doc, where in self.entries(raw, path, f"{kind}s"):
                 if not 1 <= len(name) <= 128:
                     self.fail(where, "policy names are 1 to 128 characters")
-                docs[name] = self.policy(doc, where, label(name), ptype)
+                docs[name] = self.policy(doc, where, DocAddress(kind, None, org_id, name))
 
         def attachments(node: Mapping[str, Any], where: str) -> tuple[tuple[str, ...],
                                                                        tuple[str, ...]]:
@@ -559,7 +535,7 @@ class _Loader:
 
         root_scps, root_rcps = attachments(root, root_path)
         raw_ous = self.mapping(raw.get("ous"), _join(path, "ous"))
-        ous: dict[str, OrgUnit] = {}
+        ous: dict[str, model.OrgUnit] = {}
         for ou_id in sorted(raw_ous):
             where = _join(_join(path, "ous"), ou_id)
             self.string(ou_id, where, _OU_ID_RE, "an organizational unit id (ou-…-…)")
@@ -570,7 +546,7 @@ class _Loader:
                 self.fail(_join(where, "parent"), f"{parent!r} is neither the root nor an OU")
             name = self.string(node.get("name", ou_id), _join(where, "name"))
             ou_scps, ou_rcps = attachments(node, where)
-            ous[ou_id] = OrgUnit(id=ou_id, name=name, parent=parent, scps=ou_scps,
+            ous[ou_id] = model.OrgUnit(id=ou_id, name=name, parent=parent, scps=ou_scps,
                                  rcps=ou_rcps)
         for ou_id, ou in ous.items():
             seen = {ou_id}
@@ -581,7 +557,7 @@ class _Loader:
                               "the parent chain loops instead of reaching the root")
                 seen.add(node_id)
                 node_id = ous[node_id].parent
-        accounts: dict[str, OrgAccount] = {}
+        accounts: dict[str, model.OrgAccount] = {}
         for acct_id, entry, where in self.entries(raw, path, "accounts"):
             self.string(acct_id, where, _ACCOUNT_RE, "a 12-digit account id")
             node = self.obj(entry, where, required=frozenset({"parent"}),
@@ -590,14 +566,14 @@ class _Loader:
             if parent != root_id and parent not in ous:
                 self.fail(_join(where, "parent"), f"{parent!r} is neither the root nor an OU")
             a_scps, a_rcps = attachments(node, where)
-            accounts[acct_id] = OrgAccount(parent=parent, scps=a_scps, rcps=a_rcps)
-        return Organization(id=org_id, root_id=root_id, management_account=mgmt,
-                            root_scps=root_scps, root_rcps=root_rcps, ous=FrozenMap(ous),
-                            accounts=FrozenMap(accounts), scps=FrozenMap(scps),
-                            rcps=FrozenMap(rcps))
+            accounts[acct_id] = model.OrgAccount(parent=parent, scps=a_scps, rcps=a_rcps)
+        return model.Organization(id=org_id, root_id=root_id, management_account=mgmt,
+                            root_scps=root_scps, root_rcps=root_rcps, ous=model.FrozenMap(ous),
+                            accounts=model.FrozenMap(accounts), scps=model.FrozenMap(scps),
+                            rcps=model.FrozenMap(rcps))
 
 
-def load_state(data: str | Mapping[str, Any], source: str = "state.json") -> AccountState:
+def load_state(data: str | Mapping[str, Any], source: str = "state.json") -> model.AccountState:
     """Read a state from JSON text or an already-decoded object; `source` names it in
     errors. Raises StateError on anything AWS could not hold."""
     if isinstance(data, str):
@@ -615,15 +591,15 @@ def load_state(data: str | Mapping[str, Any], source: str = "state.json") -> Acc
 
 # --- dumping ----------------------------------------------------------------------------
 
-def _doc(policy: PolicyDoc | None) -> Any:
+def _doc(policy: model.PolicyDoc | None) -> Any:
     if policy is None:
         return None
-    if isinstance(policy, UnknownPolicy):
+    if isinstance(policy, model.UnknownPolicy):
         return {"unknown": policy.reason}
     return policy.document
 
 
-def _principal_json(p: Role | User) -> dict[str, Any]:
+def _principal_json(p: model.Role | model.User) -> dict[str, Any]:
     return {
         "path": p.path,
         "arn": p.arn,
@@ -635,7 +611,7 @@ def _principal_json(p: Role | User) -> dict[str, Any]:
     }
 
 
-def _account_json(a: Account) -> dict[str, Any]:
+def _account_json(a: model.Account) -> dict[str, Any]:
     return {
         "id": a.id,
         "managed_policies": {arn: _doc(m.policy) for arn, m in a.managed_policies.items()},
@@ -667,7 +643,7 @@ def _account_json(a: Account) -> dict[str, Any]:
     }
 
 
-def _org_json(o: Organization) -> dict[str, Any]:
+def _org_json(o: model.Organization) -> dict[str, Any]:
     return {
         "id": o.id,
         "root": {"id": o.root_id, "scps": list(o.root_scps), "rcps": list(o.root_rcps)},
@@ -681,7 +657,7 @@ def _org_json(o: Organization) -> dict[str, Any]:
     }
 
 
-def dump_state(state: AccountState) -> str:
+def dump_state(state: model.AccountState) -> str:
     """The canonical JSON text of `state`: sorted keys, every field, a final newline."""
     out: dict[str, Any] = {
         "version": FORMAT_VERSION,

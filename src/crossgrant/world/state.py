@@ -21,6 +21,8 @@ from typing import TypeVar
 
 from crossgrant.errors import StateError
 from crossgrant.iam import Policy, PolicyType, parse_policy
+from crossgrant.world import labels as _labels
+from crossgrant.world.labels import *  # noqa: F403  (callers name labels from here too)
 
 __all__ = [
     "Account",
@@ -41,17 +43,10 @@ __all__ = [
     "Table",
     "UnknownPolicy",
     "User",
-    "bucket_policy_label",
-    "inline_policy_label",
-    "key_policy_label",
-    "rcp_label",
     "role_arn",
-    "scp_label",
-    "stream_policy_label",
-    "table_policy_label",
-    "trust_policy_label",
     "user_arn",
 ]
+__all__ += _labels.__all__
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -99,40 +94,6 @@ def _fmap(items: Mapping[K, V] | Iterable[tuple[K, V]] = ()) -> FrozenMap[K, V]:
 def _with(items: Mapping[K, V], key: K, value: V) -> FrozenMap[K, V]:
     """`items` with `key` set to `value`, keeping the position of a key it already has."""
     return FrozenMap({**items, key: value})
-
-
-# --- document labels: one wording everywhere, so explanations and diagnoses agree -------
-
-def inline_policy_label(owner_arn: str, name: str) -> str:
-    return f"{owner_arn} inline policy '{name}'"
-
-
-def trust_policy_label(role: str) -> str:
-    return f"trust policy of {role}"
-
-
-def bucket_policy_label(bucket: str) -> str:
-    return f"bucket policy of {bucket}"
-
-
-def table_policy_label(table_arn: str) -> str:
-    return f"table policy of {table_arn}"
-
-
-def stream_policy_label(stream_arn: str) -> str:
-    return f"stream policy of {stream_arn}"
-
-
-def key_policy_label(key_arn: str) -> str:
-    return f"key policy of {key_arn}"
-
-
-def scp_label(name: str) -> str:
-    return f"SCP '{name}'"
-
-
-def rcp_label(name: str) -> str:
-    return f"RCP '{name}'"
 
 
 def role_arn(account: str, name: str, path: str = "/", partition: str = "aws") -> str:
@@ -462,7 +423,7 @@ class Organization:
         if path is None:
             return ()
         ptype = PolicyType.SCP if kind == "scp" else PolicyType.RCP
-        label = scp_label if kind == "scp" else rcp_label
+        label = _labels.scp_label if kind == "scp" else _labels.rcp_label
 
         def doc(name: str) -> PolicyDoc:
             hit = docs.get(name)
