@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from crossgrant.errors import ArnError, PolicyError
+from crossgrant.iam import arn
 from crossgrant.iam.arn import is_account_id
 
 _UNIQUE_ID_RE = re.compile(r"(AROA|AIDA|AIPA|ANPA|ASIA|AKIA)[A-Z0-9]{8,}")
@@ -62,7 +63,8 @@ class Principal:
     @property
     def role_arn(self) -> str | None:
         if self.kind in (PrincipalKind.ASSUMED_ROLE, PrincipalKind.ROLE) and self.name:
-            return f"arn:{self.partition}:iam::{self.account}:role/{self.name}"
+            assert self.account is not None
+            return arn.role_arn(self.account, self.name, partition=self.partition)
         return None
 
     @property

@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from crossgrant.iam.arn import role_arn
+from crossgrant.iam.facts import DEFAULT_MAX_SESSION_SECONDS
 from crossgrant.spec.model import Grant
 
 Document = dict[str, Any]
@@ -34,14 +36,14 @@ class RoleArtifact:
     name: str
     trust_policy: Document | None  # None: an existing role whose trust we leave alone
     inline_policies: tuple[tuple[str, Document], ...]
-    max_session_duration: int = 3600
+    max_session_duration: int = DEFAULT_MAX_SESSION_SECONDS
     tags: tuple[tuple[str, str], ...] = ()
     create: bool = True
     purpose: str = ""
 
     @property
     def arn(self) -> str:
-        return f"arn:aws:iam::{self.account}:role/{self.name}"
+        return role_arn(self.account, self.name)
 
 
 @dataclass(frozen=True, slots=True)

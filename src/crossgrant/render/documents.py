@@ -9,6 +9,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from crossgrant.errors import RenderError
+from crossgrant.iam.arn import (
+    account_root_arn,
+    bucket_arn,
+    index_arn,
+    log_group_arn,
+    object_arn,
+    stream_arn,
+)
+from crossgrant.iam.facts import DEFAULT_MAX_SESSION_SECONDS
 from crossgrant.render import actions as table
 from crossgrant.render.artifacts import (
     Artifacts,
@@ -58,7 +67,7 @@ def render(grant: Grant) -> Artifacts:
             account=grant.target.account, name=grant.target.role_name,
             trust_policy=_target_trust(grant, prefix),
             inline_policies=((policy_name, _doc([st for _, st in resource_side])),),
-            max_session_duration=max(3600, grant.target.session_duration),
+            max_session_duration=max(DEFAULT_MAX_SESSION_SECONDS, grant.target.session_duration),
             tags=grant.options.tags, purpose="role the function assumes in the target account"))
         notes.append("deploy the source account first: the target role's trust policy names "
                      "the execution role, and IAM rejects a principal that does not exist yet")
@@ -92,7 +101,8 @@ def _target_trust(grant: Grant, prefix: str) -> Document:
                             "Action": list(table.ASSUME_ACTIONS)}
     conditions: dict[str, dict[str, str]] = {}
     if grant.options.trust_whole_account:
-        statement["Principal"] = {"AWS": f"arn:aws:iam::{grant.source.account}:root"}
+        statement["Principal"] = {"AWS": account_root_arn(grant.source.account,
+                                                          grant.partition)}
         conditions["ArnEquals"] = {"aws:PrincipalArn": exec_arn}
     else:
         statement["Principal"] = {"AWS": exec_arn}
@@ -108,7 +118,8 @@ def _target_trust(grant: Grant, prefix: str) -> Document:
 
 def _logs_statement(grant: Grant, prefix: str) -> Statement:
     src = grant.source
-    group = f"arn:aws:logs:{src.region}:{src.account}:log-group:/aws/lambda/{src.function}"
+    group = log_group_arn(src.region, src.account, f"/aws/lambda/{src.function}",
+                          grant.partition)
     # CreateLogGroup is authorized on the group's ARN, the stream actions on `group:*`.
     return {"Sid": f"{prefix}Logs", "Effect": "Allow", "Action": list(table.LOG_ACTIONS),
             "Resource": [group, f"{group}:*"]}
@@ -122,16 +133,18 @@ Keyed = tuple[tuple[ResourceKind, str], Statement]
 def _s3_statements(grant: Grant, prefix: str) -> list[Keyed]:
     out: list[Keyed] = []
     for i, access in enumerate(grant.s3):
-        bucket_arn = f"arn:aws:s3:::{access.bucket}"
-        key = (ResourceKind.BUCKET, access.bucket)
+        bucket = access.bucket
+        key = (ResourceKind.BUCKET, bucket)
         obj_actions = table.s3_object_actions(access.levels)
         if obj_actions:
             out.append((key, {"Sid": f"{prefix}S3Object{i}", "Effect": "Allow",
                               "Action": _one(obj_actions),
-                              "Resource": _one([f"{bucket_arn}/{p}*" for p in access.prefixes])}))
+                              "Resource": _one([object_arn(bucket, f"{p}*", grant.partition)
+                                                for p in access.prefixes])}))
         if S3Level.LIST in access.levels:
             st: Statement = {"Sid": f"{prefix}S3List{i}", "Effect": "Allow",
-                             "Action": "s3:ListBucket", "Resource": bucket_arn}
+                             "Action": "s3:ListBucket",
+                             "Resource": bucket_arn(bucket, grant.partition)}
             if "" not in access.prefixes:
                 st["Condition"] = {"StringLike": {"s3:prefix": _one(
                     [f"{p}*" for p in access.prefixes])}}
@@ -153,6 +166,7 @@ def _kms_statement(grant: Grant, prefix: str, i: int, access: S3Access) -> list[
 
 def _table_statements(grant: Grant, prefix: str) -> list[Keyed]:
     out: list[Keyed] = []
+    where = (grant.target.region, grant.target.account)
     for i, access in enumerate(grant.dynamodb):
         arn = grant.table_arn(access.table)
         key = (ResourceKind.TABLE, arn)
@@ -161,11 +175,14 @@ def _table_statements(grant: Grant, prefix: str) -> list[Keyed]:
         if access.indexes and TableLevel.READ in access.levels:
             out.append((key, {"Sid": f"{prefix}Index{i}", "Effect": "Allow",
                               "Action": _one(table.INDEX_ACTIONS),
-                              "Resource": _one([f"{arn}/index/{ix}" for ix in access.indexes])}))
+                              "Resource": _one([index_arn(*where, access.table, ix,
+                                                          grant.partition)
+                                                for ix in access.indexes])}))
         if access.streams:
-            out.append(((ResourceKind.STREAM, f"{arn}/stream/*"), {
+            streams = stream_arn(*where, access.table, partition=grant.partition)
+            out.append(((ResourceKind.STREAM, streams), {
                 "Sid": f"{prefix}Stream{i}", "Effect": "Allow",
-                "Action": _one(table.STREAM_ACTIONS), "Resource": f"{arn}/stream/*"}))
+                "Action": _one(table.STREAM_ACTIONS), "Resource": streams}))
     return out
 
 
@@ -189,10 +206,10 @@ def _resource_policies(grant: Grant, prefix: str, resource_side: list[Keyed],
             grouped.setdefault(key, []).append(with_principal)
     if grant.options.tls_only:
         for access in grant.s3:
-            arn = f"arn:aws:s3:::{access.bucket}"
             grouped.setdefault((ResourceKind.BUCKET, access.bucket), []).append({
                 "Sid": f"{prefix}DenyInsecureTransport", "Effect": "Deny", "Principal": "*",
-                "Action": "s3:*", "Resource": [arn, f"{arn}/*"],
+                "Action": "s3:*", "Resource": [bucket_arn(access.bucket, grant.partition),
+                                               object_arn(access.bucket, "*", grant.partition)],
                 "Condition": {"Bool": {"aws:SecureTransport": "false"}}})
     return tuple(PolicyStatements(grant.target.account, kind, resource, tuple(statements))
                  for (kind, resource), statements in grouped.items())

@@ -20,6 +20,7 @@ from collections.abc import Callable, Collection
 from pathlib import Path, PurePosixPath
 
 from crossgrant.errors import RenderError
+from crossgrant.iam.arn import bucket_arn
 from crossgrant.render.artifacts import Artifacts, PolicyStatements, ResourceKind
 from crossgrant.render.cloudformation import to_cloudformation
 from crossgrant.render.jsonfiles import generator, to_json_files
@@ -72,7 +73,7 @@ def resolve_owned(artifacts: Artifacts, names: Collection[str]) -> frozenset[str
 
 def _short_names(artifacts: Artifacts, ps: PolicyStatements) -> set[str]:
     if ps.kind is ResourceKind.BUCKET:
-        return {f"arn:{artifacts.grant.partition}:s3:::{ps.resource}"}
+        return {bucket_arn(ps.resource, artifacts.grant.partition)}
     if ps.kind is ResourceKind.TABLE:
         return {ps.resource.split(":table/", 1)[-1]}
     if ps.kind is ResourceKind.KEY:

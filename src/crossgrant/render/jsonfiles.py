@@ -15,6 +15,8 @@ from typing import Any
 
 from crossgrant import __version__
 from crossgrant.errors import RenderError
+from crossgrant.iam.arn import ACCOUNT_ID_RE, PARTITION_RE
+from crossgrant.iam.facts import default_key_statement
 from crossgrant.render.artifacts import (
     Artifacts,
     Document,
@@ -26,11 +28,6 @@ from crossgrant.render.artifacts import (
 # IAM prints statements in this order; a fixed order keeps diffs between renders minimal.
 _STATEMENT_ORDER = ("Sid", "Effect", "Principal", "NotPrincipal", "Action", "NotAction",
                     "Resource", "NotResource", "Condition")
-
-# AWS's own default key policy statement. A key policy that crossgrant owns outright
-# must still let the account administer the key: without it KMS's lockout safety check
-# rejects the policy (and, bypassed, the key would become unmanageable).
-KEY_ADMIN_SID = "Enable IAM User Permissions"
 
 MERGE_HINT = ("crossgrant deploy merges these statements (by Sid) into the existing policy, "
               "keeping every other statement")
@@ -66,22 +63,18 @@ def statements_document(ps: PolicyStatements) -> Document:
     return ordered({"Version": "2012-10-17", "Statement": list(ps.statements)})
 
 
-def key_admin_statement(account: str, partition: str = "aws") -> dict[str, Any]:
-    return {"Sid": KEY_ADMIN_SID, "Effect": "Allow",
-            "Principal": {"AWS": f"arn:{partition}:iam::{account}:root"},
-            "Action": "kms:*", "Resource": "*"}
-
-
 def owned_policy_document(artifacts: Artifacts, ps: PolicyStatements) -> Document:
     """The whole policy when an export owns it: crossgrant's statements and nothing else,
-    except on a key, which also keeps AWS's default administration statement."""
+    except on a key, which also keeps AWS's default administration statement (without it
+    KMS's lockout safety check rejects the policy and, bypassed, the key would become
+    unmanageable)."""
     statements = list(ps.statements)
     if ps.kind is ResourceKind.KEY:
-        statements.insert(0, key_admin_statement(ps.account, artifacts.grant.partition))
+        statements.insert(0, default_key_statement(ps.account, artifacts.grant.partition))
     return ordered({"Version": "2012-10-17", "Statement": statements})
 
 
-_ACCOUNT_ROOT = re.compile(r"arn:aws(?:-[a-z]+)*:iam::\d{12}:root")
+_ACCOUNT_ROOT = re.compile(rf"arn:{PARTITION_RE.pattern}:iam::{ACCOUNT_ID_RE.pattern}:root")
 
 ACCOUNT_TRUST_SKIP = (
     "CKV_AWS_61",

@@ -10,16 +10,16 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from crossgrant.errors import RenderError
+from crossgrant.iam.facts import (
+    BUCKET_POLICY_MAX_BYTES,
+    KEY_POLICY_MAX_BYTES,
+    ROLE_INLINE_POLICIES_MAX_CHARS,
+    TABLE_POLICY_MAX_BYTES,
+    TRUST_POLICY_MAX_CHARS,
+)
 
 if TYPE_CHECKING:
     from crossgrant.render.artifacts import Artifacts
-
-TRUST_POLICY_MAX = 2048
-ROLE_INLINE_TOTAL_MAX = 10240
-MANAGED_POLICY_MAX = 6144
-BUCKET_POLICY_MAX = 20 * 1024
-TABLE_POLICY_MAX = 20 * 1024
-KEY_POLICY_MAX = 32 * 1024
 
 
 def size(document: Any) -> int:
@@ -36,18 +36,18 @@ def check(label: str, document: Any, limit: int) -> None:
 
 
 def resource_limit(kind: str) -> int:
-    return {"bucket": BUCKET_POLICY_MAX, "table": TABLE_POLICY_MAX,
-            "stream": TABLE_POLICY_MAX, "key": KEY_POLICY_MAX}[kind]
+    return {"bucket": BUCKET_POLICY_MAX_BYTES, "table": TABLE_POLICY_MAX_BYTES,
+            "stream": TABLE_POLICY_MAX_BYTES, "key": KEY_POLICY_MAX_BYTES}[kind]
 
 
 def check_sizes(artifacts: Artifacts) -> None:
     for role in artifacts.roles:
         if role.trust_policy is not None:
-            check(f"trust policy of {role.arn}", role.trust_policy, TRUST_POLICY_MAX)
+            check(f"trust policy of {role.arn}", role.trust_policy, TRUST_POLICY_MAX_CHARS)
         total = sum(size(doc) for _, doc in role.inline_policies)
-        if total > ROLE_INLINE_TOTAL_MAX:
+        if total > ROLE_INLINE_POLICIES_MAX_CHARS:
             raise RenderError(f"inline policies of {role.arn} total {total:,} characters, over "
-                              f"AWS's limit of {ROLE_INLINE_TOTAL_MAX:,}")
+                              f"AWS's limit of {ROLE_INLINE_POLICIES_MAX_CHARS:,}")
     for ps in artifacts.resource_policies:
         check(ps.label, {"Version": "2012-10-17", "Statement": list(ps.statements)},
               resource_limit(ps.kind.value))
