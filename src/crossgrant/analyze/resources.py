@@ -7,6 +7,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from crossgrant.world import AccountState, PolicyDoc
+from crossgrant.world.labels import (
+    bucket_policy_label,
+    key_policy_label,
+    stream_policy_label,
+    table_policy_label,
+    trust_policy_label,
+)
 
 __all__ = ["Resource", "resources"]
 
@@ -24,6 +31,7 @@ class Resource:
 
 
 def resources(state: AccountState) -> Iterator[Resource]:
+    """Every resource of the state in a stable order, labelled as decisions label it."""
     for acct_id, acct in sorted(state.accounts.items()):
         for name, bucket in sorted(acct.buckets.items()):
             pab = bucket.public_access_block
@@ -33,17 +41,17 @@ def resources(state: AccountState) -> Iterator[Resource]:
                                 "bucket: while its policy is public, only AWS services and "
                                 "the owner account are let in",)
             yield Resource(bucket.arn, "AWS::S3::Bucket", acct_id, "s3", bucket.policy,
-                            f"bucket policy of {name}", public_notes=public_notes)
+                            bucket_policy_label(name), public_notes=public_notes)
         for arn, table in sorted(acct.tables.items()):
             yield Resource(arn, "AWS::DynamoDB::Table", acct_id, "dynamodb", table.policy,
-                            f"table policy of {arn}")
+                            table_policy_label(arn))
             if table.stream_arn is not None:
                 yield Resource(table.stream_arn, "AWS::DynamoDB::Stream", acct_id, "dynamodb",
-                                table.stream_policy, f"stream policy of {table.stream_arn}")
+                                table.stream_policy, stream_policy_label(table.stream_arn))
         for arn, key in sorted(acct.keys.items()):
             yield Resource(arn, "AWS::KMS::Key", acct_id, "kms", key.policy,
-                            f"key policy of {arn}")
+                            key_policy_label(arn))
         for _name, role in sorted(acct.roles.items()):
             yield Resource(role.arn, "AWS::IAM::Role", acct_id, "sts", role.trust_policy,
-                            f"trust policy of {role.arn}")
+                            trust_policy_label(role.arn))
 
