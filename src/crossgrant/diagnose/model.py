@@ -13,6 +13,7 @@ from typing import Any
 
 from crossgrant.diagnose.messages import ParsedMessage
 from crossgrant.serial import OMIT
+from crossgrant.world import DocAddress, DocKind
 
 
 class FixKind(enum.StrEnum):
@@ -27,21 +28,36 @@ class FixKind(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class DocRef:
-    """Where a document lives in an `AccountState`, so a fix can be applied, not just read.
+    """Where a fix goes, as `--json` shows it, and the document's `world` address.
 
-    kind: inline | managed | trust | bucket | table | stream | key | scp | rcp | role |
-    session | vpce. `name` is the role or user name (inline, trust, role), the policy ARN
-    (managed), the bucket name, the table or key ARN, or the SCP/RCP name. `account` is
-    None when only the message is known.
+    kind: inline | managed | trust | bucket | table | stream | key | scp | rcp (documents,
+    with an `address`), role | bucket (settings), message | session | vpc_endpoint (named
+    only by description). `name` is the role or user name (inline, trust, role), the policy
+    ARN (managed), the bucket name, the table or key ARN, or the SCP/RCP name. `account`
+    is None when only the message is known.
     """
 
     kind: str
     label: str
     account: str | None = None
     name: str | None = None
-    owner: str | None = field(default=None, metadata=OMIT)  # "roles" or "users" (inline)
     policy_name: str | None = None
     exists: bool = True
+    address: DocAddress | None = field(default=None, metadata=OMIT)
+
+
+def doc_ref(address: DocAddress, *, exists: bool = True) -> DocRef:
+    """The reference to the document at `address`, named as `--json` has always named it."""
+    kind = address.kind
+    name: str | None = address.owner
+    if kind in (DocKind.INLINE, DocKind.TRUST):
+        name = address.owner.rsplit("/", 1)[-1]  # the role or user name
+    elif kind in (DocKind.MANAGED, DocKind.BOUNDARY, DocKind.SCP, DocKind.RCP):
+        name = address.name
+    elif kind is DocKind.STREAM:
+        name = address.owner.split("/stream/", 1)[0]  # the table's ARN
+    return DocRef(kind.value, address.label, address.account, name,
+                  address.name if kind is DocKind.INLINE else None, exists, address)
 
 
 @dataclass(frozen=True)

@@ -15,24 +15,14 @@ import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from crossgrant.diagnose.model import Cause, DocRef, Fix, FixKind
+from crossgrant.diagnose.model import Cause, DocRef, Fix, FixKind, doc_ref
 from crossgrant.diagnose.registry import DENY_IDS, Family, cause
 from crossgrant.diagnose.statements import replace_diff
 from crossgrant.iam import Decision, Policy, PolicyType, Request
 from crossgrant.iam.patterns import compile_glob
 from crossgrant.iam.principal import EntryKind
 from crossgrant.iam.statement import Statement
-from crossgrant.world import AccountState, Collected, PolicyDoc, Role, UnknownPolicy
-from crossgrant.world.state import (
-    bucket_policy_label,
-    inline_policy_label,
-    key_policy_label,
-    rcp_label,
-    scp_label,
-    stream_policy_label,
-    table_policy_label,
-    trust_policy_label,
-)
+from crossgrant.world import Collected, address_of, get
 
 if TYPE_CHECKING:
     from crossgrant.diagnose.solver import Solver
@@ -44,7 +34,6 @@ _EXCEPTION_OPS = ("StringNotEquals", "StringNotLike", "StringNotEqualsIgnoreCase
 
 
 def _denied(s: Solver, decision: Decision, got: Collected, req: Request) -> list[Cause]:
-    index = _doc_index(s.step.state)
     causes = []
     seen: set[tuple[str, int]] = set()
     for ref in decision.because:
@@ -52,17 +41,16 @@ def _denied(s: Solver, decision: Decision, got: Collected, req: Request) -> list
             continue
         seen.add((ref.document, ref.index))
         cid = DENY_IDS.get(ref.policy_type, "resource-deny")
-        hit = index.get(ref.document)
-        if hit is None or isinstance(hit[1], UnknownPolicy):
+        addr = address_of(s.step.state, ref.document)
+        doc = get(s.step.state, addr) if addr is not None else None
+        if addr is None or not isinstance(doc, Policy):
             causes.append(cause(cid, f"{ref.document} statement {ref.label} "
                                 f"denies {req.action}.", ref.document,
                                 (Fix(FixKind.ADVICE, f"narrow {ref.document} statement "
                                      f"{ref.label}"),)))
             continue
-        docref, doc = hit
-        assert isinstance(doc, Policy)
         st = doc.statements[ref.index]
-        causes.append(_deny_cause(s, cid, docref, doc, st, got, req))
+        causes.append(_deny_cause(s, cid, doc_ref(addr), doc, st, got, req))
     return causes
 
 
@@ -139,43 +127,6 @@ def _principal_exception(s: Solver, ref: DocRef, doc: Policy, st: Statement,
                diff=replace_diff(ref.label, doc.document, st.ref.index, new))
 
 
-
-
-def _doc_index(state: AccountState) -> dict[str, tuple[DocRef, PolicyDoc]]:
-    """Every document of the state by its label, with where it lives."""
-    out: dict[str, tuple[DocRef, PolicyDoc]] = {}
-    for acct_id, acct in state.accounts.items():
-        for arn, mp in acct.managed_policies.items():
-            out[arn] = (DocRef("managed", arn, acct_id, arn), mp.policy)
-        for owner, entities in (("roles", acct.roles), ("users", acct.users)):
-            for name, ent in entities.items():
-                if isinstance(ent, Role):
-                    label = trust_policy_label(ent.arn)
-                    out[label] = (DocRef("trust", label, acct_id, name), ent.trust_policy)
-                for pname, doc in ent.inline_policies.items():
-                    label = inline_policy_label(ent.arn, pname)
-                    out[label] = (DocRef("inline", label, acct_id, name, owner, pname), doc)
-        for name, bucket in acct.buckets.items():
-            if bucket.policy is not None:
-                label = bucket_policy_label(name)
-                out[label] = (DocRef("bucket", label, acct_id, name), bucket.policy)
-        for arn, table in acct.tables.items():
-            if table.policy is not None:
-                label = table_policy_label(arn)
-                out[label] = (DocRef("table", label, acct_id, arn), table.policy)
-            if table.stream_arn and table.stream_policy is not None:
-                label = stream_policy_label(table.stream_arn)
-                out[label] = (DocRef("stream", label, acct_id, arn), table.stream_policy)
-        for arn, key in acct.keys.items():
-            label = key_policy_label(arn)
-            out[label] = (DocRef("key", label, acct_id, arn), key.policy)
-    org = state.organization
-    if org is not None:
-        for name, doc in org.scps.items():
-            out[scp_label(name)] = (DocRef("scp", scp_label(name), None, name), doc)
-        for name, doc in org.rcps.items():
-            out[rcp_label(name)] = (DocRef("rcp", rcp_label(name), None, name), doc)
-    return out
 
 
 def _exempt_by_list(st: Statement, ctx: Mapping[str, tuple[str, ...]]

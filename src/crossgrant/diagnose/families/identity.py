@@ -10,12 +10,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from crossgrant.diagnose.families.kms import default_key_of, via_condition
-from crossgrant.diagnose.model import Cause, DocRef, Fix, FixKind
+from crossgrant.diagnose.model import Cause, Fix, FixKind, doc_ref
 from crossgrant.diagnose.registry import Family, Step, cause
 from crossgrant.diagnose.statements import add_diff, identity_statement, sids
 from crossgrant.iam import Policy, PolicyType, Request
-from crossgrant.world import Collected, UnknownPolicy
-from crossgrant.world.state import inline_policy_label
+from crossgrant.world import Collected, DocAddress, DocKind, UnknownPolicy
 
 if TYPE_CHECKING:
     from crossgrant.diagnose.solver import Solver
@@ -47,7 +46,7 @@ def _identity_fix(s: Solver, req: Request, got: Collected) -> Fix:
         stmt = identity_statement(req.action, resource, set(), condition)
         return Fix(FixKind.ADVICE, f"allow {req.action} on {resource} in the caller's "
                    f"identity policy", statement=stmt)
-    owner, entity = found
+    entity = found[1]
     docs = [(n, d) for n, d in sorted(entity.inline_policies.items())
             if not isinstance(d, UnknownPolicy)]
     before: dict[str, Any] | None = None
@@ -56,8 +55,8 @@ def _identity_fix(s: Solver, req: Request, got: Collected) -> Fix:
         name, doc = docs[0]
         assert isinstance(doc, Policy)
         before = doc.document
-    ref = DocRef("inline", inline_policy_label(entity.arn, name), s.caller.account,
-                 entity.name, owner, name, exists=before is not None)
+    ref = doc_ref(DocAddress(DocKind.INLINE, s.caller.account, entity.arn, name),
+                  exists=before is not None)
     stmt = identity_statement(req.action, resource, sids(before), condition)
     where = "add to" if ref.exists else "create with"
     return Fix(FixKind.ADD_STATEMENT, f"{where} {ref.label}", ref, stmt,
@@ -80,11 +79,11 @@ def _boundary_fix(s: Solver, req: Request, got: Collected) -> Fix:
         return Fix(FixKind.ADVICE, f"allow {req.action} in the permissions boundary")
     acct = s.step.state.account(s.caller.account)
     mp = acct.managed_policies.get(arn) if acct else None
-    if mp is None or isinstance(mp.policy, UnknownPolicy):
+    if acct is None or mp is None or isinstance(mp.policy, UnknownPolicy):
         return Fix(FixKind.ADVICE, f"allow {req.action} on {resource} in {arn}")
     before = mp.policy.document
     stmt = identity_statement(req.action, resource, sids(before), via_condition(req))
-    ref = DocRef("managed", arn, s.caller.account, arn)
+    ref = doc_ref(DocAddress(DocKind.MANAGED, acct.id, acct.id, arn))
     return Fix(FixKind.ADD_STATEMENT, f"add to the boundary {arn} (every role it bounds may "
                f"then be granted {req.action})", ref, stmt, diff=add_diff(arn, before, stmt))
 

@@ -11,12 +11,11 @@ from __future__ import annotations
 import copy
 from typing import TYPE_CHECKING
 
-from crossgrant.diagnose.model import Cause, DocRef, Fix, FixKind
+from crossgrant.diagnose.model import Cause, Fix, FixKind, doc_ref
 from crossgrant.diagnose.registry import MISSING_IDS, Family, Step, cause
 from crossgrant.diagnose.statements import add_diff, identity_statement, sids
 from crossgrant.iam import Policy, PolicySet, PolicyType, Request, evaluate, parse_policy
-from crossgrant.world import Collected, UnknownPolicy
-from crossgrant.world.state import rcp_label, scp_label
+from crossgrant.world import Collected, DocAddress, DocKind, UnknownPolicy
 
 if TYPE_CHECKING:
     from crossgrant.diagnose.solver import Solver
@@ -66,27 +65,26 @@ def _org_missing(ptype: PolicyType, s: Solver, req: Request, got: Collected
         names = placed.scps if is_scp else placed.rcps
         where = f"account {account}"
     docs = org.scps if is_scp else org.rcps
-    label_of = scp_label if is_scp else rcp_label
     explanation = (f"Every level of the organization from the root down to account "
                    f"{account} must allow; at {where} no {ptype.value} allows {req.action}"
                    + (f" (attached: {', '.join(names)})" if names
                       else " (nothing is attached there)") + ".")
-    kind = "scp" if is_scp else "rcp"
+    kind = DocKind.SCP if is_scp else DocKind.RCP
     if is_scp and names and not isinstance(docs.get(names[0]), UnknownPolicy):
         doc = docs[names[0]]
         assert isinstance(doc, Policy)
         before = doc.document
         stmt = identity_statement(req.action, got.request.resource, sids(before))
-        ref = DocRef(kind, label_of(names[0]), None, names[0])
+        ref = doc_ref(DocAddress(kind, None, org.id, names[0]))
         fix = Fix(FixKind.ADD_STATEMENT, f"add to {ref.label} (attached at {where})", ref,
                   stmt, diff=add_diff(ref.label, before, stmt))
         return [cause(cid, explanation, ref.label, (fix,))]
     name = "FullAWSAccess" if is_scp else "RCPFullAWSAccess"
     document = _ALLOW_ALL_IDENTITY if is_scp else _FULL_ACCESS_RCP
-    ref = DocRef(kind, label_of(name), None, name, exists=name in docs)
+    ref = doc_ref(DocAddress(kind, None, level_id, name), exists=name in docs)
     fix = Fix(FixKind.ATTACH_POLICY, f"attach {name} at {where}", ref,
               statement=copy.deepcopy(document), setting=level_id,
-              diff=f"--- {where}\n+++ {where}\n+attach {label_of(name)}")
+              diff=f"--- {where}\n+++ {where}\n+attach {ref.label}")
     return [cause(cid, explanation, None, (fix,))]
 
 

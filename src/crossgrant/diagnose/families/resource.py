@@ -8,10 +8,10 @@ AccessDenied too whenever telling would reveal what exists.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from crossgrant.diagnose.families import kms, trust
-from crossgrant.diagnose.model import Cause, DocRef, Fix, FixKind
+from crossgrant.diagnose.model import Cause, DocRef, Fix, FixKind, doc_ref
 from crossgrant.diagnose.registry import Family, Step, cause
 from crossgrant.diagnose.statements import (
     add_diff,
@@ -20,27 +20,25 @@ from crossgrant.diagnose.statements import (
     resource_statement,
     sids,
 )
-from crossgrant.iam import PolicyType, Request
+from crossgrant.iam import Policy, PolicyType, Request
 from crossgrant.iam.arn import resource_account
-from crossgrant.world import Collected, UnknownPolicy
-from crossgrant.world.state import (
-    bucket_policy_label,
-    key_policy_label,
-    stream_policy_label,
-    table_policy_label,
-    trust_policy_label,
-)
+from crossgrant.world import AccountState, Collected, DocAddress, DocKind, UnknownPolicy, get
 
 if TYPE_CHECKING:
     from crossgrant.diagnose.solver import Solver
+
+# Kinds whose owner always has a document: none there means the owner is gone.
+_ALWAYS_THERE = frozenset({DocKind.TRUST, DocKind.KEY})
 
 
 def _resource_missing(s: Solver, req: Request, got: Collected, step: Step) -> list[Cause]:
     resource = got.request.resource
     kind = resource_kind(resource, req.action)
-    ref, before = _resource_doc(s, resource, kind)
+    located = _locate(s, resource, kind)
+    ref, doc = _resource_doc(located, s.step.state)
+    before = doc.document if doc is not None else None
     if kind == "trust":
-        dead = trust.dead_id_cause(s, ref, before, req)
+        dead = trust.dead_id_cause(s, ref, doc, req)
         if dead is not None:
             return [dead]
     element = principal_element(s.caller, s.entity_arn())
@@ -61,10 +59,9 @@ def _resource_missing(s: Solver, req: Request, got: Collected, step: Step) -> li
                           "policy; the caller's identity policy alone is not enough."
                           if cross else "For this resource the resource policy must allow "
                           "even in the same account."))
-    missing = _missing_resource(s, resource, kind)
-    if missing is not None:
+    if isinstance(located, str):
         return [cause("resource-not-found",
-                      f"{missing}. AWS answers a request for a resource that does not exist "
+                      f"{located}. AWS answers a request for a resource that does not exist "
                       f"with AccessDenied whenever telling would reveal what exists "
                       f"(AssumeRole always; DynamoDB and KMS when the caller may not use it): "
                       f"check the ARN (account, Region, name, path), or create the resource "
@@ -80,75 +77,51 @@ def _resource_missing(s: Solver, req: Request, got: Collected, step: Step) -> li
     return [cause(cid, explanation, ref.label, (fix,))]
 
 
-def _missing_resource(s: Solver, resource: str, kind: str) -> str | None:
-    """Why the resource is not in the state, when its account is."""
+def _locate(s: Solver, resource: str, kind: str) -> DocAddress | str | None:
+    """Where the policy governing `resource` lives; or why the resource is not in the
+    state when its account is; None when the state cannot say (another account, a kind
+    of resource without a policy)."""
+    state = s.step.state
+    if kind == "bucket":
+        name = state.bucket_of(resource)
+        owner = state.bucket_owner(name) if name else None
+        return DocAddress(DocKind.BUCKET, owner, name) if name and owner else None
     acct_id = resource_account(resource)
-    acct = s.step.state.account(acct_id)
+    acct = state.account(acct_id)
     if acct is None:
         return None
-    rest = resource.split(":", 5)[-1]
-    if kind == "trust" and acct.role(rest.rsplit("/", 1)[-1]) is None:
-        return f"account {acct_id} has no role {rest.rsplit('/', 1)[-1]}"
+    if kind == "trust":
+        role = acct.role(resource.rsplit("/", 1)[-1])
+        if role is None:
+            return f"account {acct_id} has no role {resource.rsplit('/', 1)[-1]}"
+        return DocAddress(DocKind.TRUST, acct_id, role.arn)
     if kind in ("table", "stream"):
         table_arn = "/".join(resource.split("/")[:2])
         table = acct.tables.get(table_arn)
         if table is None:
             return f"account {acct_id} has no table {table_arn}"
-        if kind == "stream" and table.stream_arn != resource:
+        if kind == "table":
+            return DocAddress(DocKind.TABLE, acct_id, table_arn)
+        if table.stream_arn != resource:
             return f"{resource} is not the stream of {table_arn}"
-    if kind == "key" and resource not in acct.keys:
-        return f"account {acct_id} has no key {resource}"
+        return DocAddress(DocKind.STREAM, acct_id, resource)
+    if kind == "key":
+        if resource not in acct.keys:
+            return f"account {acct_id} has no key {resource}"
+        return DocAddress(DocKind.KEY, acct_id, resource)
     return None
 
 
-def _resource_doc(s: Solver, resource: str, kind: str
-                  ) -> tuple[DocRef | None, dict[str, Any] | None]:
-    """The document that governs `resource` (where it lives, and its JSON when it exists);
-    (None, None) when it cannot be found or is unknown."""
-    state = s.step.state
-    if kind == "bucket":
-        name = state.bucket_of(resource)
-        bucket = state.bucket(name) if name else None
-        if bucket is None or name is None or isinstance(bucket.policy, UnknownPolicy):
-            return None, None
-        before = bucket.policy.document if bucket.policy is not None else None
-        return DocRef("bucket", bucket_policy_label(name), state.bucket_owner(name), name,
-                      exists=before is not None), before
-    acct_id = resource_account(resource)
-    acct = state.account(acct_id)
-    if acct is None:
+def _resource_doc(addr: DocAddress | str | None, state: AccountState
+                  ) -> tuple[DocRef | None, Policy | None]:
+    """The reference a fix names, and the document as it is (None: not there yet);
+    (None, None) when there is no place to put one, or the document is unknown."""
+    if not isinstance(addr, DocAddress):
         return None, None
-    if kind in ("table", "stream"):
-        table_arn = "/".join(resource.split("/")[:2])
-        table = acct.tables.get(table_arn)
-        if table is None:
-            return None, None
-        if kind == "stream":
-            if table.stream_arn != resource or isinstance(table.stream_policy,
-                                                          UnknownPolicy):
-                return None, None
-            sp = table.stream_policy
-            before = sp.document if sp is not None else None
-            return DocRef("stream", stream_policy_label(resource), acct_id, table_arn,
-                          exists=before is not None), before
-        if isinstance(table.policy, UnknownPolicy):
-            return None, None
-        before = table.policy.document if table.policy is not None else None
-        return DocRef("table", table_policy_label(table_arn), acct_id, table_arn,
-                      exists=before is not None), before
-    if kind == "key":
-        key = acct.keys.get(resource)
-        if key is None or isinstance(key.policy, UnknownPolicy):
-            return None, None
-        return DocRef("key", key_policy_label(resource), acct_id, resource), \
-            key.policy.document
-    if kind == "trust":
-        role = acct.role(resource.rsplit("/", 1)[-1])
-        if role is None or isinstance(role.trust_policy, UnknownPolicy):
-            return None, None
-        return DocRef("trust", trust_policy_label(role.arn), acct_id, role.name), \
-            role.trust_policy.document
-    return None, None
+    doc = get(state, addr)
+    if isinstance(doc, UnknownPolicy) or (doc is None and addr.kind in _ALWAYS_THERE):
+        return None, None
+    return doc_ref(addr, exists=doc is not None), doc
 
 
 FAMILY = Family(

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from crossgrant.diagnose.model import Cause, DocRef, Fix, FixKind
 from crossgrant.diagnose.registry import Family, cause
 from crossgrant.diagnose.statements import replace_diff
-from crossgrant.iam import PolicyType, PrincipalElement, Request, parse_policy
+from crossgrant.iam import Policy, PrincipalElement, Request
 from crossgrant.iam.principal import EntryKind
 from crossgrant.world import AccountState, Role, User
 
@@ -31,13 +31,12 @@ def missing_explanation(s: Solver, req: Request, role_arn: str) -> str:
             f"role can only be assumed by principals its trust policy names, in any account.")
 
 
-def dead_id_cause(s: Solver, ref: DocRef | None, before: dict[str, Any] | None,
+def dead_id_cause(s: Solver, ref: DocRef | None, policy: Policy | None,
                   req: Request) -> Cause | None:
     """The trust policy's Allow for the action names a unique id no role has any more."""
-    if ref is None or before is None:
+    if ref is None or policy is None:
         return None
     known = _unique_ids(s.step.state)
-    policy = parse_policy(before, name=ref.label, policy_type=PolicyType.RESOURCE)
     for st in policy.statements:
         if not st.allow or st.principals is None or not st.covers_action(req.action_key):
             continue
@@ -59,7 +58,7 @@ def dead_id_cause(s: Solver, ref: DocRef | None, before: dict[str, Any] | None,
         new["Principal"] = _replace_ids(st.principal_element, set(dead), replacement)
         fix = Fix(FixKind.REPLACE_STATEMENT, f"in {ref.label}, replace {', '.join(dead)} with "
                   f"{replacement}", ref, new, st.source, st.ref.index,
-                  diff=replace_diff(ref.label, before, st.ref.index, new))
+                  diff=replace_diff(ref.label, policy.document, st.ref.index, new))
         return cause(DEAD_ID, explanation + f" The caller's role is now {replacement}.",
                      ref.label, (fix,))
     return None
