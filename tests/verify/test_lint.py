@@ -16,6 +16,8 @@ from typer.testing import CliRunner
 
 from crossgrant.cli.lint import register
 from crossgrant.errors import CrossgrantError
+from crossgrant.findings import Finding as SharedFinding
+from crossgrant.findings import Location, Severity
 from crossgrant.verify.lint import (
     RULES,
     Finding,
@@ -452,6 +454,35 @@ def test_cli_stdin_and_seeds(app: typer.Typer) -> None:
     r = runner.invoke(app, ["lint", *sorted(str(p) for p in SEEDS.glob("*.txt"))])
     assert r.exit_code == 0  # the seeds' mistakes are warnings and info
     assert r.stdout.splitlines()[-1] == "8 findings (0 errors, 6 warnings, 2 info)"
+
+
+def test_cli_sarif_places_findings_in_their_file(app: typer.Typer, tmp_path: Path) -> None:
+    path = write(tmp_path, "b.json", doc(allow(["s3:GetObjekt", "s3:Put*"], "arn:aws:s3:::b/*",
+                                               Principal={"AWS": ROLE_A})))
+    r = CliRunner().invoke(app, ["lint", "--format", "sarif", "--owner-account", OWNER, path])
+    assert r.exit_code == 1
+    log = json.loads(r.stdout)
+    assert log["version"] == "2.1.0"
+    run = log["runs"][0]
+    rules = run["tool"]["driver"]["rules"]
+    assert [x["id"] for x in rules] == sorted(RULES)
+    assert {x["id"]: x["defaultConfiguration"]["level"] for x in rules}["CG115"] == "note"
+    assert [x["ruleId"] for x in run["results"]] == ["CG106", "CG101", "CG103"]
+    unknown = run["results"][1]
+    assert rules[unknown["ruleIndex"]]["id"] == "CG101" and unknown["level"] == "error"
+    (where,) = unknown["locations"]
+    assert where["physicalLocation"]["artifactLocation"]["uri"] == Path(path).as_uri()
+    assert where["logicalLocations"][0]["name"] == "Statement[0].Action[0]"
+    assert "(fix: replace 's3:GetObjekt'" in unknown["message"]["text"]
+    r = CliRunner().invoke(app, ["lint", "--json", "--format", "sarif", path])
+    assert r.exit_code == 2
+
+
+def test_findings_are_the_shared_model() -> None:
+    (f,) = lint(doc(allow("s3:Get*", "arn:aws:s3:::b/*", Sid="Reads")))
+    assert isinstance(f, SharedFinding) and f.severity is Severity.WARNING
+    assert f.location == Location(document="d", path="Statement[0].Action", statement="Reads")
+    assert RULES["CG111"].severity is Severity.INFO and RULES["CG111"].help
 
 
 def test_docs_list_every_code() -> None:

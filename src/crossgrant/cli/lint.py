@@ -1,7 +1,8 @@
 """`crossgrant lint FILE...`: policy mistakes with stable codes, as ruff reports code ones.
 
 Human output is one line per finding, never wrapped, so that it greps and diffs; `--json`
-gives the same findings to machines. Exit status: 2 if a file could not be read, else 1 if
+gives the same findings to machines and `--format sarif` to code scanning, all three written
+by `crossgrant.findings.writers`. Exit status: 2 if a file could not be read, else 1 if
 any finding is an error, else 0, so CI can gate on errors and let warnings through.
 """
 
@@ -16,10 +17,12 @@ from rich.console import Console
 from rich.text import Text
 
 from crossgrant.errors import CrossgrantError
+from crossgrant.findings import Finding, Severity
+from crossgrant.findings.writers import summary, text_line, to_json, to_sarif, where
 from crossgrant.iam.arn import is_account_id
-from crossgrant.verify.lint import Finding, Kind, lint_file, lint_text, select_codes
+from crossgrant.verify.lint import RULES, Kind, lint_file, lint_text, select_codes
 
-_STYLES = {"error": "bold red", "warning": "yellow", "info": "cyan"}
+_STYLES = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
 
 
 class KindOption(enum.StrEnum):
@@ -28,6 +31,12 @@ class KindOption(enum.StrEnum):
     trust = "trust"
     boundary = "boundary"
     scp = "scp"
+
+
+class FormatOption(enum.StrEnum):
+    text = "text"
+    json = "json"
+    sarif = "sarif"
 
 
 def _codes(values: list[str] | None) -> list[str]:
@@ -40,14 +49,10 @@ def _lint_one(path: str, kind: Kind | None, owner: str | None) -> list[Finding]:
     return lint_file(path, kind=kind, owner_account=owner)
 
 
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
-
-
-def _line(file: str, f: Finding) -> Text:
-    text = Text(f"{file}:{f.document}:{f.statement or '-'} ")
-    text.append(f.code, style=_STYLES[f.severity])
-    text.append(f" {f.severity} {f.message} (fix: {f.fix})")
+def _line(f: Finding) -> Text:
+    text = Text(text_line(f))
+    start = len(where(f)) + 1
+    text.stylize(_STYLES[f.severity], start, start + len(f.code))
     return text
 
 
@@ -64,7 +69,11 @@ def register(app: typer.Typer) -> None:
         owner_account: str | None = typer.Option(None, "--owner-account", metavar="ID",
                                                  help="Account that owns the resources of "
                                                       "resource policies (12 digits)."),
-        as_json: bool = typer.Option(False, "--json", help="Print findings as JSON."),
+        as_json: bool = typer.Option(False, "--json", help="Print findings as JSON "
+                                                          "(--format json)."),
+        fmt: FormatOption = typer.Option(FormatOption.text, "--format",
+                                         help="text, json, or sarif (SARIF 2.1.0 for code "
+                                              "scanning)."),
         select: list[str] | None = typer.Option(None, "--select", metavar="CODES",
                                                 help="Only these codes or prefixes "
                                                      "(CG101,CG11)."),
@@ -79,8 +88,12 @@ def register(app: typer.Typer) -> None:
             codes = select_codes(_codes(select), _codes(ignore))
         except CrossgrantError as exc:
             raise typer.BadParameter(str(exc), param_hint="--select/--ignore") from None
+        if as_json and fmt not in (FormatOption.text, FormatOption.json):
+            raise typer.BadParameter("--json is --format json: pick one", param_hint="--json")
+        if as_json:
+            fmt = FormatOption.json
         doc_kind: Kind | None = kind.value if kind is not None else None
-        results: list[tuple[str, Finding]] = []
+        results: list[Finding] = []
         unreadable = 0
         for path in files:
             try:
@@ -89,24 +102,18 @@ def register(app: typer.Typer) -> None:
                 print(f"crossgrant: error: {exc}", file=sys.stderr)
                 unreadable += 1
                 continue
-            results.extend((path, f) for f in findings if f.code in codes)
-        if as_json:
-            typer.echo(json.dumps([{"file": path, **f.as_json()} for path, f in results],
-                                  indent=2))
+            results.extend(f.at(file=path) for f in findings if f.code in codes)
+        if fmt is FormatOption.json:
+            typer.echo(json.dumps(to_json(results), indent=2))
+        elif fmt is FormatOption.sarif:
+            typer.echo(json.dumps(to_sarif(results, RULES.values()), indent=2))
         else:
             console = Console(soft_wrap=True, highlight=False)
-            for path, f in results:
-                console.print(_line(path, f))
-            counts = {s: sum(1 for _, f in results if f.severity == s)
-                      for s in ("error", "warning", "info")}
-            if results:
-                console.print(Text(f"{_count(len(results), 'finding')} "
-                                   f"({_count(counts['error'], 'error')}, "
-                                   f"{_count(counts['warning'], 'warning')}, "
-                                   f"{counts['info']} info)"))
-            elif not unreadable:
-                console.print(Text("All checks passed."))
+            for f in results:
+                console.print(_line(f))
+            if results or not unreadable:
+                console.print(Text(summary(results)))
         if unreadable:
             raise typer.Exit(2)
-        if any(f.severity == "error" for _, f in results):
+        if any(f.severity is Severity.ERROR for f in results):
             raise typer.Exit(1)

@@ -17,6 +17,8 @@ CG114-CG116), `principals` (CG105, CG107, CG110), `conditions` (CG106, CG111), `
 
 from __future__ import annotations
 
+from crossgrant.findings import Finding
+
 # Importing a rule module registers its rules; the registry is then put in code order.
 from crossgrant.verify.lint import (  # noqa: F401
     actions,
@@ -27,7 +29,7 @@ from crossgrant.verify.lint import (  # noqa: F401
     size,
     structure,
 )
-from crossgrant.verify.lint.document import KINDS, Finding, Kind, infer_kind
+from crossgrant.verify.lint.document import KINDS, Kind, infer_kind
 from crossgrant.verify.lint.engine import lint_document
 from crossgrant.verify.lint.inputs import lint_file, lint_text
 from crossgrant.verify.lint.registry import RULES, SEVERITIES, Rule, Severity, select_codes

@@ -8,6 +8,7 @@ import re
 from collections.abc import Iterator, Sequence
 
 from crossgrant.errors import UnknownActionError
+from crossgrant.findings import Severity
 from crossgrant.iam.actions import (
     ActionInfo,
     canonical_action_name,
@@ -20,7 +21,7 @@ from crossgrant.verify.lint.principals import whole_account
 from crossgrant.verify.lint.registry import Hit, rule
 
 
-@rule("CG101", "unknown-action", "error",
+@rule("CG101", "unknown-action", Severity.ERROR,
       "An action (or pattern) no service in the catalog defines: it grants or denies "
       "nothing.")
 def check_unknown_action(doc: Document) -> Iterator[Hit]:
@@ -64,7 +65,7 @@ def _action_problem(value: str) -> tuple[str, str] | None:
     return None
 
 
-@rule("CG103", "wildcard-action", "warning",
+@rule("CG103", "wildcard-action", Severity.WARNING,
       "A wildcard action (*, s3:*, s3:Get*) in an Allow where the catalog lists the "
       "actions it stands for.")
 def check_wildcard_action(doc: Document) -> Iterator[Hit]:

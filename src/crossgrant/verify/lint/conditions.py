@@ -11,6 +11,7 @@ import json
 import re
 from collections.abc import Iterator
 
+from crossgrant.findings import Severity
 from crossgrant.verify.lint.arns import action_infos
 from crossgrant.verify.lint.document import Document, Stmt
 from crossgrant.verify.lint.principals import account_of, base_operator, everyone
@@ -36,7 +37,7 @@ def _is_tls_deny(st: Stmt) -> bool:
     return False
 
 
-@rule("CG106", "missing-tls-deny", "warning",
+@rule("CG106", "missing-tls-deny", Severity.WARNING,
       "A bucket policy granting principals of another account, with no Deny on "
       "aws:SecureTransport false.")
 def check_tls_deny(doc: Document) -> Iterator[Hit]:
@@ -113,7 +114,7 @@ def _object_rests(doc: Document) -> dict[tuple[str, str], list[str]]:
     return out
 
 
-@rule("CG111", "unscoped-list-bucket", "info",
+@rule("CG111", "unscoped-list-bucket", Severity.INFO,
       "s3:ListBucket granted without an s3:prefix condition while object access is limited "
       "to key prefixes.")
 def check_list_prefix(doc: Document) -> Iterator[Hit]:

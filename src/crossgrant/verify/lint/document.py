@@ -14,15 +14,15 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, Literal, cast
 
 from crossgrant.errors import PolicyError
+from crossgrant.findings import Severity
 from crossgrant.iam.policy import Policy, parse_policy
 from crossgrant.iam.statement import PolicyType, Statement
-from crossgrant.verify.lint.registry import Hit, Severity
+from crossgrant.verify.lint.registry import Hit
 
 if TYPE_CHECKING:
     from crossgrant.verify.lint.resources import Pairing
 
-__all__ = ["KINDS", "Document", "Finding", "Kind", "Stmt", "infer_kind", "prepare",
-           "raw_statements"]
+__all__ = ["KINDS", "Document", "Kind", "Stmt", "infer_kind", "prepare", "raw_statements"]
 
 Kind = Literal["identity", "resource", "trust", "boundary", "scp"]
 KINDS: Final[tuple[Kind, ...]] = ("identity", "resource", "trust", "boundary", "scp")
@@ -34,29 +34,6 @@ _POLICY_TYPES: Final[dict[str, PolicyType]] = {
     "boundary": PolicyType.BOUNDARY,
     "scp": PolicyType.SCP,
 }
-
-
-@dataclass(frozen=True, slots=True)
-class Finding:
-    """One problem in one document: stable code, what is wrong, and how to fix it.
-
-    `statement` is the statement's Sid, or `#i` (0-based) when it has none, or None for a
-    finding about the document as a whole; `path` is the JSON path of the element at fault
-    inside the document as written ("" for the whole document).
-    """
-
-    code: str
-    severity: Severity
-    message: str
-    fix: str
-    document: str
-    statement: str | None
-    path: str
-
-    def as_json(self) -> dict[str, str | None]:
-        return {"code": self.code, "severity": self.severity, "message": self.message,
-                "fix": self.fix, "document": self.document, "statement": self.statement,
-                "path": self.path}
 
 
 @dataclass(slots=True)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from crossgrant.verify.lint.document import Finding, Kind, prepare
+from crossgrant.findings import Finding, Location
+from crossgrant.verify.lint.document import Kind, prepare
 from crossgrant.verify.lint.registry import RULES
 
 __all__ = ["lint_document"]
@@ -26,6 +27,6 @@ def lint_document(doc: Mapping[str, Any] | str, *, name: str, kind: Kind | None 
         for h in rule.check(ctx):
             found.append((-1 if h.index is None else h.index, rule.code,
                           Finding(rule.code, h.severity or rule.severity, h.message, h.fix,
-                                  name, h.label, h.path)))
+                                  Location(document=name, path=h.path, statement=h.label))))
     found.sort(key=lambda t: (t[0], t[1]))
     return [f for _, _, f in found]

@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any, Final
 
 from crossgrant.errors import CrossgrantError
+from crossgrant.findings import Finding
 from crossgrant.verify.lint.arns import ACCOUNT_FIELD, REGION_FIELD, arn_fields, wild
-from crossgrant.verify.lint.document import Finding, Kind
+from crossgrant.verify.lint.document import Kind
 from crossgrant.verify.lint.engine import lint_document
 
 __all__ = ["lint_file", "lint_text"]
@@ -220,5 +221,5 @@ def _restore(f: Finding, replacements: Mapping[str, str]) -> Finding:
     message, fix = f.message, f.fix
     for dummy, original in replacements.items():
         message = message.replace(dummy, original)
-        fix = fix.replace(dummy, original)
+        fix = fix.replace(dummy, original) if fix is not None else None
     return replace(f, message=message, fix=fix)

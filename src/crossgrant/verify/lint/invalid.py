@@ -10,6 +10,7 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Final
 
+from crossgrant.findings import Severity
 from crossgrant.verify.lint.document import Document, raw_statements
 from crossgrant.verify.lint.registry import Hit, rule
 
@@ -54,7 +55,7 @@ def _parse_fix(message: str) -> str:
     return "correct the element the message names: AWS rejects the whole document until then"
 
 
-@rule("CG100", "invalid-document", "error",
+@rule("CG100", "invalid-document", Severity.ERROR,
       "The engine rejects the document (AWS would too); no other rule runs on it.")
 def check_invalid(doc: Document) -> Iterator[Hit]:
     if doc.error is None:

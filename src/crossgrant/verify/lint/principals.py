@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable, Iterator
 from typing import Final
 
+from crossgrant.findings import Severity
 from crossgrant.verify.lint.document import Document, Stmt
 from crossgrant.verify.lint.registry import Hit, rule
 
@@ -75,7 +76,7 @@ def whole_account(principal: str) -> str | None:
     return m.group(1) if m else None
 
 
-@rule("CG105", "open-trust-policy", "error",
+@rule("CG105", "open-trust-policy", Severity.ERROR,
       "A trust policy letting a whole account (root, bare id) or everyone (*) assume the "
       "role with no condition naming who.")
 def check_open_trust(doc: Document) -> Iterator[Hit]:
@@ -116,7 +117,7 @@ def check_open_trust(doc: Document) -> Iterator[Hit]:
                          f'{{"sts:ExternalId": "..."}}')
 
 
-@rule("CG107", "notprincipal-allow", "error",
+@rule("CG107", "notprincipal-allow", Severity.ERROR,
       "NotPrincipal with Allow: grants to every principal except those listed, anonymous "
       "callers included.")
 def check_notprincipal(doc: Document) -> Iterator[Hit]:
@@ -129,7 +130,7 @@ def check_notprincipal(doc: Document) -> Iterator[Hit]:
                          "Deny with a condition on aws:PrincipalArn")
 
 
-@rule("CG110", "public-principal", "error",
+@rule("CG110", "public-principal", Severity.ERROR,
       'Principal "*" in an Allow of a resource policy with no condition narrowing who.')
 def check_public(doc: Document) -> Iterator[Hit]:
     if doc.kind != "resource":

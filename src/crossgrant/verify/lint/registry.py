@@ -7,18 +7,19 @@ ignore and discuss a check by name, as with ruff's codes.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Final, Literal
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Final
 
 from crossgrant.errors import CrossgrantError
+from crossgrant.findings import Rule as FindingRule
+from crossgrant.findings import Severity
 
 if TYPE_CHECKING:
     from crossgrant.verify.lint.document import Document
 
 __all__ = ["RULES", "SEVERITIES", "Check", "Hit", "Rule", "Severity", "rule", "select_codes"]
 
-Severity = Literal["error", "warning", "info"]
-SEVERITIES: Final[tuple[Severity, ...]] = ("error", "warning", "info")
+SEVERITIES: Final[tuple[Severity, ...]] = tuple(Severity)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,14 +38,13 @@ Check = Callable[["Document"], Iterable[Hit]]
 
 
 @dataclass(frozen=True, slots=True)
-class Rule:
-    """A check with a stable code; `check` yields the problems it finds in one document."""
+class Rule(FindingRule):
+    """A check with a stable code; `check` yields the problems it finds in one document.
 
-    code: str
-    name: str
-    severity: Severity
-    summary: str
-    check: Check
+    It is the findings model's `Rule` (what SARIF lists) with the check that produces them.
+    """
+
+    check: Check = field(kw_only=True, repr=False, compare=False)
 
 
 RULES: dict[str, Rule] = {}
@@ -53,7 +53,9 @@ RULES: dict[str, Rule] = {}
 def rule(code: str, name: str, severity: Severity, summary: str) -> Callable[[Check], Check]:
     """Register the decorated check under `code`."""
     def register(fn: Check) -> Check:
-        RULES[code] = Rule(code, name, severity, summary, fn)
+        RULES[code] = Rule(code, name, severity, summary,
+                           f"Each {code} finding says how to fix it; docs/lint.md "
+                           f"({code} {name}) explains the rule with an example.", check=fn)
         return fn
     return register
 

@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
+from crossgrant.findings import Severity
 from crossgrant.iam.actions import NO_RESOURCE_TYPE, ActionInfo
 from crossgrant.verify.lint.arns import (
     ACCOUNT_FIELD,
@@ -87,7 +88,7 @@ def _suggest_resource(infos: Sequence[ActionInfo], resources: Sequence[str]) -> 
     return example_arn(typed.service, plainest_type(typed)) if typed else "*"
 
 
-@rule("CG102", "action-resource-mismatch", "error",
+@rule("CG102", "action-resource-mismatch", Severity.ERROR,
       "An action none of whose resource types matches any Resource of its statement: the "
       "statement grants (or denies) it on nothing.")
 def check_mismatch(doc: Document) -> Iterator[Hit]:
@@ -115,7 +116,7 @@ def check_mismatch(doc: Document) -> Iterator[Hit]:
                          f"to a statement that names such an ARN")
 
 
-@rule("CG104", "wildcard-resource", "warning",
+@rule("CG104", "wildcard-resource", Severity.WARNING,
       'Resource "*" in an identity policy Allow for actions that support resource-level '
       "permissions.")
 def check_wildcard_resource(doc: Document) -> Iterator[Hit]:
@@ -150,7 +151,7 @@ def check_wildcard_resource(doc: Document) -> Iterator[Hit]:
                                f"resource-level permissions ({names}{more})", fix)
 
 
-@rule("CG114", "unused-resource", "warning",
+@rule("CG114", "unused-resource", Severity.WARNING,
       "A Resource no action of its statement applies to: usually a missing action, such "
       "as s3:ListBucket for a bucket ARN.")
 def check_unused_resource(doc: Document) -> Iterator[Hit]:
@@ -173,7 +174,7 @@ def check_unused_resource(doc: Document) -> Iterator[Hit]:
                                f"effect here", fix)
 
 
-@rule("CG115", "mixed-resource-types", "info",
+@rule("CG115", "mixed-resource-types", Severity.INFO,
       "A statement pairing actions with resource types they do not take: IAM skips those "
       "pairs, so it reads as granting more than it does.")
 def check_mixed(doc: Document) -> Iterator[Hit]:
@@ -203,7 +204,7 @@ def check_mixed(doc: Document) -> Iterator[Hit]:
                      f"split it into one statement per resource type: {plan}")
 
 
-@rule("CG116", "unmatchable-arn", "error",
+@rule("CG116", "unmatchable-arn", Severity.ERROR,
       "A Resource ARN whose partition, region or account field can name no real resource "
       "(a placeholder left in).")
 def check_unmatchable(doc: Document) -> Iterator[Hit]:

@@ -11,6 +11,7 @@ import json
 from collections.abc import Iterator, Mapping
 from typing import Any, Final
 
+from crossgrant.findings import Severity
 from crossgrant.verify.lint.arns import arn_fields, wild
 from crossgrant.verify.lint.document import Document
 from crossgrant.verify.lint.registry import Hit, rule
@@ -48,7 +49,7 @@ def _resource_service(doc: Document) -> str | None:
     return services.pop() if len(services) == 1 else None
 
 
-@rule("CG108", "document-too-large", "error",
+@rule("CG108", "document-too-large", Severity.ERROR,
       "A document over AWS's size limit for its kind (counted without whitespace), which "
       "AWS refuses to store.")
 def check_size(doc: Document) -> Iterator[Hit]:
@@ -69,7 +70,7 @@ def check_size(doc: Document) -> Iterator[Hit]:
                                       f"where all of a role's inline policies share "
                                       f"{INLINE_MAX:,})",
                       "split it into several managed policies, or keep it inline and "
-                      "under the role's total", "warning")
+                      "under the role's total", Severity.WARNING)
             return
         else:
             return

@@ -7,11 +7,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+from crossgrant.findings import Severity
 from crossgrant.verify.lint.document import Document
 from crossgrant.verify.lint.registry import Hit, rule
 
 
-@rule("CG109", "not-element-allow", "warning",
+@rule("CG109", "not-element-allow", Severity.WARNING,
       "NotAction or NotResource with Allow: grants everything except what is listed.")
 def check_not_elements(doc: Document) -> Iterator[Hit]:
     for st in doc.statements:
@@ -28,7 +29,7 @@ def check_not_elements(doc: Document) -> Iterator[Hit]:
                          "list the resources to allow in Resource instead")
 
 
-@rule("CG112", "literal-policy-variable", "warning",
+@rule("CG112", "literal-policy-variable", Severity.WARNING,
       "A policy variable (${...}) in a Version 2008-10-17 document, where it is literal "
       "text.")
 def check_old_variables(doc: Document) -> Iterator[Hit]:
