@@ -431,6 +431,21 @@ def test_scp_level_without_allow() -> None:
     assert allowed(fixed(state, d), "s3:GetObject", OBJECT)
 
 
+def test_every_org_level_without_allow_is_fixed() -> None:
+    # Every level from the root to the account must allow (AWS Organizations User Guide,
+    # "SCP evaluation": https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_scps_evaluation.html);
+    # each level gets its own attach fix, and together they are proven.
+    raw = _with_org(world(), {}, [])
+    raw["organization"]["root"]["scps"] = []
+    raw["organization"]["ous"]["ou-ex12-workload1"]["scps"] = []
+    state = load_state(raw)
+    d = diagnose(message("s3:GetObject", OBJECT), state)
+    assert ids(d) == ["scp-missing"] * 3
+    assert [f.setting for f in d.fixes] == ["r-ex12", "ou-ex12-workload1", A]
+    assert d.proven is True
+    assert allowed(fixed(state, d), "s3:GetObject", OBJECT)
+
+
 def test_rcp_deny_of_outside_principals() -> None:
     perimeter = doc({"Sid": "Perimeter", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
                      "Resource": "*", "Condition": {

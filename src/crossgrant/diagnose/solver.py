@@ -175,17 +175,16 @@ class Solver:
                 step: Step) -> list[Cause]:
         """Decide, name the fault, fix it in the scratch state, and again, until allowed."""
         found: list[Cause] = []
-        seen: set[tuple[str, str | None]] = set()
+        seen: set[tuple[str, str | None, tuple[str, ...]]] = set()
         for _ in range(_SEARCH_ROUNDS):
             req = self.request(action, resource, extra)
             decision, got = self.decide(req)
             if decision.allowed:
                 break
-            causes = [c for c in self._faults(decision, got, req, step)
-                      if (c.id, c.document) not in seen]
+            causes = [c for c in self._faults(decision, got, req, step) if _key(c) not in seen]
             if not causes:
                 break
-            seen.update((c.id, c.document) for c in causes)
+            seen.update(_key(c) for c in causes)
             found.extend(causes)
             fixes = [f for c in causes for f in c.fixes]
             if not any(f.appliable or f.kind is FixKind.CHANGE_REQUEST for f in fixes) \
@@ -216,6 +215,12 @@ class Solver:
         cid = MISSING_IDS[missing]
         return [cause(cid, f"No {missing.value} allows {req.action}.", None,
                       (Fix(FixKind.ADVICE, f"allow {req.action} in the {missing.value}"),))]
+
+
+def _key(c: Cause) -> tuple[str, str | None, tuple[str, ...]]:
+    """What makes a cause new in the search: a missing policy at another level of the
+    organization has the same id and no document, but another fix."""
+    return c.id, c.document, tuple(f.summary for f in c.fixes)
 
 
 def _base_context(state: AccountState, resource: str, given: dict[str, str]
