@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from crossgrant.iam.cases import read_cases, run_case
+from crossgrant.serial import to_json
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "seed-scenarios.jsonl"
 CASE_FILES = [EXAMPLES, *sorted((Path(__file__).parent / "cases").glob("*.jsonl"))]
@@ -23,4 +24,4 @@ def _cases() -> list[tuple[str, object]]:
 def test_case(where: str, obj: object) -> None:
     outcome = run_case(where, obj)
     assert outcome.error is None, outcome.error
-    assert outcome.ok, (outcome.name, outcome.as_json())
+    assert outcome.ok, (outcome.name, to_json(outcome))

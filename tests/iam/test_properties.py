@@ -2,7 +2,7 @@
 
 (1) adding a Deny statement never turns a non-Allow into an Allow;
 (2) adding an Allow statement never turns an Allow into a deny;
-(3) parse -> serialise (Policy.document / to_json) -> parse keeps decisions and text;
+(3) parse -> serialise (Policy.document / canonical_json) -> parse keeps decisions and text;
 (4) parse and evaluate never raise on well-formed input;
 (5) decisions are deterministic, also after the per-statement memo caches have been
     warmed by other requests.
@@ -280,7 +280,7 @@ def reserialised(ps: PolicySet, use_text: bool) -> PolicySet:
     def again(p: Policy | None) -> Policy | None:
         if p is None:
             return None
-        source: Any = p.to_json() if use_text else p.document
+        source: Any = p.canonical_json() if use_text else p.document
         return parse_policy(source, name=p.name, policy_type=p.policy_type)
 
     def again_all(ps_: tuple[Policy, ...]) -> tuple[Policy, ...]:
@@ -406,18 +406,18 @@ def test_serialise_and_parse_again_keeps_decisions(docs: dict[str, Any],
     original = build(docs)
     from_text = build(docs, via="json")
     from_document = reserialised(original, use_text=False)
-    from_to_json = reserialised(original, use_text=True)
+    from_canonical = reserialised(original, use_text=True)
     for a, b, c in zip(all_policies(original), all_policies(from_document),
-                       all_policies(from_to_json), strict=True):
-        assert a.to_json() == b.to_json() == c.to_json()
+                       all_policies(from_canonical), strict=True):
+        assert a.canonical_json() == b.canonical_json() == c.canonical_json()
         assert a == b == c
-        assert json.loads(a.to_json()) == a.document
+        assert json.loads(a.canonical_json()) == a.document
         assert a.version == b.version == c.version
     for req in reqs:
         expected = decide(original, req)
         assert decide(from_text, req) == expected
         assert decide(from_document, req) == expected
-        assert decide(from_to_json, req) == expected
+        assert decide(from_canonical, req) == expected
 
 
 # -- (4) never raises ------------------------------------------------------------------------

@@ -26,6 +26,7 @@ from crossgrant.iam import (
     split_operator,
 )
 from crossgrant.iam.conditions import OPERATOR_NAMES
+from crossgrant.serial import to_json
 
 A = "111111111111"
 
@@ -241,3 +242,23 @@ def test_every_condition_recombines_to_its_operator(ops: list[str]) -> None:
         assert (c.qualifier, c.base, c.if_exists) == split_operator(c.operator)
         assert c.negated == ("Not" in c.base)
         assert c.path == f"Statement[0].Condition.{c.operator}.aws:Key"
+
+
+# -- JSON through crossgrant.serial -------------------------------------------------------
+
+
+def test_parsed_values_turn_into_json() -> None:
+    policy = parse_policy(_doc(DENY, READ), name="p")
+    assert to_json(policy) == policy.document
+    st1 = policy.statements[1]
+    assert to_json(st1) == READ
+    assert to_json(st1.ref) == st1.ref.as_json() == {
+        "document": "p", "statement": "Read", "effect": "Allow"}
+    assert to_json(st1.conditions[1]) == {  # the compiled test stays out
+        "operator": "ForAllValues:StringLikeIfExists", "key": "aws:tagkeys",
+        "values": ["team-*"], "base": "StringLike", "qualifier": "ForAllValues",
+        "if_exists": True, "negated": False, "key_written": "aws:TagKeys",
+        "path": "Statement[1].Condition.ForAllValues:StringLikeIfExists.aws:TagKeys"}
+    assert to_json(st1.action_element) == {
+        "name": "Action", "values": ["s3:GetObject", "s3:ListBucket"],
+        "path": "Statement[1].Action", "negated": False, "listed": True}

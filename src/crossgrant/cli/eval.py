@@ -10,6 +10,7 @@ import typer
 
 from crossgrant.errors import CrossgrantError
 from crossgrant.iam.cases import Outcome, read_cases, run_case
+from crossgrant.serial import to_json
 
 
 def read_source(path: str) -> tuple[str, str]:
@@ -40,7 +41,7 @@ def register(app: typer.Typer) -> None:
         """Evaluate IAM cases with crossgrant's engine (format: docs/eval.md)."""
         outcomes = run_file(file)
         for o in outcomes:
-            typer.echo(json.dumps(o.as_json()))
+            typer.echo(json.dumps(to_json(o)))
         if check:
             failed = sum(1 for o in outcomes if not o.ok)
             typer.echo(f"{len(outcomes) - failed} passed, {failed} failed")

@@ -41,17 +41,19 @@ class Outcome:
         return self.decision is not None and self.expect is not None \
             and self.decision.effect is self.expect
 
-    def as_json(self) -> dict[str, Any]:
+    def __json__(self) -> dict[str, Any]:
+        # The line format of `crossgrant eval` (docs/eval.md): the decision flattened into
+        # the outcome, and keys that do not apply left out rather than null.
         out: dict[str, Any] = {
             "name": self.name,
-            "decision": self.decision.effect.value if self.decision else "Error",
-            "expect": self.expect.value if self.expect else None,
+            "decision": self.decision.effect if self.decision else "Error",
+            "expect": self.expect,
             "ok": self.ok,
         }
         if self.decision is not None:
-            out["because"] = [r.as_json() for r in self.decision.because]
+            out["because"] = self.decision.because
             if self.decision.missing is not None:
-                out["missing"] = self.decision.missing.value
+                out["missing"] = self.decision.missing
         if self.error is not None:
             out["error"] = self.error
         return out

@@ -33,6 +33,7 @@ from crossgrant.iam.variables import (
     parse_template,
     resolve,
 )
+from crossgrant.serial import OMIT
 
 Pred = Callable[[str], bool]
 PredFactory = Callable[[Context], Pred | None]
@@ -81,7 +82,7 @@ class Condition:
     operator: str  # as written, e.g. "ForAnyValue:StringLikeIfExists"
     key: str  # lower-cased context key
     values: tuple[str, ...]  # as strings: JSON true/false become "true"/"false"
-    test: Test = field(repr=False)
+    test: Test = field(repr=False, metadata=OMIT)
     base: str  # the operator without qualifier and IfExists, e.g. "StringLike"
     qualifier: str | None  # "ForAllValues" or "ForAnyValue"
     if_exists: bool

@@ -54,15 +54,19 @@ class Policy:
                 self._by_request[key] = hit
         return hit
 
-    def to_json(self) -> str:
+    def canonical_json(self) -> str:
+        """The document as compact JSON with sorted keys: equal documents, equal text."""
         return json.dumps(self.document, sort_keys=True, separators=(",", ":"))
+
+    def __json__(self) -> dict[str, Any]:
+        return self.document
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Policy) and self.document == other.document \
             and self.policy_type is other.policy_type
 
     def __hash__(self) -> int:
-        return hash(self.to_json())
+        return hash(self.canonical_json())
 
 
 def parse_policy(doc: str | Mapping[str, Any], *, name: str = "policy",

@@ -65,8 +65,12 @@ class StatementRef:
     def label(self) -> str:
         return self.sid if self.sid else f"#{self.index}"
 
-    def as_json(self) -> dict[str, str]:
+    def __json__(self) -> dict[str, str]:
+        # What a reader needs to find the statement: its document and its Sid (or #index).
         return {"document": self.document, "statement": self.label, "effect": self.effect}
+
+    def as_json(self) -> dict[str, str]:
+        return self.__json__()
 
 
 class _PatternSet:
@@ -127,6 +131,9 @@ class Statement:
     action_element: Element
     resource_element: Element | None
     principal_element: PrincipalElement | None
+
+    def __json__(self) -> dict[str, Any]:
+        return self.source
 
     @property
     def sid(self) -> str | None:

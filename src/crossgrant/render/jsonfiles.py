@@ -24,6 +24,7 @@ from crossgrant.render.artifacts import (
     ResourceKind,
     RoleArtifact,
 )
+from crossgrant.serial import to_json
 
 # IAM prints statements in this order; a fixed order keeps diffs between renders minimal.
 _STATEMENT_ORDER = ("Sid", "Effect", "Principal", "NotPrincipal", "Action", "NotAction",
@@ -202,9 +203,7 @@ def to_json_files(artifacts: Artifacts, owned: Collection[str] = ()) -> dict[str
             for i, side in enumerate(artifacts.deploy_order, start=1)],
         "merge": MERGE_HINT,
         "notes": list(artifacts.notes),
-        "requirements": [{"account": r.account, "kind": r.kind.value, "resource": r.resource,
-                          "field": r.field, "value": r.value, "why": r.why}
-                         for r in artifacts.requirements],
+        "requirements": to_json(artifacts.requirements),
     }
     files["manifest.json"] = dump(manifest)
     return files
