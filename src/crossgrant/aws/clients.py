@@ -36,6 +36,7 @@ from botocore.exceptions import (
 )
 
 from crossgrant.errors import CrossgrantError
+from crossgrant.iam.facts import MIN_SESSION_SECONDS
 from crossgrant.spec.model import Grant
 
 T = TypeVar("T")
@@ -187,7 +188,8 @@ class AccountSession:
         return self._identity
 
     def assume(self, role_arn: str, *, session_name: str, external_id: str | None = None,
-               source_identity: str | None = None, duration: int = 900) -> AccountSession:
+               source_identity: str | None = None,
+               duration: int = MIN_SESSION_SECONDS) -> AccountSession:
         """A session of `role_arn`, assumed with these credentials; raises ClientError."""
         kwargs: dict[str, Any] = {"RoleArn": role_arn, "RoleSessionName": session_name,
                                   "DurationSeconds": duration}

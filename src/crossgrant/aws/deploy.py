@@ -59,6 +59,7 @@ from crossgrant.aws.policies import (
 )
 from crossgrant.errors import CrossgrantError
 from crossgrant.iam import PolicySet, PolicyType, Request, evaluate, parse_policy, parse_principal
+from crossgrant.iam.arn import assumed_role_arn
 from crossgrant.render.artifacts import Artifacts, PolicyStatements, RoleArtifact
 from crossgrant.serial import to_json
 from crossgrant.spec.model import Mode
@@ -347,7 +348,7 @@ def execution_session(artifacts: Artifacts, accounts: Accounts, timing: Timing,
     grant = artifacts.grant
     exec_arn = grant.execution_role_arn
     caller = accounts.source.identity()
-    prefix = f"arn:aws:sts::{grant.source.account}:assumed-role/{grant.source.execution_role}/"
+    prefix = assumed_role_arn(grant.source.account, grant.source.execution_role, "")
     if caller.arn.startswith(prefix):
         return accounts.source, f"running as {caller.arn}"
     art = next(r for r in artifacts.roles if r.arn == exec_arn)

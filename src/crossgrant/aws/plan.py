@@ -28,6 +28,7 @@ from crossgrant.aws.functions import FunctionBundle, FunctionTarget, wanted
 from crossgrant.aws.journal import Journal, function_key, policy_key, role_key
 from crossgrant.aws.policies import LivePolicy, by_sid, canonical, store_for
 from crossgrant.errors import CrossgrantError
+from crossgrant.iam.facts import DEFAULT_MAX_SESSION_SECONDS
 from crossgrant.render.artifacts import Artifacts, PolicyStatements, ResourceKind, RoleArtifact
 from crossgrant.serial import to_json
 from crossgrant.world.merge import merge
@@ -124,7 +125,7 @@ class LiveRole:
     arn: str
     exists: bool
     trust: dict[str, Any] | None = None
-    max_session_duration: int = 3600
+    max_session_duration: int = DEFAULT_MAX_SESSION_SECONDS
     path: str = "/"
     tags: Mapping[str, str] = field(default_factory=dict)
     inline: Mapping[str, dict[str, Any] | None] = field(default_factory=dict)
@@ -157,7 +158,8 @@ def read_role(session: AccountSession, art: RoleArtifact) -> LiveRole:
     tags = {t["Key"]: t["Value"] for t in role.get("Tags", [])}
     return LiveRole(art.name, role["Arn"], exists=True,
                     trust=_decoded(role.get("AssumeRolePolicyDocument")),
-                    max_session_duration=int(role.get("MaxSessionDuration", 3600)),
+                    max_session_duration=int(role.get("MaxSessionDuration",
+                                                      DEFAULT_MAX_SESSION_SECONDS)),
                     path=role.get("Path", "/"), tags=tags, inline=inline)
 
 

@@ -36,6 +36,7 @@ from crossgrant.aws.clients import (
     error_message,
 )
 from crossgrant.errors import CrossgrantError
+from crossgrant.iam.facts import default_key_policy
 from crossgrant.render.artifacts import ResourceKind
 from crossgrant.world.merge import merge, strip
 
@@ -93,14 +94,6 @@ def by_sid(doc: Mapping[str, Any] | None, owns: Owns) -> dict[str, Any]:
 def compact(doc: Mapping[str, Any]) -> str:
     """The text crossgrant writes: compact, because resource policies have a size cap."""
     return json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
-
-
-def default_key_policy(account: str) -> Document:
-    """AWS's default key policy: a key policy cannot be deleted, only replaced."""
-    return {"Version": "2012-10-17", "Id": "key-default-1", "Statement": [{
-        "Sid": "Enable IAM User Permissions", "Effect": "Allow",
-        "Principal": {"AWS": f"arn:aws:iam::{account}:root"}, "Action": "kms:*",
-        "Resource": "*"}]}
 
 
 @dataclass(frozen=True, slots=True)
@@ -405,5 +398,4 @@ def restore(store: PolicyStore, owns: Owns, original_text: str | None, recorded:
 
 __all__ = ["BucketPolicyStore", "Conflict", "DynamoPolicyStore", "KeyPolicyStore",
            "LivePolicy", "PolicyStore", "Timing", "WriteResult", "by_sid", "canonical",
-           "compact", "default_key_policy", "merge_into", "restore", "statements",
-           "store_for"]
+           "compact", "merge_into", "restore", "statements", "store_for"]

@@ -21,7 +21,6 @@ an encryption configuration is SSE-S3 (S3 encrypts every bucket by default since
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,7 +31,10 @@ from botocore.exceptions import BotoCoreError, ClientError
 from crossgrant.aws.clients import AccountSession, answer, error_code
 from crossgrant.errors import CrossgrantError
 from crossgrant.iam import PolicyType, parse_policy
+from crossgrant.iam.arn import alias_arn, key_arn
+from crossgrant.iam.facts import DEFAULT_MAX_SESSION_SECONDS, TABLE_NAME_RE
 from crossgrant.world import AccountState, dump_state, load_state
+from crossgrant.world.serialize import KEY_ID_RE, ROLE_UNIQUE_ID_RE, USER_UNIQUE_ID_RE
 from crossgrant.world.state import (
     bucket_policy_label,
     inline_policy_label,
@@ -45,11 +47,6 @@ from crossgrant.world.state import (
 UNREADABLE_POLICY = "crossgrant-unreadable"
 Progress = Callable[[str, str, int, int], None]  # account, what, done, total
 
-_ROLE_UID = re.compile(r"AROA[A-Z0-9]{8,}")
-_USER_UID = re.compile(r"AIDA[A-Z0-9]{8,}")
-_TABLE_NAME = re.compile(r"[A-Za-z0-9_.-]{3,255}")
-_KEY_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|"
-                     r"mrk-[0-9a-f]{32}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,10 +172,10 @@ class _Reader:
             self.warnings.append(f"{arn}: tags and permissions boundary {detail}")
             detail = dict(raw)
         uid = str(raw.get("RoleId" if kind == "role" else "UserId") or "")
+        uid_re = ROLE_UNIQUE_ID_RE if kind == "role" else USER_UNIQUE_ID_RE
         out: dict[str, Any] = {
             "path": raw.get("Path", "/"), "arn": arn,
-            "unique_id": uid if (_ROLE_UID if kind == "role" else _USER_UID).fullmatch(uid)
-            else None,
+            "unique_id": uid if uid_re.fullmatch(uid) else None,
             "tags": {t["Key"]: t["Value"] for t in detail.get("Tags", [])},
             "permissions_boundary": (detail.get("PermissionsBoundary") or {}).get(
                 "PermissionsBoundaryArn"),
@@ -187,7 +184,8 @@ class _Reader:
             managed_arns.add(out["permissions_boundary"])
         if kind == "role":
             out["max_session_duration"] = int(detail.get("MaxSessionDuration")
-                                               or raw.get("MaxSessionDuration") or 3600)
+                                               or raw.get("MaxSessionDuration")
+                                               or DEFAULT_MAX_SESSION_SECONDS)
             trust = detail.get("AssumeRolePolicyDocument") or raw.get("AssumeRolePolicyDocument")
             label = trust_policy_label(arn)
             out["trust_policy"] = self.document(label, trust, PolicyType.RESOURCE) \
@@ -304,8 +302,8 @@ class _Reader:
         if default.get("SSEAlgorithm") in ("aws:kms", "aws:kms:dsse"):
             key = default.get("KMSMasterKeyID")
             if key and not key.startswith("arn:"):
-                kind = "" if key.startswith("alias/") else "key/"
-                key = f"arn:aws:kms:{region}:{self.account}:{kind}{key}"
+                key = alias_arn(region, self.account, key) if key.startswith("alias/") \
+                    else key_arn(region, self.account, key)
             return {"type": "SSE-KMS", "kms_key_arn": key or None,
                     "bucket_key_enabled": bool(rule.get("BucketKeyEnabled", False))}
         return {"type": "SSE-S3"}
@@ -319,7 +317,7 @@ class _Reader:
         out: dict[str, Any] = {}
         for i, name in enumerate(names, 1):
             self.tick(f"tables {region}", i, len(names))
-            if not _TABLE_NAME.fullmatch(name):
+            if not TABLE_NAME_RE.fullmatch(name):
                 self.warnings.append(f"table {name}: name not valid in the state format; "
                                      f"skipped")
                 continue
@@ -381,7 +379,7 @@ class _Reader:
         for i, raw in enumerate(listed, 1):
             self.tick(f"keys {region}", i, len(listed))
             key_id, arn = raw["KeyId"], raw["KeyArn"]
-            if not _KEY_ID.fullmatch(key_id):
+            if not KEY_ID_RE.fullmatch(key_id):
                 self.warnings.append(f"key {arn}: id not valid in the state format; skipped")
                 continue
             ok, meta = self.fetch(kms.describe_key, pick=("KeyMetadata",), KeyId=key_id)

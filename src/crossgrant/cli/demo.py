@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from crossgrant.cli.eval import run_file
+from crossgrant.iam.arn import account_root_arn, object_arn, role_arn
 
 _ROOT = Path(__file__).resolve().parents[3]
 _EXAMPLES = _ROOT / "examples"
@@ -128,7 +129,7 @@ def _run(console: Console, out_dir: Path | None = None) -> bool:
                 RoleName=grant.source.execution_role, PolicyName="read-uploads",
                 PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{
                     "Effect": "Allow", "Action": "s3:GetObject",
-                    "Resource": f"arn:aws:s3:::{_SOURCE_BUCKET}/uploads/*"}]}))
+                    "Resource": object_arn(_SOURCE_BUCKET, "uploads/*")}]}))
             spec = sandbox.control.runner.register(FunctionSpec(
                 name=grant.source.function, handler="crossgrant.functions.thumbnailer.handler",
                 role_arn=grant.execution_role_arn, timeout=60,
@@ -216,12 +217,12 @@ def _show(console: Console, sandbox: Any, grant: Any, deliveries: list[Any],
     iam_a = sandbox.client(a, "iam")
     iam_a.create_role(RoleName="other-team-role", AssumeRolePolicyDocument=json.dumps({
         "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {
-            "AWS": f"arn:aws:iam::{a}:root"}, "Action": "sts:AssumeRole"}]}))
+            "AWS": account_root_arn(a)}, "Action": "sts:AssumeRole"}]}))
     iam_a.put_role_policy(RoleName="other-team-role", PolicyName="admin",
                           PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
                               {"Effect": "Allow", "Action": "*", "Resource": "*"}]}))
     creds = sandbox.client(a, "sts").assume_role(
-        RoleArn=f"arn:aws:iam::{a}:role/other-team-role", RoleSessionName="intruder")
+        RoleArn=role_arn(a, "other-team-role"), RoleSessionName="intruder")
 
     other = boto3.Session(aws_access_key_id=creds["Credentials"]["AccessKeyId"],
                           aws_secret_access_key=creds["Credentials"]["SecretAccessKey"],

@@ -9,9 +9,9 @@ owner enforced, SSE-KMS with the declared key, a key with AWS's default key poli
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
 
 from crossgrant.iam import PolicyType, parse_policy
+from crossgrant.iam.facts import default_key_policy
 from crossgrant.render.artifacts import Artifacts, PolicyStatements, ResourceKind, RoleArtifact
 from crossgrant.world import (
     Account,
@@ -89,7 +89,7 @@ def _resource(artifacts: Artifacts, state: AccountState, ps: PolicyStatements) \
         if ps.resource in acct.keys:
             return state, ps.resource
         key = Key(id=ps.resource.rsplit("/", 1)[-1], arn=ps.resource, region=region,
-                  policy=parse_policy(_default_key_policy(acct.id),
+                  policy=parse_policy(default_key_policy(acct.id),
                                       name=key_policy_label(ps.resource),
                                       policy_type=PolicyType.RESOURCE))
         return state.with_account(acct.with_key(key)), ps.resource
@@ -111,10 +111,3 @@ def _new_table(artifacts: Artifacts, arn: str) -> Table:
                  stream_arn=f"{arn}/stream/{_STREAM_LABEL}" if access and access.streams
                  else None)
 
-
-def _default_key_policy(account: str) -> dict[str, Any]:
-    """AWS's default key policy: IAM policies of the key's account decide."""
-    return {"Version": "2012-10-17", "Statement": [{
-        "Sid": "Enable IAM User Permissions", "Effect": "Allow",
-        "Principal": {"AWS": f"arn:aws:iam::{account}:root"}, "Action": "kms:*",
-        "Resource": "*"}]}

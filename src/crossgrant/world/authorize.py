@@ -34,6 +34,7 @@ from crossgrant.iam import (
     evaluate,
     parse_policy,
 )
+from crossgrant.iam.arn import table_arn
 from crossgrant.iam.principal import PrincipalKind
 from crossgrant.world.state import (
     Account,
@@ -227,13 +228,13 @@ def _target(state: AccountState, req: Request, ctx: Ctx) -> _Target:
 
     if service == "dynamodb" and rest.startswith("table/"):
         segments = rest.split("/")
-        table_arn = f"arn:{partition}:dynamodb:{region}:{account}:table/{segments[1]}"
+        arn = table_arn(region, account, segments[1], partition)
         is_stream = len(segments) >= 4 and segments[2] == "stream"
-        label = stream_policy_label(res) if is_stream else table_policy_label(table_arn)
+        label = stream_policy_label(res) if is_stream else table_policy_label(arn)
         if acct is None:
             target.policy = UnknownPolicy(label, PolicyType.RESOURCE, gone)
             return target
-        table = acct.tables.get(table_arn)
+        table = acct.tables.get(arn)
         if table is not None:
             _tags(ctx, "aws:ResourceTag", table.tags)
             if not is_stream:

@@ -18,34 +18,45 @@ from typing import Any, NoReturn
 
 from crossgrant.errors import CrossgrantError, StateError
 from crossgrant.iam import PolicyType, parse_policy
+from crossgrant.iam.arn import ACCOUNT_ID_RE, PARTITION_RE, role_arn, user_arn
+from crossgrant.iam.facts import (
+    BUCKET_NAME_RE,
+    DEFAULT_MAX_SESSION_SECONDS,
+    MAX_SESSION_SECONDS,
+    REGION_RE,
+    ROLE_NAME_RE,
+    TABLE_NAME_RE,
+)
 from crossgrant.world import state as model
 from crossgrant.world.address import DocAddress, DocKind
 
-__all__ = ["FORMAT_VERSION", "check_bucket_name", "dump_state", "load_state"]
+__all__ = ["FORMAT_VERSION", "KEY_ID_RE", "ROLE_UNIQUE_ID_RE", "USER_UNIQUE_ID_RE",
+           "check_bucket_name", "dump_state", "load_state"]
 
 FORMAT_VERSION = 1
 
-_P = r"aws(?:-[a-z]+)*"
-_REGION = r"[a-z]{2}(?:-[a-z]+)+-\d{1,2}"
+# Forms of AWS identifiers a state holds (the shared ones are `iam.facts`): unique ids
+# https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_identifiers.html#identifiers-unique-ids
+# and KMS key ids (single- and multi-Region)
+# https://docs.aws.amazon.com/kms/latest/developerguide/concepts.html#key-id-key-id
+ROLE_UNIQUE_ID_RE = re.compile(r"AROA[A-Z0-9]{8,}")
+USER_UNIQUE_ID_RE = re.compile(r"AIDA[A-Z0-9]{8,}")
 _KEY_ID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32}"
-_IAM_PATH = r"/(?:[\x21-\x2e\x30-\x7e]+/)*"
+KEY_ID_RE = re.compile(_KEY_ID)
 
-_ACCOUNT_RE = re.compile(r"\d{12}")
-_REGION_RE = re.compile(_REGION)
-_IAM_NAME_RE = re.compile(r"[\w+=,.@-]{1,64}", re.ASCII)
+_P, _REGION, _ACCOUNT = PARTITION_RE.pattern, REGION_RE.pattern, ACCOUNT_ID_RE.pattern
+_TABLE_NAME = TABLE_NAME_RE.pattern
+_IAM_PATH = r"/(?:[\x21-\x2e\x30-\x7e]+/)*"
 _POLICY_NAME_RE = re.compile(r"[\w+=,.@-]{1,128}", re.ASCII)
 _IAM_PATH_RE = re.compile(_IAM_PATH)
 _IAM_ARN_RE = re.compile(rf"arn:({_P}):iam::.*", re.DOTALL)
-_ROLE_UID_RE = re.compile(r"AROA[A-Z0-9]{8,}")
-_USER_UID_RE = re.compile(r"AIDA[A-Z0-9]{8,}")
-_POLICY_ARN_RE = re.compile(rf"arn:{_P}:iam::(\d{{12}}|aws):policy{_IAM_PATH}[\w+=,.@-]{{1,128}}",
+_POLICY_ARN_RE = re.compile(rf"arn:{_P}:iam::({_ACCOUNT}|aws):policy{_IAM_PATH}[\w+=,.@-]{{1,128}}",
                             re.ASCII)
-_TABLE_NAME = r"[A-Za-z0-9_.-]{3,255}"
-_TABLE_ARN_RE = re.compile(rf"arn:{_P}:dynamodb:({_REGION}):(\d{{12}}):table/({_TABLE_NAME})")
-_INDEX_NAME_RE = re.compile(_TABLE_NAME)
-_KEY_ARN_RE = re.compile(rf"arn:{_P}:kms:({_REGION}):(\d{{12}}):key/({_KEY_ID})")
+_TABLE_ARN_RE = re.compile(rf"arn:{_P}:dynamodb:({_REGION}):({_ACCOUNT}):table/({_TABLE_NAME})")
+_INDEX_NAME_RE = TABLE_NAME_RE  # index names follow the table name rule
+_KEY_ARN_RE = re.compile(rf"arn:{_P}:kms:({_REGION}):({_ACCOUNT}):key/({_KEY_ID})")
 _ALIAS_RE = re.compile(r"alias/[A-Za-z0-9/_-]{1,250}")
-_KMS_REF_RE = re.compile(rf"arn:{_P}:kms:{_REGION}:\d{{12}}:(?:key/(?:{_KEY_ID})|alias/"
+_KMS_REF_RE = re.compile(rf"arn:{_P}:kms:{_REGION}:{_ACCOUNT}:(?:key/(?:{_KEY_ID})|alias/"
                          r"[A-Za-z0-9/_-]{1,250})")
 _ORG_ID_RE = re.compile(r"o-[a-z0-9]{10,32}")
 _ROOT_ID_RE = re.compile(r"r-[0-9a-z]{4,32}")
@@ -54,13 +65,12 @@ _PLAIN_KEY_RE = re.compile(r"[A-Za-z0-9_-]+")
 
 # Per kind of principal: how its ARN is built, and its unique id's form.
 _PRINCIPALS: Mapping[str, tuple[Callable[..., str], re.Pattern[str], str]] = {
-    "role": (model.role_arn, _ROLE_UID_RE, "a role unique id (AROA…)"),
-    "user": (model.user_arn, _USER_UID_RE, "a user unique id (AIDA…)"),
+    "role": (role_arn, ROLE_UNIQUE_ID_RE, "a role unique id (AROA…)"),
+    "user": (user_arn, USER_UNIQUE_ID_RE, "a user unique id (AIDA…)"),
 }
 _PRINCIPAL_FIELDS = frozenset({"path", "arn", "unique_id", "inline_policies",
                                "managed_policies", "permissions_boundary", "tags"})
 
-_BUCKET_RE = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 _BUCKET_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
 _BUCKET_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
 
@@ -69,7 +79,7 @@ def check_bucket_name(name: str) -> str | None:
     """Why `name` is not a valid general purpose S3 bucket name, or None if it is."""
     if not 3 <= len(name) <= 63:
         return f"bucket names are 3 to 63 characters long, {name!r} has {len(name)}"
-    if not _BUCKET_RE.fullmatch(name):
+    if not BUCKET_NAME_RE.fullmatch(name):
         return (f"bucket name {name!r} may only hold lower-case letters, digits, '.' and "
                 f"'-', and must begin and end with a letter or digit")
     if ".." in name:
@@ -239,7 +249,7 @@ class _Loader:
         owners: dict[str, str] = {}
         for acct_id in sorted(raw_accounts):
             path = _join("accounts", acct_id)
-            if not _ACCOUNT_RE.fullmatch(acct_id):
+            if not ACCOUNT_ID_RE.fullmatch(acct_id):
                 self.fail(path, f"{acct_id!r} is not a 12-digit AWS account id")
             acct = self.account(raw_accounts[acct_id], path, acct_id)
             for name in acct.buckets:
@@ -275,13 +285,13 @@ class _Loader:
 
         roles: dict[str, model.Role] = {}
         for name, node, where in self.entries(raw, path, "roles"):
-            self.string(name, where, _IAM_NAME_RE, "a role name (1-64 of A-Z a-z 0-9 +=,.@_-)")
+            self.string(name, where, ROLE_NAME_RE, "a role name (1-64 of A-Z a-z 0-9 +=,.@_-)")
             roles[name] = self.role(node, where, acct_id, name, managed)
         self._unique_ci(roles, _join(path, "roles"), "role")
 
         users: dict[str, model.User] = {}
         for name, node, where in self.entries(raw, path, "users"):
-            self.string(name, where, _IAM_NAME_RE, "a user name (1-64 of A-Z a-z 0-9 +=,.@_-)")
+            self.string(name, where, ROLE_NAME_RE, "a user name (1-64 of A-Z a-z 0-9 +=,.@_-)")
             users[name] = self.user(node, where, acct_id, name, managed)
         self._unique_ci(users, _join(path, "users"), "user")
 
@@ -393,13 +403,14 @@ class _Loader:
         common = self._principal(raw, path, acct_id, name, "role", managed)
         trust = self.policy(raw["trust_policy"], _join(path, "trust_policy"),
                             DocAddress(DocKind.TRUST, acct_id, common["arn"]))
-        duration = raw.get("max_session_duration", 3600)
+        duration = raw.get("max_session_duration")
         if duration is None:
-            duration = 3600
+            duration = DEFAULT_MAX_SESSION_SECONDS
         if isinstance(duration, bool) or not isinstance(duration, int) \
-                or not 3600 <= duration <= 43200:
+                or not DEFAULT_MAX_SESSION_SECONDS <= duration <= MAX_SESSION_SECONDS:
             self.fail(_join(path, "max_session_duration"),
-                      f"must be whole seconds from 3600 to 43200, got {duration!r}")
+                      f"must be whole seconds from {DEFAULT_MAX_SESSION_SECONDS} to "
+                      f"{MAX_SESSION_SECONDS}, got {duration!r}")
         return model.Role(**common, trust_policy=trust, max_session_duration=duration)
 
     def user(self, value: object, path: str, acct_id: str, name: str,
@@ -410,7 +421,7 @@ class _Loader:
     def bucket(self, value: object, path: str, acct_id: str, name: str) -> model.Bucket:
         raw = self.obj(value, path, required=frozenset({"region"}), optional=frozenset(
             {"policy", "encryption", "object_ownership", "public_access_block"}))
-        region = self.string(raw["region"], _join(path, "region"), _REGION_RE,
+        region = self.string(raw["region"], _join(path, "region"), REGION_RE,
                              "an AWS region (like eu-west-1)")
         policy = self.opt_policy(raw.get("policy"), _join(path, "policy"),
                                  DocAddress(DocKind.BUCKET, acct_id, name))
@@ -511,7 +522,7 @@ class _Loader:
         root_id = self.string(root["id"], _join(root_path, "id"), _ROOT_ID_RE,
                               "a root id (r-…)")
         mgmt = self.opt_string(raw.get("management_account"),
-                               _join(path, "management_account"), _ACCOUNT_RE,
+                               _join(path, "management_account"), ACCOUNT_ID_RE,
                                "a 12-digit account id")
         scps: dict[str, model.PolicyDoc] = {}
         rcps: dict[str, model.PolicyDoc] = {}
@@ -559,7 +570,7 @@ class _Loader:
                 node_id = ous[node_id].parent
         accounts: dict[str, model.OrgAccount] = {}
         for acct_id, entry, where in self.entries(raw, path, "accounts"):
-            self.string(acct_id, where, _ACCOUNT_RE, "a 12-digit account id")
+            self.string(acct_id, where, ACCOUNT_ID_RE, "a 12-digit account id")
             node = self.obj(entry, where, required=frozenset({"parent"}),
                             optional=frozenset({"scps", "rcps"}))
             parent = self.string(node["parent"], _join(where, "parent"))

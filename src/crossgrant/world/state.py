@@ -21,6 +21,8 @@ from typing import TypeVar
 
 from crossgrant.errors import StateError
 from crossgrant.iam import Policy, PolicyType, parse_policy
+from crossgrant.iam.arn import PARTITION_RE, bucket_arn, role_arn, user_arn
+from crossgrant.iam.facts import DEFAULT_MAX_SESSION_SECONDS
 from crossgrant.world import labels as _labels
 from crossgrant.world.labels import *  # noqa: F403  (callers name labels from here too)
 
@@ -43,7 +45,7 @@ __all__ = [
     "Table",
     "UnknownPolicy",
     "User",
-    "role_arn",
+    "role_arn",  # from crossgrant.iam.arn, for the callers that name them from here
     "user_arn",
 ]
 __all__ += _labels.__all__
@@ -94,14 +96,6 @@ def _fmap(items: Mapping[K, V] | Iterable[tuple[K, V]] = ()) -> FrozenMap[K, V]:
 def _with(items: Mapping[K, V], key: K, value: V) -> FrozenMap[K, V]:
     """`items` with `key` set to `value`, keeping the position of a key it already has."""
     return FrozenMap({**items, key: value})
-
-
-def role_arn(account: str, name: str, path: str = "/", partition: str = "aws") -> str:
-    return f"arn:{partition}:iam::{account}:role{path}{name}"
-
-
-def user_arn(account: str, name: str, path: str = "/", partition: str = "aws") -> str:
-    return f"arn:{partition}:iam::{account}:user{path}{name}"
 
 
 # --- policies ---------------------------------------------------------------------------
@@ -159,7 +153,7 @@ class Role:
     managed_policy_arns: tuple[str, ...] = ()
     permissions_boundary: str | None = None
     tags: FrozenMap[str, str] = field(default_factory=FrozenMap)
-    max_session_duration: int = 3600
+    max_session_duration: int = DEFAULT_MAX_SESSION_SECONDS
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "inline_policies", _fmap(self.inline_policies))
@@ -239,7 +233,7 @@ class Bucket:
 
     @property
     def arn(self) -> str:
-        return f"arn:aws:s3:::{self.name}"
+        return bucket_arn(self.name)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -446,7 +440,7 @@ class Organization:
 
 # --- the whole world --------------------------------------------------------------------
 
-_S3_RESOURCE_RE = re.compile(r"arn:[a-z-]+:s3:::([^/]+)(/.*)?", re.DOTALL)
+_S3_RESOURCE_RE = re.compile(rf"arn:{PARTITION_RE.pattern}:s3:::([^/]+)(/.*)?", re.DOTALL)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
