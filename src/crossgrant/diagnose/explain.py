@@ -29,6 +29,12 @@ from crossgrant.iam import (
     PrincipalKind,
     parse_principal,
 )
+from crossgrant.iam.arn import Arn, parse_arn
+from crossgrant.iam.facts import (
+    CHAINED_SESSION_MAX_SECONDS,
+    DEFAULT_MAX_SESSION_SECONDS,
+    MAX_SESSION_SECONDS,
+)
 
 __all__ = ["agrees", "meaning_of", "message_causes", "resource_doc_name"]
 
@@ -40,16 +46,18 @@ def meaning_of(m: ParsedMessage) -> tuple[str, tuple[str, ...]]:
     resource_doc = resource_doc_name(m.resource, m.action)
     if m.form is Form.STS_CHAINED_DURATION:
         return ("AssumeRole was called with the credentials of another role session (role "
-                "chaining) and asked for DurationSeconds over 3600. AWS caps chained sessions "
-                "at one hour whatever the target role's MaxSessionDuration.",
-                ("the DurationSeconds the code passes to AssumeRole (at most 3600 when the "
-                 "caller is itself a role session)",
+                f"chaining) and asked for DurationSeconds over {CHAINED_SESSION_MAX_SECONDS}. "
+                "AWS caps chained sessions at one hour whatever the target role's "
+                "MaxSessionDuration.",
+                ("the DurationSeconds the code passes to AssumeRole (at most "
+                 f"{CHAINED_SESSION_MAX_SECONDS} when the caller is itself a role session)",
                  "whether the first hop can be skipped: assume the target role directly from "
                  "the Lambda execution role or user"))
     if m.form is Form.STS_MAX_DURATION:
         return ("AssumeRole asked for a DurationSeconds above the target role's "
-                "MaxSessionDuration (default 3600).",
-                ("MaxSessionDuration of the target role (3600 to 43200)",
+                f"MaxSessionDuration (default {DEFAULT_MAX_SESSION_SECONDS}).",
+                (f"MaxSessionDuration of the target role ({DEFAULT_MAX_SESSION_SECONDS} to "
+                 f"{MAX_SESSION_SECONDS})",
                  "the DurationSeconds the code passes to AssumeRole"))
     if m.form is Form.KMS_CIPHERTEXT:
         return ("KMS refused to decrypt without saying why: the key that encrypted the data "
@@ -205,10 +213,12 @@ def resource_doc_name(resource: str | None, action: str | None) -> str:
         return "the resource's policy"
     if action and action.lower() in TRUST_ACTIONS and ":role/" in resource:
         return f"the trust policy of {resource}"
-    if resource.startswith("arn:aws:s3:::") or (resource.startswith("arn:aws-") \
-            and ":s3:::" in resource):
-        bucket = resource.split(":::", 1)[1].split("/", 1)[0]
-        return f"the bucket policy of {bucket}"
+    try:
+        arn: Arn | None = parse_arn(resource)
+    except CrossgrantError:
+        arn = None
+    if arn is not None and arn.service == "s3" and not arn.region and not arn.account:
+        return f"the bucket policy of {arn.resource.split('/', 1)[0]}"
     if ":kms:" in resource:
         return f"the key policy of {resource}"
     if ":dynamodb:" in resource:

@@ -18,6 +18,8 @@ from typing import Any
 from crossgrant.errors import CrossgrantError
 from crossgrant.iam import TRUST_ACTIONS, Principal, PrincipalKind
 from crossgrant.iam.actions import NO_RESOURCE_TYPE, canonical_action_name, lookup_action
+from crossgrant.iam.arn import account_root_arn
+from crossgrant.iam.policy import VERSIONS
 
 __all__ = [
     "add_diff",
@@ -31,7 +33,7 @@ __all__ = [
     "statements",
 ]
 
-VERSION = "2012-10-17"
+VERSION = VERSIONS[0]  # the current policy language
 
 
 def canonical(action: str) -> str:
@@ -52,7 +54,8 @@ def principal_element(p: Principal, entity_arn: str | None) -> dict[str, Any] | 
     if p.kind is PrincipalKind.WEB_IDENTITY:
         return {"Federated": p.arn}
     if p.kind is PrincipalKind.ROOT:
-        return {"AWS": f"arn:{p.partition}:iam::{p.account}:root"}
+        assert p.account is not None  # a root principal is its account
+        return {"AWS": account_root_arn(p.account, p.partition)}
     if p.kind in (PrincipalKind.ROLE, PrincipalKind.ASSUMED_ROLE):
         return {"AWS": entity_arn or p.role_arn or p.arn}
     return {"AWS": entity_arn or p.arn}

@@ -13,16 +13,16 @@ from typing import TYPE_CHECKING
 
 from crossgrant.diagnose.model import Cause, Fix, FixKind, doc_ref
 from crossgrant.diagnose.registry import MISSING_IDS, Family, Step, cause
-from crossgrant.diagnose.statements import add_diff, identity_statement, sids
+from crossgrant.diagnose.statements import VERSION, add_diff, identity_statement, sids
 from crossgrant.iam import Policy, PolicySet, PolicyType, Request, evaluate, parse_policy
 from crossgrant.world import Collected, DocAddress, DocKind, UnknownPolicy
 
 if TYPE_CHECKING:
     from crossgrant.diagnose.solver import Solver
 
-_ALLOW_ALL_IDENTITY = {"Version": "2012-10-17",
+_ALLOW_ALL_IDENTITY = {"Version": VERSION,
                        "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
-_FULL_ACCESS_RCP = {"Version": "2012-10-17", "Statement": [
+_FULL_ACCESS_RCP = {"Version": VERSION, "Statement": [
     {"Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*"}]}
 
 

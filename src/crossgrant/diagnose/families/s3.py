@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from crossgrant.diagnose.model import Cause, DocRef, Fix, FixKind
 from crossgrant.diagnose.registry import Family, cause
-from crossgrant.iam.arn import resource_account
+from crossgrant.iam.arn import bucket_arn, resource_account
 from crossgrant.iam.principal import EntryKind
 from crossgrant.world import Bucket, ObjectOwnership, PolicyDoc, UnknownPolicy
 
@@ -35,7 +35,7 @@ def _list_bucket(s: Solver, resource: str, found: list[Cause]) -> list[Cause]:
                   f"asked for does not exist, S3 answers 404 only to callers allowed "
                   f"s3:ListBucket on the bucket; everyone else gets 403 AccessDenied, which "
                   f"hides the real problem (a wrong key, or an object not yet written). "
-                  f"Either fix the key, or grant s3:ListBucket on arn:aws:s3:::{bucket} "
+                  f"Either fix the key, or grant s3:ListBucket on {bucket_arn(bucket)} "
                   f"({docs}) to see 404s.", docs or None, fixes)]
 
 
@@ -116,7 +116,7 @@ def _proof(s: Solver) -> bool:
     if any(c.id == LIST_BUCKET for c in s.causes):
         bucket_name = s.step.state.bucket_of(s.resource)
         if bucket_name:
-            decision, _ = s.decide(s.request("s3:ListBucket", f"arn:aws:s3:::{bucket_name}"))
+            decision, _ = s.decide(s.request("s3:ListBucket", bucket_arn(bucket_name)))
             return decision.allowed
     return True
 

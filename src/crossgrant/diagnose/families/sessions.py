@@ -24,13 +24,15 @@ from crossgrant.diagnose.statements import (
 )
 from crossgrant.iam import PolicyType
 from crossgrant.iam.arn import resource_account
+from crossgrant.iam.facts import (
+    CHAINED_SESSION_MAX_SECONDS,
+    DEFAULT_MAX_SESSION_SECONDS,
+    MAX_SESSION_SECONDS,
+)
 from crossgrant.world import AccountState, Role
 
 if TYPE_CHECKING:
     from crossgrant.diagnose.solver import Solver
-
-CHAIN_CAP = 3600  # seconds: AWS caps a session made with a role session's credentials
-MAX_ROLE_SESSION = 43200
 
 
 def _duration_causes(m: ParsedMessage, state: AccountState | None, duration: int | None,
@@ -43,15 +45,16 @@ def _duration_causes(m: ParsedMessage, state: AccountState | None, duration: int
         role = acct.role(what.rsplit("/", 1)[-1]) if acct else None
     if duration is not None and (m.action or "").lower() == "sts:assumerole":
         caller_is_session = bool(who and ":assumed-role/" in who)
-        if caller_is_session and duration > CHAIN_CAP:
+        if caller_is_session and duration > CHAINED_SESSION_MAX_SECONDS:
             chained = True
         elif role is not None and duration > role.max_session_duration:
             over_max = True
     if chained:
         asked = f" (asked: {duration} s)" if duration is not None else ""
-        fix = Fix(FixKind.CHANGE_REQUEST, "call AssumeRole with DurationSeconds=3600 or less, "
-                  "and refresh the chained session before it expires",
-                  context={"DurationSeconds": "3600"})
+        cap = CHAINED_SESSION_MAX_SECONDS
+        fix = Fix(FixKind.CHANGE_REQUEST, f"call AssumeRole with DurationSeconds={cap} or "
+                  f"less, and refresh the chained session before it expires",
+                  context={"DurationSeconds": str(cap)})
         return [cause("chained-session-duration",
                       f"The caller is itself a role session, so this AssumeRole is role "
                       f"chaining, which AWS caps at one hour{asked}, whatever the target "
@@ -59,12 +62,12 @@ def _duration_causes(m: ParsedMessage, state: AccountState | None, duration: int
                       None, (fix,))]
     if not over_max:
         return []
-    cap = role.max_session_duration if role is not None else 3600
+    cap = role.max_session_duration if role is not None else DEFAULT_MAX_SESSION_SECONDS
     fixes: tuple[Fix, ...]
     alt: tuple[Fix, ...] = ()
     lower = Fix(FixKind.CHANGE_REQUEST, f"call AssumeRole with DurationSeconds={cap} or less",
                 context={"DurationSeconds": str(cap)})
-    if role is not None and duration is not None and duration <= MAX_ROLE_SESSION:
+    if role is not None and duration is not None and duration <= MAX_SESSION_SECONDS:
         ref = DocRef("role", f"role {role.arn}", resource_account(role.arn), role.name)
         raise_fix = Fix(FixKind.CHANGE_SETTING, f"raise MaxSessionDuration of {role.arn} to "
                         f"{duration}", ref, setting="max_session_duration", value=duration,
