@@ -15,22 +15,12 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
+from crossgrant.cli.verify import read_state  # one reader of state files for the CLI
 from crossgrant.diagnose import Diagnosis, Fix, diagnose
 from crossgrant.errors import CrossgrantError
 from crossgrant.serial import to_json
-from crossgrant.world import AccountState, load_state
 
 WIDTH = 110
-
-
-def read_state(path: Path | None) -> AccountState | None:
-    if path is None:
-        return None
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise CrossgrantError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    return load_state(text, source=str(path))
 
 
 def _fix_lines(console: Console, fix: Fix, indent: str) -> None:
