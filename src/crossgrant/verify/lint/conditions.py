@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from crossgrant.findings import Severity
 from crossgrant.verify.lint.arns import action_infos
 from crossgrant.verify.lint.document import Document, Stmt
-from crossgrant.verify.lint.principals import account_of, base_operator, everyone
+from crossgrant.verify.lint.principals import account_of, everyone
 from crossgrant.verify.lint.registry import Hit, rule
 
 
@@ -30,11 +30,8 @@ def _s3_resources(doc: Document) -> list[str]:
 def _is_tls_deny(st: Stmt) -> bool:
     if st.allow or not everyone(st):
         return False
-    for op, key, values, _ in st.conditions():
-        if key == "aws:securetransport" and base_operator(op) in ("Bool", "BoolIfExists") \
-                and any(v.lower() == "false" for v in values):
-            return True
-    return False
+    return any(c.key == "aws:securetransport" and c.base == "Bool"
+               and any(v.lower() == "false" for v in c.values) for c in st.conditions)
 
 
 @rule("CG106", "missing-tls-deny", Severity.WARNING,
@@ -127,7 +124,7 @@ def check_list_prefix(doc: Document) -> Iterator[Hit]:
         if not any(i.qualified_name == "s3:ListBucket"
                    for v, _ in st.values("Action") for i in action_infos(v)):
             continue
-        if any(k == "s3:prefix" for _, k, _, _ in st.conditions()):
+        if any(c.key == "s3:prefix" for c in st.conditions):
             continue
         for value, path in st.values("Resource"):
             m = re.fullmatch(r"arn:([^:]+):s3:::([^/*?]+)", value)

@@ -1,9 +1,9 @@
-"""One document as the checks see it: its kind, the engine's parse, and each statement
-with the JSON path of every element as written.
+"""One document as the checks see it: its kind, the engine's parse, and its statements.
 
-Documents are parsed by the engine first: a document the engine rejects keeps the error
-(CG100 reports it) and no statements, because the other checks read the statements the
-engine validated.
+Documents are parsed by the engine first, and the checks read only what the engine's
+compiled statements keep of what was written (elements, conditions and their JSON paths):
+one parse, no second reading of the raw JSON. A document the engine rejects keeps the
+error (CG100 reports it) and no statements.
 """
 
 from __future__ import annotations
@@ -15,7 +15,9 @@ from typing import TYPE_CHECKING, Any, Final, Literal, cast
 
 from crossgrant.errors import PolicyError
 from crossgrant.findings import Severity
-from crossgrant.iam.policy import Policy, parse_policy
+from crossgrant.iam.conditions import Condition
+from crossgrant.iam.elements import join_path
+from crossgrant.iam.policy import Policy, parse_bare_statement, parse_policy
 from crossgrant.iam.statement import PolicyType, Statement
 from crossgrant.verify.lint.registry import Hit
 
@@ -38,76 +40,55 @@ _POLICY_TYPES: Final[dict[str, PolicyType]] = {
 
 @dataclass(slots=True)
 class Stmt:
-    index: int
-    raw: Mapping[str, Any]
+    """One statement as the checks read it: `iam`'s compiled statement, which keeps what
+    was written (elements, conditions, JSON paths), and what the checks memoise."""
+
     compiled: Statement
-    prefix: str  # JSON path of the statement: "Statement[1]", "Statement" or "" (bare)
     pairing: Pairing | None = None  # memo of resources.pairing
     paired: bool = False
 
     @property
+    def index(self) -> int:
+        return self.compiled.ref.index
+
+    @property
     def label(self) -> str:
-        sid = self.raw.get("Sid")
-        return sid if isinstance(sid, str) and sid else f"#{self.index}"
+        return self.compiled.ref.label
 
     @property
     def allow(self) -> bool:
-        return self.raw.get("Effect") == "Allow"
+        return self.compiled.allow
 
     @property
     def verb(self) -> str:
         return "grants" if self.allow else "denies"
 
+    @property
+    def conditions(self) -> tuple[Condition, ...]:
+        return self.compiled.conditions
+
     def at(self, *parts: str) -> str:
-        out = self.prefix
-        for part in parts:
-            if part.startswith("["):
-                out += part
-            else:
-                out = f"{out}.{part}" if out else part
-        return out
+        """The JSON path of `parts` inside this statement ("Statement[1].NotPrincipal")."""
+        return join_path(self.compiled.path, *parts)
 
-    def values(self, *keys: str) -> list[tuple[str, str]]:
-        """(value, JSON path) of each string of Action, Resource, ... (validated by parse),
-        the keys' in turn (`values("Resource", "NotResource")`)."""
-        out: list[tuple[str, str]] = []
-        for key in keys:
-            raw = self.raw.get(key)
-            if isinstance(raw, str):
-                out.append((raw, self.at(key)))
-            elif isinstance(raw, list):
-                out.extend((str(v), self.at(key, f"[{i}]")) for i, v in enumerate(raw))
-        return out
+    def has(self, name: str) -> bool:
+        """Was the element `name` ("NotAction", "Resource", "NotPrincipal"...) written?"""
+        c = self.compiled
+        return any(e is not None and e.name == name
+                   for e in (c.action_element, c.resource_element, c.principal_element))
 
-    def principals(self, key: str = "Principal") -> list[tuple[str, str, str]]:
-        """(type, value, path) of each entry; Principal "*" is ("AWS", "*", path)."""
-        raw = self.raw.get(key)
-        if raw == "*":
-            return [("AWS", "*", self.at(key))]
-        out: list[tuple[str, str, str]] = []
-        if isinstance(raw, Mapping):
-            for ptype, value in raw.items():
-                if isinstance(value, str):
-                    out.append((str(ptype), value, self.at(key, str(ptype))))
-                elif isinstance(value, list):
-                    out.extend((str(ptype), str(v), self.at(key, str(ptype), f"[{i}]"))
-                               for i, v in enumerate(value))
-        return out
+    def values(self, *names: str) -> list[tuple[str, str]]:
+        """(value, JSON path) of each value of the elements `names`, in turn
+        (`values("Resource", "NotResource")`); an element not written gives none."""
+        elements = (self.compiled.action_element, self.compiled.resource_element)
+        return [located for name in names for e in elements if e is not None and e.name == name
+                for located in e.located()]
 
-    def conditions(self) -> list[tuple[str, str, list[str], str]]:
-        """(operator, lower-cased key, values as strings, path) of each condition."""
-        raw = self.raw.get("Condition")
-        out: list[tuple[str, str, list[str], str]] = []
-        if not isinstance(raw, Mapping):
-            return out
-        for op, block in raw.items():
-            if not isinstance(block, Mapping):
-                continue
-            for key, value in block.items():
-                values = value if isinstance(value, list) else [value]
-                out.append((str(op), str(key).lower(), [_condition_text(v) for v in values],
-                            self.at("Condition", str(op), str(key))))
-        return out
+    def principals(self) -> tuple[tuple[str, str, str], ...]:
+        """(type, value, path) of each Principal entry (none for NotPrincipal); Principal
+        "*" is ("AWS", "*", path)."""
+        element = self.compiled.principal_element
+        return () if element is None or element.negated else element.located()
 
     def hit(self, path: str, message: str, fix: str, severity: Severity | None = None) -> Hit:
         return Hit(self.index, self.label, path, message, fix, severity)
@@ -172,20 +153,12 @@ def prepare(doc: Mapping[str, Any] | str, name: str, kind: Kind | None,
     raw: dict[str, Any] = ({"Version": "2012-10-17", "Statement": [dict(value)]} if bare
                            else dict(value))
     ctx = Document(name, kind or infer_kind(raw), owner_account, raw, bare)
+    policy_type = _POLICY_TYPES[ctx.kind]
     try:
-        ctx.policy = parse_policy(raw, name=name, policy_type=_POLICY_TYPES[ctx.kind])
+        ctx.policy = (parse_bare_statement(value, name=name, policy_type=policy_type) if bare
+                      else parse_policy(raw, name=name, policy_type=policy_type))
     except PolicyError as exc:
         ctx.error = exc
         return ctx
-    single = isinstance(raw.get("Statement"), Mapping)
-    for st, raw_st in zip(ctx.policy.statements, raw_statements(raw), strict=True):
-        i = st.ref.index
-        prefix = "" if bare else "Statement" if single else f"Statement[{i}]"
-        ctx.statements.append(Stmt(i, raw_st, st, prefix))
+    ctx.statements = [Stmt(st) for st in ctx.policy.statements]
     return ctx
-
-
-def _condition_text(value: object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)

@@ -13,10 +13,11 @@ from collections.abc import Callable, Iterator
 from typing import Final
 
 from crossgrant.findings import Severity
+from crossgrant.iam.conditions import Condition
 from crossgrant.verify.lint.document import Document, Stmt
 from crossgrant.verify.lint.registry import Hit, rule
 
-__all__ = ["account_of", "base_operator", "everyone", "whole_account"]
+__all__ = ["account_of", "everyone", "whole_account"]
 
 _TRUST_NARROWING: Final = frozenset({
     "aws:principalarn", "aws:principalorgid", "aws:principalorgpaths", "sts:externalid",
@@ -29,16 +30,10 @@ _PUBLIC_NARROWING: Final = frozenset({
     "s3:dataaccesspointarn", "kms:calleraccount", "kms:viaservice", "sts:externalid"})
 
 
-def base_operator(op: str) -> str:
-    """`ForAnyValue:StringLike` -> `StringLike`."""
-    return op.rsplit(":", maxsplit=1)[-1]
-
-
-def _positive(op: str) -> bool:
-    """Does the operator demand the key be present and match (so it can narrow)?"""
-    base = base_operator(op)
-    return not op.startswith("ForAllValues:") and "Not" not in base and base != "Null" \
-        and not base.endswith("IfExists")
+def _positive(c: Condition) -> bool:
+    """Does the condition demand its key be present and match (so it can narrow)?"""
+    return c.qualifier != "ForAllValues" and not c.negated and c.base != "Null" \
+        and not c.if_exists
 
 
 def everyone(st: Stmt) -> bool:
@@ -47,12 +42,12 @@ def everyone(st: Stmt) -> bool:
 
 def _narrowed(doc: Document, st: Stmt, keys: Callable[[str], bool], action: str) -> bool:
     """Is the statement limited by a condition on one of `keys`, in it or in a Deny?"""
-    if any(_positive(op) and keys(k) for op, k, _, _ in st.conditions()):
+    if any(_positive(c) and keys(c.key) for c in st.conditions):
         return True
     for other in doc.statements:
         if other.allow or not everyone(other) or not other.compiled.covers_action(action):
             continue
-        if any("Not" in base_operator(op) and keys(k) for op, k, _, _ in other.conditions()):
+        if any(c.negated and keys(c.key) for c in other.conditions):
             return True
     return False
 
@@ -122,7 +117,7 @@ def check_open_trust(doc: Document) -> Iterator[Hit]:
       "callers included.")
 def check_notprincipal(doc: Document) -> Iterator[Hit]:
     for st in doc.statements:
-        if st.allow and "NotPrincipal" in st.raw:
+        if st.allow and st.has("NotPrincipal"):
             yield st.hit(st.at("NotPrincipal"),
                          "Allow with NotPrincipal grants to every principal except those "
                          "listed, anonymous callers included",

@@ -47,7 +47,7 @@ def pairing(st: Stmt) -> Pairing | None:
     if st.paired:
         return st.pairing
     st.paired = True
-    if "Action" not in st.raw or "Resource" not in st.raw:
+    if not st.has("Action") or not st.has("Resource"):
         return None
     actions = []
     complete = True

@@ -18,12 +18,12 @@ def check_not_elements(doc: Document) -> Iterator[Hit]:
     for st in doc.statements:
         if not st.allow:
             continue
-        if "NotAction" in st.raw:
+        if st.has("NotAction"):
             yield st.hit(st.at("NotAction"),
                          "Allow with NotAction grants every action except those listed, "
                          "including actions of services added later",
                          "list the actions to allow in Action instead")
-        if "NotResource" in st.raw:
+        if st.has("NotResource"):
             yield st.hit(st.at("NotResource"),
                          "Allow with NotResource grants on every resource except those listed",
                          "list the resources to allow in Resource instead")
@@ -40,8 +40,8 @@ def check_old_variables(doc: Document) -> Iterator[Hit]:
            "in a Version 2008-10-17 document")
     for st in doc.statements:
         places = st.values("Resource") + st.values("NotResource")
-        places += [(v, f"{p}[{i}]") for _, _, vs, p in st.conditions()
-                   for i, v in enumerate(vs)]
+        places += [(v, f"{c.path}[{i}]") for c in st.conditions
+                   for i, v in enumerate(c.values)]
         for value, path in places:
             m = re.search(r"\$\{[^}]*\}", value)
             if m:
