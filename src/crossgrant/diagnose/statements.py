@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from crossgrant.errors import CrossgrantError
-from crossgrant.iam import TRUST_ACTIONS, Principal, PrincipalKind
+from crossgrant.iam import TRUST_ACTIONS, Policy, Principal, PrincipalKind
 from crossgrant.iam.actions import NO_RESOURCE_TYPE, canonical_action_name, lookup_action
 from crossgrant.iam.arn import account_root_arn
 from crossgrant.iam.policy import VERSIONS
@@ -70,10 +70,9 @@ def _sid(action: str, taken: set[str]) -> str:
     return sid
 
 
-def sids(doc: Mapping[str, Any] | None) -> set[str]:
+def sids(policy: Policy | None) -> set[str]:
     """The Sids a document already uses, so a new statement's Sid does not collide."""
-    return {s["Sid"] for s in statements(doc)
-            if isinstance(s, Mapping) and isinstance(s.get("Sid"), str)}
+    return {st.sid for st in policy.statements if st.sid} if policy is not None else set()
 
 
 def statements(doc: Mapping[str, Any] | None) -> list[Any]:

@@ -7,7 +7,7 @@ a boundary caps every role using it, so the fix there says so.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from crossgrant.diagnose.families.kms import default_key_of, via_condition
 from crossgrant.diagnose.model import Cause, Fix, FixKind, doc_ref
@@ -49,15 +49,16 @@ def _identity_fix(s: Solver, req: Request, got: Collected) -> Fix:
     entity = found[1]
     docs = [(n, d) for n, d in sorted(entity.inline_policies.items())
             if not isinstance(d, UnknownPolicy)]
-    before: dict[str, Any] | None = None
+    policy: Policy | None = None
     name = FIX_POLICY
     if docs:
         name, doc = docs[0]
         assert isinstance(doc, Policy)
-        before = doc.document
+        policy = doc
+    before = policy.document if policy is not None else None
     ref = doc_ref(DocAddress(DocKind.INLINE, s.caller.account, entity.arn, name),
-                  exists=before is not None)
-    stmt = identity_statement(req.action, resource, sids(before), condition)
+                  exists=policy is not None)
+    stmt = identity_statement(req.action, resource, sids(policy), condition)
     where = "add to" if ref.exists else "create with"
     return Fix(FixKind.ADD_STATEMENT, f"{where} {ref.label}", ref, stmt,
                diff=add_diff(ref.label, before, stmt))
@@ -82,7 +83,7 @@ def _boundary_fix(s: Solver, req: Request, got: Collected) -> Fix:
     if acct is None or mp is None or isinstance(mp.policy, UnknownPolicy):
         return Fix(FixKind.ADVICE, f"allow {req.action} on {resource} in {arn}")
     before = mp.policy.document
-    stmt = identity_statement(req.action, resource, sids(before), via_condition(req))
+    stmt = identity_statement(req.action, resource, sids(mp.policy), via_condition(req))
     ref = doc_ref(DocAddress(DocKind.MANAGED, acct.id, acct.id, arn))
     return Fix(FixKind.ADD_STATEMENT, f"add to the boundary {arn} (every role it bounds may "
                f"then be granted {req.action})", ref, stmt, diff=add_diff(arn, before, stmt))

@@ -74,7 +74,7 @@ def _org_missing(ptype: PolicyType, s: Solver, req: Request, got: Collected
         doc = docs[names[0]]
         assert isinstance(doc, Policy)
         before = doc.document
-        stmt = identity_statement(req.action, got.request.resource, sids(before))
+        stmt = identity_statement(req.action, got.request.resource, sids(doc))
         ref = doc_ref(DocAddress(kind, None, org.id, names[0]))
         fix = Fix(FixKind.ADD_STATEMENT, f"add to {ref.label} (attached at {where})", ref,
                   stmt, diff=add_diff(ref.label, before, stmt))

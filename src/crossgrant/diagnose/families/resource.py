@@ -42,7 +42,7 @@ def _resource_missing(s: Solver, req: Request, got: Collected, step: Step) -> li
         if dead is not None:
             return [dead]
     element = principal_element(s.caller, s.entity_arn())
-    stmt = resource_statement(req.action, resource, element, kind, sids(before),
+    stmt = resource_statement(req.action, resource, element, kind, sids(doc),
                               kms.via_condition(req))
     if step == "kms" or (kind == "key" and kms.default_key_of(s, resource)):
         cid = "sse-kms-key-policy"
