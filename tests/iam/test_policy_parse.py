@@ -349,7 +349,7 @@ def test_document_is_a_copy() -> None:
     assert len(policy.document["Statement"]) == 1
 
 
-def test_to_json_round_trips() -> None:
+def test_canonical_json_round_trips() -> None:
     policy = parse_policy(doc({**ALLOW, "Sid": "A", "Condition": {
         "StringEquals": {"aws:PrincipalTag/team": ["a", "b"]}}}))
     again = parse_policy(policy.canonical_json())

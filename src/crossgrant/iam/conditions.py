@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 from crossgrant.errors import PolicyError
 from crossgrant.iam.patterns import Matcher, compile_tokens
@@ -184,11 +184,12 @@ def _pred_factory(family: str, suffix: str, values: list[str], where: str, *,
         return _template_factory(values, wildcards=True, ignore_case=False, arn=True,
                                  variables=variables, strict=True)
     if family == "numeric":
-        nums = [_parse_number(v, where) for v in values]
+        nums = [_policy_value(_try_number, v, where, "a number") for v in values]
         cmp = _COMPARATORS[suffix]
         return _static(_typed_pred(nums, cmp, _try_number))
     if family == "date":
-        dates = [_parse_date(v, where) for v in values]
+        dates = [_policy_value(_try_date, v, where, "an ISO 8601 date or epoch seconds")
+                 for v in values]
         cmp = _COMPARATORS[suffix]
         return _static(_typed_pred(dates, cmp, _try_date))
     if family == "bool":
@@ -197,7 +198,7 @@ def _pred_factory(family: str, suffix: str, values: list[str], where: str, *,
             raise PolicyError(f"{where}: Bool values must be \"true\" or \"false\"")
         return _static(lambda s: s.lower() in lowered)
     if family == "binary":
-        blobs = {_parse_base64(v, where) for v in values}
+        blobs = {_policy_value(_try_base64, v, where, "base64") for v in values}
         return _static(lambda s: _try_base64(s) in blobs)
     if family == "ip":
         nets = [_parse_network(v, where) for v in values]
@@ -324,6 +325,18 @@ def _null_test(key: str, values: list[str], where: str) -> Test:
 
 
 # -- typed value parsing --------------------------------------------------------------------
+# Each type has one reader, `_try_*`, returning None for text it cannot read: a context
+# value it cannot read just fails to match, a policy value is an error in the document.
+
+_T = TypeVar("_T")
+
+
+def _policy_value(read: Callable[[str], _T | None], s: str, where: str, what: str) -> _T:
+    v = read(s)
+    if v is None:
+        raise PolicyError(f"{where}: {s!r} is not {what}")
+    return v
+
 
 
 _NUMBER_RE = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
@@ -338,13 +351,6 @@ def _try_number(s: str) -> float | None:
     return v if math.isfinite(v) else None
 
 
-def _parse_number(s: str, where: str) -> float:
-    v = _try_number(s)
-    if v is None:
-        raise PolicyError(f"{where}: {s!r} is not a number")
-    return v
-
-
 def _try_date(s: str) -> datetime | None:
     try:
         if _EPOCH_RE.fullmatch(s):
@@ -355,25 +361,11 @@ def _try_date(s: str) -> datetime | None:
     return d if d.tzinfo else d.replace(tzinfo=UTC)
 
 
-def _parse_date(s: str, where: str) -> datetime:
-    v = _try_date(s)
-    if v is None:
-        raise PolicyError(f"{where}: {s!r} is not an ISO 8601 date or epoch seconds")
-    return v
-
-
 def _try_base64(s: str) -> bytes | None:
     try:
         return base64.b64decode(s, validate=True)
     except (binascii.Error, ValueError):
         return None
-
-
-def _parse_base64(s: str, where: str) -> bytes:
-    v = _try_base64(s)
-    if v is None:
-        raise PolicyError(f"{where}: {s!r} is not base64")
-    return v
 
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network

@@ -11,7 +11,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-__all__ = ["Element", "PrincipalElement", "join_path"]
+from crossgrant.errors import PolicyError
+
+__all__ = ["Element", "PrincipalElement", "join_path", "string_values"]
+
+
+def string_values(value: object, where: str) -> tuple[str, ...]:
+    """The value of Action, Resource or a principal type: a string or a non-empty list of
+    strings, as the policy grammar allows; `where` names it in the error."""
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    raise PolicyError(f"{where}: must be a string or a non-empty list of strings")
 
 
 def join_path(prefix: str, *parts: str) -> str:

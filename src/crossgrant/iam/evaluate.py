@@ -190,19 +190,18 @@ def evaluate(req: Request, policies: PolicySet) -> Decision:
     # Role trust policies: a boundary must allow sts:AssumeRole even for a caller the
     # trust policy names directly (IAM User Guide, granting permissions to switch roles).
     trust = akey in TRUST_ACTIONS
-    identity_ok = is_root or bool(id_allows)
     boundary_ok = is_root or all(bnd_allows)
     # A GetFederationToken session without a session policy has no permissions of its own.
     session_ok = bool(sess_allows) if policies.session is not None \
         else p.kind is not PrincipalKind.FEDERATED_USER
+    # The caller's own side, in the order AWS reports what is missing.
+    own_missing = (PolicyType.IDENTITY if not (is_root or id_allows)
+                   else PolicyType.BOUNDARY if not boundary_ok
+                   else PolicyType.SESSION if not session_ok else None)
 
     if req.is_cross_account:
-        if not identity_ok:
-            return Decision(_IMPLICIT, (), PolicyType.IDENTITY)
-        if not boundary_ok:
-            return Decision(_IMPLICIT, (), PolicyType.BOUNDARY)
-        if not session_ok:
-            return Decision(_IMPLICIT, (), PolicyType.SESSION)
+        if own_missing is not None:
+            return Decision(_IMPLICIT, (), own_missing)
         if rbp_strength is _NONE:
             return Decision(_IMPLICIT, (), PolicyType.RESOURCE)
         return Decision(_ALLOW, _refs(rbp_allows, id_allows, *bnd_allows, sess_allows))
@@ -215,12 +214,8 @@ def evaluate(req: Request, policies: PolicySet) -> Decision:
     if rbp_strength is _NONE and (trust or (akey.startswith("kms:")
                                             and ":key/" in req.resource)):
         return Decision(_IMPLICIT, (), PolicyType.RESOURCE)
-    if not identity_ok:
-        return Decision(_IMPLICIT, (), PolicyType.IDENTITY)
-    if not boundary_ok:
-        return Decision(_IMPLICIT, (), PolicyType.BOUNDARY)
-    if not session_ok:
-        return Decision(_IMPLICIT, (), PolicyType.SESSION)
+    if own_missing is not None:
+        return Decision(_IMPLICIT, (), own_missing)
     return Decision(_ALLOW, _refs(id_allows, *bnd_allows, sess_allows, rbp_allows))
 
 

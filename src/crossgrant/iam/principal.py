@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from crossgrant.errors import ArnError, PolicyError
 from crossgrant.iam import arn
 from crossgrant.iam.arn import is_account_id
+from crossgrant.iam.elements import string_values
 
 _UNIQUE_ID_RE = re.compile(r"(AROA|AIDA|AIPA|ANPA|ASIA|AKIA)[A-Z0-9]{8,}")
 _SERVICE_RE = re.compile(r"[a-z0-9][a-z0-9.-]*\.amazonaws\.com(\.cn)?|[a-z0-9-]+\.amazonaws\.com")
@@ -248,18 +249,9 @@ def parse_principal_element(value: object, where: str, *, negated: bool,
                           f"or CanonicalUser")
     entries: list[PrincipalEntry] = []
     for key, raw in value.items():
-        values = _str_list(raw, f"{where}.{key}")
-        for v in values:
+        for v in string_values(raw, f"{where}.{key}"):
             entries.append(_entry(key, v, f"{where}.{key}"))
     return PrincipalSet(tuple(entries), negated, allow)
-
-
-def _str_list(raw: object, where: str) -> list[str]:
-    if isinstance(raw, str):
-        return [raw]
-    if isinstance(raw, list) and raw and all(isinstance(x, str) for x in raw):
-        return [str(x) for x in raw]
-    raise PolicyError(f"{where}: must be a string or a non-empty list of strings")
 
 
 def _entry(key: str, v: str, where: str) -> PrincipalEntry:

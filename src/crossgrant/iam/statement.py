@@ -15,7 +15,7 @@ from typing import Any
 
 from crossgrant.errors import PolicyError
 from crossgrant.iam.conditions import Condition, compile_condition_block
-from crossgrant.iam.elements import Element, PrincipalElement
+from crossgrant.iam.elements import Element, PrincipalElement, string_values
 from crossgrant.iam.patterns import Matcher, compile_glob, compile_tokens
 from crossgrant.iam.principal import Principal, PrincipalSet, Strength, parse_principal_element
 from crossgrant.iam.variables import (
@@ -217,14 +217,8 @@ def _element(raw: Mapping[str, object], a: str, b: str, where: str, path: str,
     if found is None:
         return None
     name, value = found
-    if isinstance(value, str):
-        values: tuple[str, ...] = (value,)
-    elif isinstance(value, list) and value and all(isinstance(v, str) for v in value):
-        values = tuple(value)
-    else:
-        raise PolicyError(f"{where}.{name}: must be a string or a non-empty list of strings")
-    return Element(name, values, f"{path}.{name}" if path else name, name == b,
-                   isinstance(value, list))
+    return Element(name, string_values(value, f"{where}.{name}"),
+                   f"{path}.{name}" if path else name, name == b, isinstance(value, list))
 
 
 def _compile_actions(raw: Mapping[str, object], where: str,
