@@ -200,6 +200,10 @@ BAD: list[tuple[str, str, int, str, str]] = [
      "exactly 12 digits"),
     ("account-letters", _edit('"222222222222"', "2222-2222-2222"), 7, "target.account",
      "exactly 12 digits"),
+    # Account ids are 12 ASCII digits, not any script's digits:
+    # https://docs.aws.amazon.com/accounts/latest/reference/manage-acct-identifiers.html
+    ("account-other-digits", _edit('"111111111111"', '"' + "\u0661" * 12 + '"'), 3,
+     "source.account", "exactly 12 digits"),
     ("account-null", _edit('"111111111111"', "null"), 3, "source.account",
      "expected a string, got nothing (null)"),
     ("same-account", _edit('"222222222222"', '"111111111111"'), 7, "target.account",

@@ -8,14 +8,14 @@ import re
 from typing import Any
 
 from crossgrant.errors import ArnError
-from crossgrant.iam.arn import parse_arn
+from crossgrant.iam.arn import key_arn, parse_arn
+from crossgrant.iam.facts import CHAINED_SESSION_MAX_SECONDS
 from crossgrant.spec import model
 from crossgrant.spec.schema import GrantIn, S3In, TableIn
 from crossgrant.spec.source import Document, Loc, format_loc, short
 
 __all__ = ["build_grant"]
 
-_CHAINED_SESSION = 3_600
 _MAX_TAGS = 50
 
 
@@ -119,10 +119,11 @@ class _Checker:
                                f"the target account (e.g. {self.m.name}-target)",
                           line_of=loc if role is not None else ("mode",))
         out: dict[str, Any] = {"role_name": role.name, "external_id": role.external_id}
+        cap = CHAINED_SESSION_MAX_SECONDS
         if role.session_duration is not None:
-            if role.session_duration > _CHAINED_SESSION:
+            if role.session_duration > cap:
                 self.doc.fail(("role", "session_duration"),
-                              f"{role.session_duration} exceeds {_CHAINED_SESSION}: a Lambda "
+                              f"{role.session_duration} exceeds {cap}: a Lambda "
                               f"function already runs as a role session, so assuming the "
                               f"target role is role chaining, which AWS caps at one hour")
             out["session_duration"] = role.session_duration
@@ -177,7 +178,7 @@ class _Checker:
         where = (*loc, "kms_key")
         region, account = self.m.target.region, self.m.target.account
         partition = _partition(region)
-        shape = f"arn:{partition}:kms:{region}:{account}:key/<key-id>"
+        shape = key_arn(region, account, "<key-id>", partition)
         if key.startswith("alias/aws/") or re.fullmatch(r"arn:[\w-]+:kms:[^:]*:[^:]*:alias/aws/.*",
                                                        key):
             self.doc.fail(where, f"{key!r} is an AWS managed key; AWS managed keys cannot be "
@@ -188,8 +189,8 @@ class _Checker:
             self.doc.fail(where, f"{key!r} is an alias; policies match the key itself, so "
                                  f"give the key ARN ({shape})")
         if _KEY_ID.fullmatch(key):
-            self.doc.fail(where, f"give the full key ARN: "
-                                 f"arn:{partition}:kms:{region}:{account}:key/{key}")
+            full = key_arn(region, account, key, partition)
+            self.doc.fail(where, f"give the full key ARN: {full}")
         try:
             arn = parse_arn(key)
         except ArnError:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
+from crossgrant.iam.arn import PARTITION, role_arn, table_arn
+
 
 class Mode(enum.StrEnum):
     """ASSUME_ROLE: A's role assumes a role in B that holds the permissions.
@@ -86,18 +88,18 @@ class Grant:
 
     @property
     def partition(self) -> str:
-        return "aws"
+        return PARTITION
 
     @property
     def execution_role_arn(self) -> str:
-        return f"arn:{self.partition}:iam::{self.source.account}:role/{self.source.execution_role}"
+        return role_arn(self.source.account, self.source.execution_role,
+                        partition=self.partition)
 
     @property
     def target_role_arn(self) -> str | None:
         if self.target.role_name is None:
             return None
-        return f"arn:{self.partition}:iam::{self.target.account}:role/{self.target.role_name}"
+        return role_arn(self.target.account, self.target.role_name, partition=self.partition)
 
     def table_arn(self, table: str) -> str:
-        return (f"arn:{self.partition}:dynamodb:{self.target.region}:{self.target.account}:"
-                f"table/{table}")
+        return table_arn(self.target.region, self.target.account, table, self.partition)

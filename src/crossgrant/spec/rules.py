@@ -10,13 +10,11 @@ import difflib
 import re
 from collections.abc import Callable
 
+from crossgrant.iam.facts import BUCKET_NAME_RE, MAX_SESSION_SECONDS, MIN_SESSION_SECONDS
 from crossgrant.spec.source import Plain, short
 
 __all__ = ["bucket_name", "flag", "number", "one_of", "prefix", "rule", "session", "tag_key",
            "tag_value", "text"]
-
-MAX_SESSION = 43_200
-
 
 def text(value: object) -> object:
     """String fields: an unquoted number/boolean/date stays the text the user wrote."""
@@ -37,7 +35,8 @@ def flag(value: object) -> object:
     return value.value if isinstance(value, Plain) else value
 
 
-def rule(pattern: str, explain: str, flags: int = 0) -> Callable[[str], str]:
+def rule(pattern: str | re.Pattern[str], explain: str, flags: int = 0) -> Callable[[str], str]:
+    """A check that the whole value matches `pattern`, explained in words when it does not."""
     compiled = re.compile(pattern, flags)
 
     def check(value: str) -> str:
@@ -61,12 +60,13 @@ def one_of(kind: str, allowed: tuple[str, ...]) -> Callable[[str], str]:
 def bucket_name(value: str) -> str:
     """The S3 general purpose bucket naming rules, each with its own message."""
     problem = None
-    if not 3 <= len(value) <= 63:
-        problem = f"is {len(value)} characters; bucket names have 3 to 63"
-    elif not re.fullmatch(r"[a-z0-9.-]+", value):
-        problem = "may hold only lowercase letters, digits, '.' and '-'"
-    elif not (value[0].isalnum() and value[-1].isalnum()):
-        problem = "must begin and end with a letter or digit"
+    if not BUCKET_NAME_RE.fullmatch(value):  # say which part of the shape is wrong
+        if not 3 <= len(value) <= 63:
+            problem = f"is {len(value)} characters; bucket names have 3 to 63"
+        elif not re.fullmatch(r"[a-z0-9.-]+", value):
+            problem = "may hold only lowercase letters, digits, '.' and '-'"
+        else:
+            problem = "must begin and end with a letter or digit"
     elif ".." in value:
         problem = "must not contain two adjacent periods"
     elif re.fullmatch(r"\d+\.\d+\.\d+\.\d+", value):
@@ -104,9 +104,9 @@ def prefix(value: str) -> str:
 
 
 def session(value: int) -> int:
-    if not 900 <= value <= MAX_SESSION:
-        raise ValueError(f"{value} is out of range: a role session lasts 900 to "
-                         f"{MAX_SESSION} seconds")
+    if not MIN_SESSION_SECONDS <= value <= MAX_SESSION_SECONDS:
+        raise ValueError(f"{value} is out of range: a role session lasts "
+                         f"{MIN_SESSION_SECONDS} to {MAX_SESSION_SECONDS} seconds")
     return value
 
 

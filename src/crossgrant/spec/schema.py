@@ -22,6 +22,7 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails
 
+from crossgrant.iam.facts import ACCOUNT_ID_RE, ROLE_NAME_RE, TABLE_NAME_RE
 from crossgrant.spec import rules
 from crossgrant.spec.model import Mode, S3Level, TableLevel
 from crossgrant.spec.source import Document, Loc, describe, short
@@ -59,7 +60,9 @@ _GrantName = Annotated[_Str, AfterValidator(rules.rule(
     "1 to 40 of a-z, 0-9 and '-', starting with a letter and not ending with '-' "
     "(it becomes part of resource names)"))]
 _AccountId = Annotated[_Str, AfterValidator(rules.rule(
-    r"\d{12}", "an AWS account id is exactly 12 digits"))]
+    ACCOUNT_ID_RE, "an AWS account id is exactly 12 digits"))]
+# Stricter than iam.facts.REGION_RE on purpose: the middle word must be a compass direction
+# (every region has one), so a typo such as "eu-wset-1" is caught where it is written.
 _Region = Annotated[_Str, AfterValidator(rules.rule(
     r"[a-z]{2}(?:-gov|-iso[a-z]?)?-(?:north|south|east|west|central|northeast|northwest"
     r"|southeast|southwest)-[1-9][0-9]?",
@@ -68,18 +71,18 @@ _FunctionName = Annotated[_Str, AfterValidator(rules.rule(
     r"[A-Za-z0-9_-]{1,64}", "a Lambda function name has 1 to 64 of A-Z, a-z, 0-9, '-' and "
     "'_' (give the name, not the ARN)"))]
 _RoleName = Annotated[_Str, AfterValidator(rules.rule(
-    r"[\w+=,.@-]{1,64}", "an IAM role name has 1 to 64 of A-Z, a-z, 0-9 and + = , . @ _ - "
-    "(give the name, not the ARN or path)", re.ASCII))]
+    ROLE_NAME_RE, "an IAM role name has 1 to 64 of A-Z, a-z, 0-9 and + = , . @ _ - "
+    "(give the name, not the ARN or path)"))]
 _ExternalId = Annotated[_Str, AfterValidator(rules.rule(
     r"[\w+=,.@:/-]{2,1224}", "an external id has 2 to 1224 of A-Z, a-z, 0-9 and "
     "+ = , . @ : / _ -", re.ASCII))]
 _BucketName = Annotated[_Str, AfterValidator(rules.bucket_name)]
 _Prefix = Annotated[_Str, AfterValidator(rules.prefix)]
 _TableName = Annotated[_Str, AfterValidator(rules.rule(
-    r"[A-Za-z0-9_.-]{3,255}", "a DynamoDB table name has 3 to 255 of A-Z, a-z, 0-9, "
+    TABLE_NAME_RE, "a DynamoDB table name has 3 to 255 of A-Z, a-z, 0-9, "
     "'_', '-' and '.' (give the name, not the ARN)"))]
-_IndexName = Annotated[_Str, AfterValidator(rules.rule(
-    r"\*|[A-Za-z0-9_.-]{3,255}", "an index name has 3 to 255 of A-Z, a-z, 0-9, '_', '-' and "
+_IndexName = Annotated[_Str, AfterValidator(rules.rule(  # index names follow the table rule
+    rf"\*|{TABLE_NAME_RE.pattern}", "an index name has 3 to 255 of A-Z, a-z, 0-9, '_', '-' and "
     "'.', or is '*' for every index"))]
 _OrgId = Annotated[_Str, AfterValidator(rules.rule(
     r"o-[a-z0-9]{10,32}", "an organization id is 'o-' and 10 to 32 of a-z, 0-9"))]
