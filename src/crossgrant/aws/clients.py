@@ -36,6 +36,7 @@ from botocore.exceptions import (
 )
 
 from crossgrant.errors import CrossgrantError
+from crossgrant.iam.arn import parse_arn
 from crossgrant.iam.facts import MIN_SESSION_SECONDS
 from crossgrant.spec.model import Grant
 
@@ -191,20 +192,16 @@ class AccountSession:
                source_identity: str | None = None,
                duration: int = MIN_SESSION_SECONDS) -> AccountSession:
         """A session of `role_arn`, assumed with these credentials; raises ClientError."""
-        kwargs: dict[str, Any] = {"RoleArn": role_arn, "RoleSessionName": session_name,
-                                  "DurationSeconds": duration}
-        if external_id is not None:
-            kwargs["ExternalId"] = external_id
-        if source_identity is not None:
-            kwargs["SourceIdentity"] = source_identity
-        creds = self.client("sts").assume_role(**kwargs)["Credentials"]
+        given = {"ExternalId": external_id, "SourceIdentity": source_identity}
+        creds = self.client("sts").assume_role(
+            RoleArn=role_arn, RoleSessionName=session_name, DurationSeconds=duration,
+            **{k: v for k, v in given.items() if v is not None})["Credentials"]
         session = boto3.Session(aws_access_key_id=creds["AccessKeyId"],
                                 aws_secret_access_key=creds["SecretAccessKey"],
                                 aws_session_token=creds["SessionToken"],
                                 region_name=self.region)
-        account = role_arn.split(":")[4]
         return AccountSession(session, label=f"role {role_arn}", connection=self.connection,
-                              region=self.region, expected_account=account)
+                              region=self.region, expected_account=parse_arn(role_arn).account)
 
 
 _LOADER: Any = None

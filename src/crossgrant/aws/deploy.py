@@ -148,25 +148,26 @@ def _role_steps(art: RoleArtifact, changes: list[Change], accounts: Accounts,
                                                   "arn": art.arn, "created": True})
             return "created"
         steps.append(_Step(art.account, "create role", art.arn, create))
+
+    def remember_live_role() -> None:
+        """The role as it is before we change it, for destroy to put back."""
+        live = read_role(accounts.session(art.account), art)
+        journal.remember(role_key(art.arn), {
+            "kind": "role", "account": art.account, "arn": art.arn,
+            "created": live.owned_by(grant.name), "trust_policy": live.trust,
+            "max_session_duration": live.max_session_duration})
+
     trust = by_kind.get((ChangeKind.TRUST, ""))
     if trust is not None and trust.action is Action.UPDATE:
         def update_trust() -> str:
-            live = read_role(accounts.session(art.account), art)
-            journal.remember(role_key(art.arn), {
-                "kind": "role", "account": art.account, "arn": art.arn,
-                "created": live.owned_by(grant.name), "trust_policy": live.trust,
-                "max_session_duration": live.max_session_duration})
+            remember_live_role()
             propagating(lambda: iam.update_assume_role_policy(
                 RoleName=art.name, PolicyDocument=_json(art.trust_policy)))
             return "trust policy replaced"
         steps.append(_Step(art.account, "update trust policy", art.arn, update_trust))
     if role is not None and role.action is Action.UPDATE:
         def raise_session() -> str:
-            live = read_role(accounts.session(art.account), art)
-            journal.remember(role_key(art.arn), {
-                "kind": "role", "account": art.account, "arn": art.arn,
-                "created": live.owned_by(grant.name), "trust_policy": live.trust,
-                "max_session_duration": live.max_session_duration})
+            remember_live_role()
             iam.update_role(RoleName=art.name, MaxSessionDuration=art.max_session_duration)
             return f"max session duration {art.max_session_duration} s"
         steps.append(_Step(art.account, "update role", art.arn, raise_session))

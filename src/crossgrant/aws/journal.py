@@ -17,7 +17,7 @@ import contextlib
 import json
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,20 +27,11 @@ from crossgrant.errors import CrossgrantError
 FORMAT_VERSION = 1
 
 
-def role_key(arn: str) -> str:
-    return f"role:{arn}"
-
-
-def inline_key(role_arn: str, name: str) -> str:
-    return f"inline:{role_arn}:{name}"
-
-
-def policy_key(kind: str, resource: str) -> str:
-    return f"policy:{kind}:{resource}"
-
-
-def function_key(name: str) -> str:
-    return f"function:{name}"
+# The key of each record: one per thing crossgrant changes (each is its wording's format).
+role_key: Callable[[str], str] = "role:{}".format  # role ARN
+inline_key: Callable[[str, str], str] = "inline:{}:{}".format  # role ARN, policy name
+policy_key: Callable[[str, str], str] = "policy:{}:{}".format  # resource kind, resource
+function_key: Callable[[str], str] = "function:{}".format  # function name
 
 
 def default_journal_path(grant_name: str, base: Path | None = None) -> Path:

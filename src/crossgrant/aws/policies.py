@@ -154,22 +154,32 @@ class PolicyStore:
     def _live(self, address: str, **kw: Any) -> LivePolicy:
         return LivePolicy(self.kind, self.resource, address, **kw)
 
+    def _read(self, address: str, call: Callable[[], Mapping[str, Any]], *, missing: str,
+              empty: str | None = None) -> LivePolicy:
+        """The policy `call` returns ("Policy", and DynamoDB's "RevisionId"), read at
+        `address`; AWS's error code `missing` says the resource does not exist, `empty`
+        that it has no policy."""
+        try:
+            got = call()
+        except ClientError as exc:
+            code = error_code(exc)
+            if code == empty:
+                return self._live(address, exists=True)
+            if code == missing:
+                return self._live(address, exists=False,
+                                  problem=f"{self.kind.value} {address} does not exist")
+            return self._live(address, exists=True,
+                              problem=f"cannot read the {self.kind.value} policy: "
+                                      f"{answer(exc)}")
+        return self._live(address, exists=True, text=got["Policy"],
+                          revision=got.get("RevisionId"))
+
 
 class BucketPolicyStore(PolicyStore):
     def read(self) -> LivePolicy:
         s3 = self.session.client("s3", self.region)
-        try:
-            text = s3.get_bucket_policy(Bucket=self.resource)["Policy"]
-        except ClientError as exc:
-            code = error_code(exc)
-            if code == "NoSuchBucketPolicy":
-                return self._live(self.resource, exists=True)
-            if code == "NoSuchBucket":
-                return self._live(self.resource, exists=False,
-                                  problem=f"bucket {self.resource} does not exist")
-            return self._live(self.resource, exists=True,
-                              problem=f"cannot read the bucket policy: {answer(exc)}")
-        return self._live(self.resource, exists=True, text=text)
+        return self._read(self.resource, lambda: s3.get_bucket_policy(Bucket=self.resource),
+                          missing="NoSuchBucket", empty="NoSuchBucketPolicy")
 
     def put(self, text: str, current: LivePolicy) -> None:
         self.session.client("s3", self.region).put_bucket_policy(Bucket=self.resource,
@@ -207,20 +217,9 @@ class DynamoPolicyStore(PolicyStore):
         if address is None:
             return self._live(self.resource, exists=False, problem=problem)
         ddb = self.session.client("dynamodb", self.region)
-        try:
-            got = ddb.get_resource_policy(ResourceArn=address)
-        except ClientError as exc:
-            code = error_code(exc)
-            if code == "PolicyNotFoundException":
-                return self._live(address, exists=True)
-            if code == "ResourceNotFoundException":
-                return self._live(address, exists=False,
-                                  problem=f"{self.kind.value} {address} does not exist")
-            return self._live(address, exists=True,
-                              problem=f"cannot read the {self.kind.value} policy: "
-                                      f"{answer(exc)}")
-        return self._live(address, exists=True, text=got["Policy"],
-                          revision=got.get("RevisionId"))
+        return self._read(address, lambda: ddb.get_resource_policy(ResourceArn=address),
+                          missing="ResourceNotFoundException",
+                          empty="PolicyNotFoundException")
 
     def put(self, text: str, current: LivePolicy) -> None:
         ddb = self.session.client("dynamodb", self.region)
@@ -246,15 +245,8 @@ class DynamoPolicyStore(PolicyStore):
 class KeyPolicyStore(PolicyStore):
     def read(self) -> LivePolicy:
         kms = self.session.client("kms", self.region)
-        try:
-            text = kms.get_key_policy(KeyId=self.resource, PolicyName="default")["Policy"]
-        except ClientError as exc:
-            if error_code(exc) == "NotFoundException":
-                return self._live(self.resource, exists=False,
-                                  problem=f"key {self.resource} does not exist")
-            return self._live(self.resource, exists=True,
-                              problem=f"cannot read the key policy: {answer(exc)}")
-        return self._live(self.resource, exists=True, text=text)
+        return self._read(self.resource, lambda: kms.get_key_policy(
+            KeyId=self.resource, PolicyName="default"), missing="NotFoundException")
 
     def put(self, text: str, current: LivePolicy) -> None:
         self.session.client("kms", self.region).put_key_policy(

@@ -33,16 +33,8 @@ from crossgrant.errors import CrossgrantError
 from crossgrant.iam import PolicyType, parse_policy
 from crossgrant.iam.arn import alias_arn, key_arn
 from crossgrant.iam.facts import DEFAULT_MAX_SESSION_SECONDS, TABLE_NAME_RE
-from crossgrant.world import AccountState, dump_state, load_state
+from crossgrant.world import AccountState, dump_state, labels, load_state
 from crossgrant.world.serialize import KEY_ID_RE, ROLE_UNIQUE_ID_RE, USER_UNIQUE_ID_RE
-from crossgrant.world.state import (
-    bucket_policy_label,
-    inline_policy_label,
-    key_policy_label,
-    stream_policy_label,
-    table_policy_label,
-    trust_policy_label,
-)
 
 UNREADABLE_POLICY = "crossgrant-unreadable"
 Progress = Callable[[str, str, int, int], None]  # account, what, done, total
@@ -110,6 +102,18 @@ class _Reader:
         except (CrossgrantError, ValueError) as exc:
             return self.mark_unknown(label, f"the document cannot be evaluated: {exc}")
         return doc
+
+    def tags(self, entry: dict[str, Any], what: str, client: Any, operation: str, *,
+             fields: tuple[str, str] = ("Key", "Value"), **kwargs: Any) -> None:
+        """`entry["tags"]` as read (`fields`: how the service names key and value); tags
+        that cannot be read keep the format's default, with a warning."""
+        ok, tags = self.fetch(self.all_pages, client=client, operation=operation, key="Tags",
+                              **kwargs)
+        if not ok:
+            self.warnings.append(f"{what}: tags {tags}")
+            return
+        key, value = fields
+        entry["tags"] = {t[key]: t[value] for t in tags}
 
     def mark_unknown(self, label: str, why: str) -> dict[str, str]:
         self.unknown.append(f"{label}: {why}")
@@ -187,7 +191,7 @@ class _Reader:
                                                or raw.get("MaxSessionDuration")
                                                or DEFAULT_MAX_SESSION_SECONDS)
             trust = detail.get("AssumeRolePolicyDocument") or raw.get("AssumeRolePolicyDocument")
-            label = trust_policy_label(arn)
+            label = labels.trust_policy_label(arn)
             out["trust_policy"] = self.document(label, trust, PolicyType.RESOURCE) \
                 if trust is not None else self.mark_unknown(label, "not returned by IAM")
         inline: dict[str, Any] = {}
@@ -198,10 +202,10 @@ class _Reader:
         except (ClientError, BotoCoreError) as exc:
             names = []
             inline[UNREADABLE_POLICY] = self.mark_unknown(
-                inline_policy_label(arn, UNREADABLE_POLICY),
+                labels.inline_policy_label(arn, UNREADABLE_POLICY),
                 f"the inline policies could not be listed: {answer(exc)}")
         for policy_name in names:
-            label = inline_policy_label(arn, policy_name)
+            label = labels.inline_policy_label(arn, policy_name)
             ok, got = self.fetch(getattr(iam, get_op), pick=("PolicyDocument",), **param,
                                  PolicyName=policy_name)
             inline[policy_name] = self.document(label, got, PolicyType.IDENTITY) if ok \
@@ -214,7 +218,7 @@ class _Reader:
         except (ClientError, BotoCoreError) as exc:
             attached = []
             inline.setdefault(UNREADABLE_POLICY, self.mark_unknown(
-                inline_policy_label(arn, UNREADABLE_POLICY),
+                labels.inline_policy_label(arn, UNREADABLE_POLICY),
                 f"the attached managed policies could not be listed: {answer(exc)}"))
         managed_arns.update(attached)
         out["inline_policies"] = inline
@@ -255,7 +259,7 @@ class _Reader:
             region = (loc or {}).get("LocationConstraint") or "us-east-1"
             region = "eu-west-1" if region == "EU" else region
         s3 = self.session.client("s3", region)
-        label = bucket_policy_label(name)
+        label = labels.bucket_policy_label(name)
         ok, text = self.fetch(s3.get_bucket_policy, pick=("Policy",), Bucket=name,
                               absent=("NoSuchBucketPolicy",))
         if not ok:
@@ -335,28 +339,14 @@ class _Reader:
                                                       ).get("StreamEnabled") else None
             entry: dict[str, Any] = {"indexes": indexes, "stream_arn": stream,
                                      "policy": self.resource_policy(
-                                         ddb, arn, table_policy_label(arn)),
+                                         ddb, arn, labels.table_policy_label(arn)),
                                      "stream_policy": None}
             if stream:
                 entry["stream_policy"] = self.resource_policy(ddb, stream,
-                                                              stream_policy_label(stream))
-            ok, tags = self.fetch(self.table_tags, ddb=ddb, arn=arn)
-            if ok:
-                entry["tags"] = {t["Key"]: t["Value"] for t in tags}
-            else:
-                self.warnings.append(f"table {arn}: tags {tags}")
+                                                              labels.stream_policy_label(stream))
+            self.tags(entry, f"table {arn}", ddb, "list_tags_of_resource", ResourceArn=arn)
             out[arn] = entry
         return out
-
-    def table_tags(self, ddb: Any, arn: str) -> list[Any]:
-        tags: list[Any] = []
-        kwargs: dict[str, Any] = {"ResourceArn": arn}
-        while True:
-            got = ddb.list_tags_of_resource(**kwargs)
-            tags.extend(got.get("Tags", []))
-            if not got.get("NextToken"):
-                return tags
-            kwargs["NextToken"] = got["NextToken"]
 
     def resource_policy(self, ddb: Any, arn: str, label: str) -> Any:
         ok, got = self.fetch(ddb.get_resource_policy, pick=("Policy",), ResourceArn=arn,
@@ -387,7 +377,7 @@ class _Reader:
                 self.warnings.append(f"key {arn}: {meta}; written as customer managed")
                 meta = {}
             managed = meta.get("KeyManager") == "AWS"
-            label = key_policy_label(arn)
+            label = labels.key_policy_label(arn)
             ok, text = self.fetch(kms.get_key_policy, pick=("Policy",), KeyId=key_id,
                                   PolicyName="default")
             entry: dict[str, Any] = {
@@ -397,13 +387,8 @@ class _Reader:
                 "aliases": sorted(a for a in aliases.get(key_id, [])
                                   if a.startswith("alias/aws/") == managed)}
             if not managed:
-                ok, tags = self.fetch(self.all_pages, client=kms,
-                                      operation="list_resource_tags", key="Tags",
-                                      KeyId=key_id)
-                if ok:
-                    entry["tags"] = {t["TagKey"]: t["TagValue"] for t in tags}
-                else:
-                    self.warnings.append(f"key {arn}: tags {tags}")
+                self.tags(entry, f"key {arn}", kms, "list_resource_tags",
+                          fields=("TagKey", "TagValue"), KeyId=key_id)
             out[arn] = entry
         return out
 

@@ -14,7 +14,7 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -24,6 +24,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from crossgrant.errors import CrossgrantError
 from crossgrant.iam.arn import check_account_id
 from crossgrant.render import Artifacts, render
+from crossgrant.sandbox import protocol
 from crossgrant.serial import to_json
 from crossgrant.spec import load_grant
 from crossgrant.spec.model import Grant
@@ -37,7 +38,6 @@ if TYPE_CHECKING:  # boto3 is imported when a command runs, not when the CLI sta
     from crossgrant.aws.policies import Timing
     from crossgrant.aws.probe import ProbeReport
 
-SANDBOX_PORT = 4566
 _MARK = {"create": ("+", "green"), "update": ("~", "yellow"), "delete": ("-", "red"),
          "no-change": ("=", "dim")}
 
@@ -53,21 +53,16 @@ class _Sandbox:
 
 def _sandbox(state_dir: Path | None) -> _Sandbox:
     from crossgrant.aws.clients import Connection  # noqa: PLC0415
-    from crossgrant.sandbox.server import Info, default_state_dir  # noqa: PLC0415 - moto
 
-    directory = state_dir or default_state_dir(SANDBOX_PORT)
-    info = Info.read(directory)
+    directory = state_dir or protocol.default_state_dir(protocol.DEFAULT_PORT)
+    info = protocol.Info.read(directory)
     if info is None:
         raise CrossgrantError(f"no sandbox is running (nothing in {directory}); "
                               f"`crossgrant sandbox up` first, or pass --sandbox-dir")
-    try:
-        token: str | None = (directory / "control-token").read_text(encoding="utf-8").strip()
-    except OSError:
-        token = None
     return _Sandbox(Connection(endpoint_url=info.endpoint, ca_bundle=str(info.ca_bundle),
                                credentials_file=str(info.credentials_file),
                                region=info.region, control_url=info.endpoint,
-                               control_token=token, sandbox=True),
+                               control_token=protocol.read_token(directory), sandbox=True),
                     info.accounts, directory)
 
 
@@ -96,8 +91,8 @@ def _accounts(grant: Grant, source_profile: str | None, target_profile: str | No
             if account not in sb.accounts:
                 raise CrossgrantError(f"{grant.path}: the {side} account {account} is not one "
                                       f"of the sandbox's ({', '.join(sb.accounts)})")
-        source_profile = source_profile or f"sandbox-{grant.source.account}"
-        target_profile = target_profile or f"sandbox-{grant.target.account}"
+        source_profile = source_profile or protocol.profile(grant.source.account)
+        target_profile = target_profile or protocol.profile(grant.target.account)
     return connect(grant, connection, source_profile=source_profile,
                    target_profile=target_profile)
 
@@ -128,30 +123,40 @@ def _bundle(zip_path: Path | None, handler: str | None, runtime: str | None, tim
 
 
 # --- shared options ----------------------------------------------------------------------
+# One Annotated type per option (Typer's way to share an option): a command lists the
+# options it takes, with their defaults, and each is worded once here.
 
-SOURCE_PROFILE = typer.Option(None, "--source-profile", help="boto3 profile of the source "
-                                                             "account (A).")
-TARGET_PROFILE = typer.Option(None, "--target-profile", help="boto3 profile of the target "
-                                                             "account (B).")
-SANDBOX = typer.Option(False, "--sandbox", help="Use the running sandbox's accounts.")
-SANDBOX_DIR = typer.Option(None, "--sandbox-dir", help="The sandbox's state directory "
-                                                       "(implies --sandbox).")
-ENDPOINT = typer.Option(None, "--endpoint-url", help="Send every AWS call here.")
-CA_BUNDLE = typer.Option(None, "--ca-bundle", help="CA bundle for --endpoint-url.")
-JOURNAL = typer.Option(None, "--journal", help="Journal file (default "
-                                               ".crossgrant/GRANT.journal.json).")
-FUNCTION_ZIP = typer.Option(None, "--function-zip", help="A `crossgrant package` zip: "
-                                                         "create or update the function.")
-HANDLER = typer.Option(None, "--handler", help="module.function (default: from the zip).")
-RUNTIME = typer.Option(None, "--runtime", help="Lambda runtime (default python3.11).")
-FN_TIMEOUT = typer.Option(30, "--function-timeout", help="Function timeout, seconds.")
-FN_MEMORY = typer.Option(256, "--function-memory", help="Function memory, MB.")
-WAIT = typer.Option(120.0, "--wait-timeout", help="Seconds to wait out IAM propagation and "
-                                                  "concurrent writers.")
-SETTLE = typer.Option(None, "--settle", help="Seconds between a policy write and the read "
-                                             "that checks it stayed (default 1, sandbox "
-                                             "0.2).")
-AS_JSON = typer.Option(False, "--json", help="Print one JSON document.")
+GrantFile = Annotated[Path, typer.Argument(metavar="GRANT", help="grant.yaml")]
+SourceProfile = Annotated[str | None, typer.Option(
+    "--source-profile", help="boto3 profile of the source account (A).")]
+TargetProfile = Annotated[str | None, typer.Option(
+    "--target-profile", help="boto3 profile of the target account (B).")]
+UseSandbox = Annotated[bool, typer.Option("--sandbox",
+                                          help="Use the running sandbox's accounts.")]
+SandboxDir = Annotated[Path | None, typer.Option(
+    "--sandbox-dir", help="The sandbox's state directory (implies --sandbox).")]
+EndpointUrl = Annotated[str | None, typer.Option("--endpoint-url",
+                                                 help="Send every AWS call here.")]
+CaBundle = Annotated[Path | None, typer.Option("--ca-bundle",
+                                               help="CA bundle for --endpoint-url.")]
+JournalFile = Annotated[Path | None, typer.Option(
+    "--journal", help="Journal file (default .crossgrant/GRANT.journal.json).")]
+FunctionZip = Annotated[Path | None, typer.Option(
+    "--function-zip", help="A `crossgrant package` zip: create or update the function.")]
+Handler = Annotated[str | None, typer.Option(
+    "--handler", help="module.function (default: from the zip).")]
+Runtime = Annotated[str | None, typer.Option(
+    "--runtime", help="Lambda runtime (default python3.11).")]
+FunctionTimeout = Annotated[int, typer.Option("--function-timeout",
+                                              help="Function timeout, seconds.")]
+FunctionMemory = Annotated[int, typer.Option("--function-memory",
+                                             help="Function memory, MB.")]
+WaitTimeout = Annotated[float, typer.Option(
+    "--wait-timeout", help="Seconds to wait out IAM propagation and concurrent writers.")]
+Settle = Annotated[float | None, typer.Option(
+    "--settle", help="Seconds between a policy write and the read that checks it stayed "
+                     "(default 1, sandbox 0.2).")]
+AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
 
 
 def _load(grant_file: Path) -> tuple[Grant, Artifacts]:
@@ -279,22 +284,22 @@ def print_probe(report: ProbeReport, console: Console) -> None:
 def register(app: typer.Typer) -> None:
     @app.command("plan")
     def plan_command(
-        grant_file: Path = typer.Argument(..., metavar="GRANT", help="grant.yaml"),
-        source_profile: str | None = SOURCE_PROFILE,
-        target_profile: str | None = TARGET_PROFILE,
-        sandbox: bool = SANDBOX,
-        sandbox_dir: Path | None = SANDBOX_DIR,
-        endpoint_url: str | None = ENDPOINT,
-        ca_bundle: Path | None = CA_BUNDLE,
-        journal: Path | None = JOURNAL,
-        function_zip: Path | None = FUNCTION_ZIP,
-        handler: str | None = HANDLER,
-        runtime: str | None = RUNTIME,
-        function_timeout: int = FN_TIMEOUT,
-        function_memory: int = FN_MEMORY,
+        grant_file: GrantFile,
+        source_profile: SourceProfile = None,
+        target_profile: TargetProfile = None,
+        sandbox: UseSandbox = False,
+        sandbox_dir: SandboxDir = None,
+        endpoint_url: EndpointUrl = None,
+        ca_bundle: CaBundle = None,
+        journal: JournalFile = None,
+        function_zip: FunctionZip = None,
+        handler: Handler = None,
+        runtime: Runtime = None,
+        function_timeout: FunctionTimeout = 30,
+        function_memory: FunctionMemory = 256,
         check: bool = typer.Option(False, "--check", help="Exit 1 when anything would "
                                                           "change (drift detection)."),
-        as_json: bool = AS_JSON,
+        as_json: AsJson = False,
     ) -> None:
         """Show what deploy would change in each account, like `terraform plan`."""
         from crossgrant.aws.plan import make_plan  # noqa: PLC0415
@@ -315,24 +320,24 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(1)
 
     def deploy_command(
-        grant_file: Path = typer.Argument(..., metavar="GRANT", help="grant.yaml"),
-        source_profile: str | None = SOURCE_PROFILE,
-        target_profile: str | None = TARGET_PROFILE,
-        sandbox: bool = SANDBOX,
-        sandbox_dir: Path | None = SANDBOX_DIR,
-        endpoint_url: str | None = ENDPOINT,
-        ca_bundle: Path | None = CA_BUNDLE,
-        journal: Path | None = JOURNAL,
-        function_zip: Path | None = FUNCTION_ZIP,
-        handler: str | None = HANDLER,
-        runtime: str | None = RUNTIME,
-        function_timeout: int = FN_TIMEOUT,
-        function_memory: int = FN_MEMORY,
-        wait_timeout: float = WAIT,
-        settle: float | None = SETTLE,
+        grant_file: GrantFile,
+        source_profile: SourceProfile = None,
+        target_profile: TargetProfile = None,
+        sandbox: UseSandbox = False,
+        sandbox_dir: SandboxDir = None,
+        endpoint_url: EndpointUrl = None,
+        ca_bundle: CaBundle = None,
+        journal: JournalFile = None,
+        function_zip: FunctionZip = None,
+        handler: Handler = None,
+        runtime: Runtime = None,
+        function_timeout: FunctionTimeout = 30,
+        function_memory: FunctionMemory = 256,
+        wait_timeout: WaitTimeout = 120.0,
+        settle: Settle = None,
         no_wait: bool = typer.Option(False, "--no-wait", help="Do not wait for IAM to let "
                                                               "the role be assumed."),
-        as_json: bool = AS_JSON,
+        as_json: AsJson = False,
     ) -> None:
         """Apply the grant to both accounts (source first), journaled and resumable."""
         from crossgrant.aws.deploy import Options  # noqa: PLC0415
@@ -366,29 +371,30 @@ def register(app: typer.Typer) -> None:
 
     @app.command("destroy")
     def destroy_command(
-        grant_file: Path = typer.Argument(..., metavar="GRANT", help="grant.yaml"),
-        source_profile: str | None = SOURCE_PROFILE,
-        target_profile: str | None = TARGET_PROFILE,
-        sandbox: bool = SANDBOX,
-        sandbox_dir: Path | None = SANDBOX_DIR,
-        endpoint_url: str | None = ENDPOINT,
-        ca_bundle: Path | None = CA_BUNDLE,
-        journal: Path | None = JOURNAL,
-        wait_timeout: float = WAIT,
-        settle: float | None = SETTLE,
+        grant_file: GrantFile,
+        source_profile: SourceProfile = None,
+        target_profile: TargetProfile = None,
+        sandbox: UseSandbox = False,
+        sandbox_dir: SandboxDir = None,
+        endpoint_url: EndpointUrl = None,
+        ca_bundle: CaBundle = None,
+        journal: JournalFile = None,
+        wait_timeout: WaitTimeout = 120.0,
+        settle: Settle = None,
         dry_run: bool = typer.Option(False, "--dry-run", help="Only show what would go."),
-        as_json: bool = AS_JSON,
+        as_json: AsJson = False,
     ) -> None:
         """Remove what crossgrant created and restore the shared policies (target first)."""
         from crossgrant.aws.deploy import Options  # noqa: PLC0415
         from crossgrant.aws.deploy import destroy as destroy_grant  # noqa: PLC0415
+        from crossgrant.aws.journal import function_key  # noqa: PLC0415
 
         grant, artifacts = _load(grant_file)
         accounts = _accounts(grant, source_profile, target_profile, sandbox, sandbox_dir,
                              endpoint_url, ca_bundle)
         book = _journal(grant, journal)
         functions = None
-        record = book.original(f"function:{grant.source.function}")
+        record = book.original(function_key(grant.source.function))
         if record is not None and record.get("created"):
             functions = _functions(grant, accounts, book.path)
         options = Options(timing=_timing(wait_timeout, settle, accounts.connection.sandbox),
@@ -406,16 +412,16 @@ def register(app: typer.Typer) -> None:
 
     @app.command("probe")
     def probe_command(
-        grant_file: Path = typer.Argument(..., metavar="GRANT", help="grant.yaml"),
-        source_profile: str | None = SOURCE_PROFILE,
-        target_profile: str | None = TARGET_PROFILE,
-        sandbox: bool = SANDBOX,
-        sandbox_dir: Path | None = SANDBOX_DIR,
-        endpoint_url: str | None = ENDPOINT,
-        ca_bundle: Path | None = CA_BUNDLE,
+        grant_file: GrantFile,
+        source_profile: SourceProfile = None,
+        target_profile: TargetProfile = None,
+        sandbox: UseSandbox = False,
+        sandbox_dir: SandboxDir = None,
+        endpoint_url: EndpointUrl = None,
+        ca_bundle: CaBundle = None,
         write: bool = typer.Option(False, "--write", help="Also put a probe object where the "
                                                          "grant allows writing to S3."),
-        as_json: bool = AS_JSON,
+        as_json: AsJson = False,
     ) -> None:
         """Exercise the deployed access live and report each call's AWS answer."""
         from crossgrant.aws.probe import probe as probe_grant  # noqa: PLC0415
@@ -435,10 +441,10 @@ def register(app: typer.Typer) -> None:
     def snapshot_command(
         profiles: list[str] = typer.Option([], "--profile", help="A boto3 profile; "
                                                                 "repeatable, one per account."),
-        sandbox: bool = SANDBOX,
-        sandbox_dir: Path | None = SANDBOX_DIR,
-        endpoint_url: str | None = ENDPOINT,
-        ca_bundle: Path | None = CA_BUNDLE,
+        sandbox: UseSandbox = False,
+        sandbox_dir: SandboxDir = None,
+        endpoint_url: EndpointUrl = None,
+        ca_bundle: CaBundle = None,
         regions: list[str] = typer.Option([], "--region", help="Where to list tables and "
                                                                "keys; repeatable (default: "
                                                                "each profile's region)."),
@@ -460,7 +466,7 @@ def register(app: typer.Typer) -> None:
         if sb is not None and not names:
             wanted = [check_account_id(a, "--account") for a in accounts_filter] or \
                 list(sb.accounts)
-            names = [f"sandbox-{a}" for a in wanted]
+            names = [protocol.profile(a) for a in wanted]
         sessions: list[AccountSession] = [
             profile_session(p, connection, region=connection.region or "us-east-1")
             for p in (names or [None])]
