@@ -14,7 +14,7 @@ import pytest
 from crossgrant import __version__
 from crossgrant.cli.main import main
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CROSSGRANT = ROOT / ".venv" / "bin" / "crossgrant"
 
 IDENTITY_GET = {"Version": "2012-10-17", "Statement": [

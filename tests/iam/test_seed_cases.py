@@ -9,8 +9,9 @@ import pytest
 from crossgrant.iam.cases import read_cases, run_case
 from crossgrant.serial import to_json
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "seed-scenarios.jsonl"
-CASE_FILES = [EXAMPLES, *sorted((Path(__file__).parent / "cases").glob("*.jsonl"))]
+TESTS = Path(__file__).resolve().parents[1]
+EXAMPLES = TESTS.parent / "examples" / "seed-scenarios.jsonl"
+CASE_FILES = [EXAMPLES, *sorted((TESTS / "cases").glob("*.jsonl"))]
 
 
 def _cases() -> list[tuple[str, object]]:
