@@ -33,9 +33,9 @@ from urllib.parse import quote_plus, unquote, urlsplit
 
 from crossgrant.iam import PrincipalKind
 from crossgrant.sandbox.audit import AuditLog, AuditRecord
-from crossgrant.sandbox.authorizer import Outcome
 from crossgrant.sandbox.lambdas.model import AsyncInvocation, LambdaError, parse_function_arn
 from crossgrant.sandbox.lambdas.runner import Runner
+from crossgrant.sandbox.services.base import Outcome
 from crossgrant.serial import OMIT
 
 _log = logging.getLogger(__name__)

@@ -32,14 +32,12 @@ from crossgrant.sandbox import protocol
 from crossgrant.sandbox.accounts import AdminKey, bootstrap
 from crossgrant.sandbox.audit import AuditLog
 from crossgrant.sandbox.authorizer import Authorizer
-from crossgrant.sandbox.bucket_policies import BucketPolicies
 from crossgrant.sandbox.control import Control
 from crossgrant.sandbox.credentials import CredentialStore
 from crossgrant.sandbox.events import S3Events
 from crossgrant.sandbox.lambdas.credentials import AssumeRoleAsLambda
 from crossgrant.sandbox.lambdas.model import LAMBDA_SERVICE
 from crossgrant.sandbox.lambdas.runner import DEFAULT_WORKERS, Runner
-from crossgrant.sandbox.operations import Mapper
 from crossgrant.sandbox.protocol import (  # re-exported: the names clients used from here
     DEFAULT_ACCOUNTS,
     DEFAULT_PORT,
@@ -47,6 +45,8 @@ from crossgrant.sandbox.protocol import (  # re-exported: the names clients used
     Info,
     default_state_dir,
 )
+from crossgrant.sandbox.services import registry
+from crossgrant.sandbox.services.s3.policies import BucketPolicies
 from crossgrant.sandbox.state import StateCache
 from crossgrant.sandbox.tls import make_certificates
 from crossgrant.sandbox.wsgi import Environ, StartResponse
@@ -54,13 +54,6 @@ from crossgrant.sandbox.wsgi import Environ, StartResponse
 __all__ = ["DEFAULT_ACCOUNTS", "DEFAULT_PORT", "DEFAULT_REGION", "Info", "Sandbox",
            "default_state_dir", "main"]
 WORKERS_ENV = "CROSSGRANT_LAMBDA_WORKERS"
-
-
-def _mappers() -> dict[str, Mapper]:
-    from crossgrant.sandbox import services  # noqa: PLC0415 - loads every service mapper
-
-    found: dict[str, Mapper] = getattr(services, "MAPPERS", {})
-    return dict(found)
 
 
 class _QuietHandler(MotoRequestHandler):
@@ -93,10 +86,11 @@ class Sandbox:
         self.state_dir = state_dir
         self.audit = AuditLog(state_dir / protocol.AUDIT_FILE if state_dir else None)
         moto_app = DomainDispatcherApplication(create_backend_app)
+        self.services = registry(self.state, self.credentials, self.bucket_policies)
         self.authorizer = Authorizer(
-            moto_app, mappers=_mappers(), credentials=self.credentials, state=self.state,
+            moto_app, services=self.services, credentials=self.credentials, state=self.state,
             admin_keys={a: k.access_key for a, k in self.keys.items()}, audit=self.audit,
-            region=region, bucket_policies=self.bucket_policies)
+            region=region)
         self.control = self._attach_control()  # Lambda runner, S3 events, /_crossgrant/ API
         self._server: BaseWSGIServer | None = None
         self._http_server: BaseWSGIServer | None = None
@@ -156,7 +150,7 @@ class Sandbox:
                         log_dir=self.state_dir / protocol.LOG_DIR if self.state_dir else None,
                         default_account=self.accounts[0] if self.accounts else None)
         events = S3Events(runner, self.audit, region=self.region)
-        self.authorizer.hooks.append(events)
+        self.services["s3"].hooks.append(events)
         token = secrets.token_urlsafe(32)
         if self.state_dir is not None:
             protocol.write_token(self.state_dir, token)

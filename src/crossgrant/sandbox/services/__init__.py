@@ -1,14 +1,20 @@
-"""Request -> Operation mappers, one module per service, as moto splits its services.
+"""The AWS services the sandbox serves, one module (or package) each, as moto splits them.
 
-`MAPPERS` is keyed by the service name of the SigV4 credential scope, which is how the
-authorizer knows which mapper a request is for. DynamoDB Streams signs as "dynamodb" and
-is told apart by its X-Amz-Target inside the dynamodb mapper.
+Each holds its request mapper (`operation`: HTTP request -> operation, IAM checks,
+condition keys) and its `Service` (error codes, local answers, after-response hooks; see
+`base`). `registry` builds the set a sandbox serves; `MAPPERS` is the mappers alone, keyed
+by the service name of the SigV4 credential scope. DynamoDB Streams signs as "dynamodb"
+and is told apart by its X-Amz-Target inside the dynamodb mapper.
 """
 
 from __future__ import annotations
 
+from crossgrant.sandbox.credentials import CredentialStore
 from crossgrant.sandbox.operations import Mapper
 from crossgrant.sandbox.services import dynamodb, iam, kms, s3, sts
+from crossgrant.sandbox.services.base import JsonService, Registry, Service
+from crossgrant.sandbox.services.s3.policies import BucketPolicies
+from crossgrant.sandbox.state import StateCache
 
 MAPPERS: dict[str, Mapper] = {
     "s3": s3.operation,
@@ -18,4 +24,14 @@ MAPPERS: dict[str, Mapper] = {
     "kms": kms.operation,
 }
 
-__all__ = ["MAPPERS"]
+
+def registry(state: StateCache, credentials: CredentialStore,
+             bucket_policies: BucketPolicies) -> Registry:
+    """The services of one sandbox, sharing its state, sessions and bucket policies."""
+    return Registry([s3.S3(state, bucket_policies), sts.Sts(state, credentials),
+                     JsonService(dynamodb.SERVICE, dynamodb.operation),
+                     JsonService(kms.SERVICE, kms.operation), Service(iam.SERVICE, iam.operation)],
+                    unsigned=s3.SERVICE)
+
+
+__all__ = ["MAPPERS", "Registry", "Service", "registry"]

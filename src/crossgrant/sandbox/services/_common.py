@@ -12,11 +12,13 @@ guessed at; botocore and the AWS CLI never send them.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar, Self
+from typing import Any, ClassVar, Self
 from urllib.parse import parse_qsl
 
+from crossgrant.errors import ArnError
+from crossgrant.iam.arn import Arn, is_account_id, parse_arn
 from crossgrant.sandbox.operations import (
     Check,
     ContextValue,
@@ -50,24 +52,16 @@ def unsupported(service: str, req: HttpRequest, why: str, *, target: str | None 
     return UnsupportedOperation(f"{service}: cannot authorize {where}: {why}")
 
 
-@dataclass(frozen=True, slots=True)
-class Arn:
-    partition: str
-    service: str
-    region: str
-    account: str
-    resource: str
-
-
-def parse_arn(text: str) -> Arn | None:
-    parts = text.split(":", 5)
-    if len(parts) != 6 or parts[0] != "arn":
+def arn_of(text: str) -> Arn | None:
+    """`text` parsed as an ARN, or None when it is none (the mapper refuses it in its own
+    words). Only ASCII: no service's resource names allow more, and an account id of
+    other digits must not pass for one."""
+    if not text.isascii():
         return None
-    return Arn(parts[1], parts[2], parts[3], parts[4], parts[5])
-
-
-def is_account_id(text: str) -> bool:
-    return len(text) == 12 and text.isascii() and text.isdigit()
+    try:
+        return parse_arn(text)
+    except ArnError:
+        return None
 
 
 def content_type(req: HttpRequest) -> str:
@@ -121,6 +115,20 @@ class JsonRequest:
 
     def fail(self, why: str) -> Exception:
         return unsupported(self.service, self.req, why, target=self.target)
+
+    def own_arn(self, value: str, what: str, label: str) -> Arn:
+        """`value` as an ARN of this service with an account, in the request's region:
+        moto serves the request in its region, where the same name may be another
+        resource than the one authorized."""
+        arn = arn_of(value)
+        if arn is None or arn.service != self.service or arn.partition != "aws":
+            raise self.fail(f"{what} {value!r} is not a {label} ARN")
+        if not is_account_id(arn.account):
+            raise self.fail(f"{what} {value!r} has no account")
+        if arn.region != self.ctx.region:
+            raise self.fail(f"{what} {value!r} is in another region than the request "
+                            f"({self.ctx.region})")
+        return arn
 
     def forward_as(self, uses: str) -> str | None:
         """The account moto must serve the request as (None: the caller's). A request that
@@ -183,6 +191,31 @@ def query_params(service: str, req: HttpRequest) -> dict[str, str]:
     if len(set(names)) != len(names):
         raise unsupported(service, req, "a parameter given twice")
     return dict(pairs)
+
+
+def query_action(service: str, req: HttpRequest, known: Collection[str]
+                 ) -> tuple[dict[str, str], str]:
+    """A query-protocol request's parameters and its Action, which must be one of `known`."""
+    params = query_params(service, req)
+    action = params.get("Action", "")
+    if action not in known:
+        raise unsupported(service, req, f"unknown Action {action!r}")
+    return params, action
+
+
+def query_operation(service: str, name: str, checks: Iterable[Check], **options: Any
+                    ) -> Operation:
+    """An Operation of a query-protocol service (errors as XML ErrorResponse)."""
+    return Operation(service, name, tuple(checks), ErrorStyle.QUERY_XML, **options)
+
+
+def query_tags(service: str, req: HttpRequest, params: Mapping[str, str]
+               ) -> list[tuple[str, str]]:
+    """The `Tags.member.N.Key`/`.Value` pairs; a tag without a Key is refused."""
+    tags = member_structs(params, "Tags", ("Key", "Value"))
+    if any("Key" not in tag for tag in tags):
+        raise unsupported(service, req, "a tag without a Key")
+    return [(tag["Key"], tag.get("Value", "")) for tag in tags]
 
 
 def member_list(params: Mapping[str, str], name: str) -> list[str]:

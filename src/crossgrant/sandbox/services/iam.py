@@ -17,19 +17,14 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from crossgrant.sandbox.operations import (
-    Check,
-    ErrorStyle,
-    HttpRequest,
-    MapContext,
-    Operation,
-)
+from crossgrant.sandbox.operations import Check, HttpRequest, MapContext, Operation
 from crossgrant.sandbox.services._common import (
     Context,
     global_context,
     member_list,
-    member_structs,
-    query_params,
+    query_action,
+    query_operation,
+    query_tags,
     tag_context,
     tag_keys_context,
     unsupported,
@@ -115,11 +110,8 @@ _RENAME = {"UpdateUser": ("NewUserName", "NewPath"), "UpdateGroup": ("NewGroupNa
 
 
 def operation(req: HttpRequest, ctx: MapContext) -> Operation:
-    params = query_params(SERVICE, req)
-    action = params.get("Action", "")
-    spec = _OPERATIONS.get(action)
-    if spec is None:
-        raise unsupported(SERVICE, req, f"unknown Action {action!r}")
+    params, action = query_action(SERVICE, req, _OPERATIONS)
+    spec = _OPERATIONS[action]
     account = ctx.caller_account
     resource = _resource(req, account, action, spec, params)
     context = global_context(req) + _context(req, action, params)
@@ -137,8 +129,7 @@ def operation(req: HttpRequest, ctx: MapContext) -> Operation:
                             (*global_context(req), ("iam:AssociatedResourceArn", resource)),
                             account))
     changes_state = not action.startswith(("Get", "List"))
-    return Operation(SERVICE, action, tuple(checks), ErrorStyle.QUERY_XML,
-                     changes_state=changes_state)
+    return query_operation(SERVICE, action, checks, changes_state=changes_state)
 
 
 def _resource(req: HttpRequest, account: str, action: str, spec: _Spec,
@@ -185,10 +176,8 @@ def _context(req: HttpRequest, action: str, params: Mapping[str, str]) -> Contex
     if action in _BOUNDARY and (boundary := params.get("PermissionsBoundary")) is not None:
         ctx.append(("iam:PermissionsBoundary", boundary))
     if action.startswith("Tag") or action in _TAG_ON_CREATE:
-        tags = member_structs(params, "Tags", ("Key", "Value"))
-        if any("Key" not in tag for tag in tags):
-            raise unsupported(SERVICE, req, "a tag without a Key")
-        ctx += tag_context([(tag["Key"], tag.get("Value", "")) for tag in tags])
+        ctx += tag_context(query_tags(SERVICE, req, params))
     if action.startswith("Untag"):
         ctx += tag_keys_context(member_list(params, "TagKeys"))
     return ctx
+

@@ -27,9 +27,8 @@ from crossgrant.sandbox.services._common import (
     Context,
     Extra,
     JsonRequest,
+    arn_of,
     global_context,
-    is_account_id,
-    parse_arn,
     tag_context,
     unsupported,
 )
@@ -56,15 +55,7 @@ class _Request(JsonRequest):
             raise self.fail(f"{what} missing")
         caller, region = self.ctx.caller_account, self.ctx.region
         if value.startswith("arn:"):
-            arn = parse_arn(value)
-            if arn is None or arn.service != "kms" or arn.partition != "aws" \
-                    or not is_account_id(arn.account):
-                raise self.fail(f"{what} {value!r} is not a KMS ARN")
-            if arn.region != region:
-                # moto looks the key or alias up in the request's region, where the same
-                # alias name may point elsewhere.
-                raise self.fail(f"{what} {value!r} is in another region than the request "
-                                f"({region})")
+            arn = self.own_arn(value, what, "KMS")  # an alias means a key per region
             if arn.resource.startswith("key/"):
                 key = _Key(value, arn.account, None)
             elif _ALIAS.match(arn.resource):
@@ -78,7 +69,7 @@ class _Request(JsonRequest):
         else:
             # A bare key id always means a key of the caller's account.
             resolved = self.ctx.key_arn(caller, value)
-            found = parse_arn(resolved) if resolved else None
+            found = arn_of(resolved) if resolved else None
             if resolved is None or found is None or found.account != caller:
                 resolved = f"arn:aws:kms:{region}:{caller}:key/{value}"
             key = _Key(resolved, caller, None)
@@ -92,7 +83,7 @@ class _Request(JsonRequest):
         if key_id is None:
             raise self.fail(f"{what} is not a moto ciphertext, so its key is unknown")
         resolved = self.ctx.key_arn(self.ctx.caller_account, key_id)
-        arn = parse_arn(resolved) if resolved else None
+        arn = arn_of(resolved) if resolved else None
         if resolved is None or arn is None:
             account = self.ctx.caller_account
             resolved = f"arn:aws:kms:{self.ctx.region}:{account}:key/{key_id}"
@@ -334,3 +325,4 @@ def _ciphertext_key_id(blob: object) -> str | None:
     except UnicodeDecodeError:
         return None
     return key_id if _KEY_ID.match(key_id) else None
+

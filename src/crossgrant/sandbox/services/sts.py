@@ -8,29 +8,38 @@ sts:SetSourceIdentity, both on the role and both in its trust policy (IAM user g
 "Passing session tags in AWS STS" and "Monitor and control actions taken with assumed
 roles"). GetCallerIdentity and GetSessionToken need no permission at all (STS API
 reference), so they carry no checks.
+
+Beside the mapping, the STS service enforces AssumeRole's session rules, which moto does
+not (durations, role chaining, a valid session policy), and records every session it
+hands out with what moto does not keep: its source identity, expiry and session policy.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import replace
+from datetime import datetime
+from xml.etree import ElementTree
 
-from crossgrant.sandbox.operations import (
-    Check,
-    ErrorStyle,
-    HttpRequest,
-    MapContext,
-    Operation,
-)
+from crossgrant.errors import CrossgrantError
+from crossgrant.iam import Policy, PolicyType, PrincipalKind, parse_policy, parse_principal
+from crossgrant.iam.arn import resource_account
+from crossgrant.sandbox.credentials import Caller, CredentialStore
+from crossgrant.sandbox.operations import Check, HttpRequest, MapContext, Operation
 from crossgrant.sandbox.services._common import (
     Context,
     global_context,
     member_list,
-    member_structs,
+    query_action,
+    query_operation,
     query_params,
+    query_tags,
     tag_context,
     unsupported,
 )
+from crossgrant.sandbox.services.base import QUERY_CODES, Codes, Failure, Outcome, Response, Service
+from crossgrant.sandbox.state import StateCache
 
 SERVICE = "sts"
 _ROLE_ARN = re.compile(r"^arn:aws:iam::(\d{12}):role/(?:[\x21-\x7e]+/)?[\w+=,.@-]+$", re.ASCII)
@@ -38,12 +47,8 @@ _FEDERATED_NAME = re.compile(r"^[\w+=,.@-]{2,32}$", re.ASCII)
 
 
 def operation(req: HttpRequest, ctx: MapContext) -> Operation:
-    params = query_params(SERVICE, req)
-    action = params.get("Action", "")
-    handler = _OPERATIONS.get(action)
-    if handler is None:
-        raise unsupported(SERVICE, req, f"unknown Action {action!r}")
-    return handler(req, ctx, params)
+    params, action = query_action(SERVICE, req, _OPERATIONS)
+    return _OPERATIONS[action](req, ctx, params)
 
 
 def _assume_role(req: HttpRequest, ctx: MapContext, params: Mapping[str, str]) -> Operation:
@@ -51,7 +56,7 @@ def _assume_role(req: HttpRequest, ctx: MapContext, params: Mapping[str, str]) -
     session = params.get("RoleSessionName")
     if session is None:
         raise unsupported(SERVICE, req, "RoleSessionName missing")
-    tags = _session_tags(req, params)
+    tags = query_tags(SERVICE, req, params)
     transitive = member_list(params, "TransitiveTagKeys")
     source_identity = params.get("SourceIdentity")
     context: Context = [*global_context(req), ("sts:RoleSessionName", session)]
@@ -71,7 +76,7 @@ def _assume_role(req: HttpRequest, ctx: MapContext, params: Mapping[str, str]) -
     if "Policy" in params or "PolicyArns.member.1.arn" in params:
         notes = ("session policies (Policy/PolicyArns) bound the new session; they are "
                  "not part of this check",)
-    return Operation(SERVICE, "AssumeRole", tuple(checks), ErrorStyle.QUERY_XML, notes=notes)
+    return query_operation(SERVICE, "AssumeRole", checks, notes=notes)
 
 
 def _assume_role_federated(action: str) -> Callable[
@@ -84,9 +89,8 @@ def _assume_role_federated(action: str) -> Callable[
         note = (f"{action} is unsigned: its principal is the identity provider named in the "
                 "token, and the authorizer must evaluate the role's trust policy for that "
                 "federated principal (and the token's claims as context)")
-        return Operation(SERVICE, action, (Check(f"sts:{action}", role, tuple(context),
-                                                 account),),
-                         ErrorStyle.QUERY_XML, notes=(note,))
+        check = Check(f"sts:{action}", role, tuple(context), account)
+        return query_operation(SERVICE, action, (check,), notes=(note,))
     return handler
 
 
@@ -96,8 +100,7 @@ def _no_permission(action: str) -> Callable[
         notes: tuple[str, ...] = ()
         if action == "GetSessionToken":
             notes = ("AWS refuses GetSessionToken to role sessions and to federated users",)
-        return Operation(SERVICE, action, (), ErrorStyle.QUERY_XML, unauthenticated_ok=True,
-                         notes=notes)
+        return query_operation(SERVICE, action, (), unauthenticated_ok=True, notes=notes)
     return handler
 
 
@@ -105,7 +108,7 @@ def _on_everything(action: str) -> Callable[
         [HttpRequest, MapContext, Mapping[str, str]], Operation]:
     def handler(req: HttpRequest, ctx: MapContext, params: Mapping[str, str]) -> Operation:
         check = Check(f"sts:{action}", "*", tuple(global_context(req)))
-        return Operation(SERVICE, action, (check,), ErrorStyle.QUERY_XML)
+        return query_operation(SERVICE, action, (check,))
     return handler
 
 
@@ -115,9 +118,9 @@ def _get_federation_token(req: HttpRequest, ctx: MapContext, params: Mapping[str
     if not _FEDERATED_NAME.match(name):
         raise unsupported(SERVICE, req, f"malformed Name {name!r}")
     resource = f"arn:aws:sts::{ctx.caller_account}:federated-user/{name}"
-    context = [*global_context(req), *tag_context(_session_tags(req, params))]
+    context = [*global_context(req), *tag_context(query_tags(SERVICE, req, params))]
     check = Check("sts:GetFederationToken", resource, tuple(context), ctx.caller_account)
-    return Operation(SERVICE, "GetFederationToken", (check,), ErrorStyle.QUERY_XML)
+    return query_operation(SERVICE, "GetFederationToken", (check,))
 
 
 def _role(req: HttpRequest, params: Mapping[str, str]) -> tuple[str, str]:
@@ -126,13 +129,6 @@ def _role(req: HttpRequest, params: Mapping[str, str]) -> tuple[str, str]:
     if match is None:
         raise unsupported(SERVICE, req, f"malformed RoleArn {role!r}")
     return role, match.group(1)
-
-
-def _session_tags(req: HttpRequest, params: Mapping[str, str]) -> list[tuple[str, str]]:
-    tags = member_structs(params, "Tags", ("Key", "Value"))
-    if any("Key" not in tag for tag in tags):
-        raise unsupported(SERVICE, req, "a session tag without a Key")
-    return [(tag["Key"], tag.get("Value", "")) for tag in tags]
 
 
 _OPERATIONS: Mapping[str, Callable[[HttpRequest, MapContext, Mapping[str, str]], Operation]] = {
@@ -145,3 +141,94 @@ _OPERATIONS: Mapping[str, Callable[[HttpRequest, MapContext, Mapping[str, str]],
     "DecodeAuthorizationMessage": _on_everything("DecodeAuthorizationMessage"),
     "GetAccessKeyInfo": _on_everything("GetAccessKeyInfo"),
 }
+
+
+# -- the service --------------------------------------------------------------------------
+
+CODES: Codes = {**QUERY_CODES, Failure.EXPIRED_TOKEN: (403, "ExpiredToken")}
+
+
+class Sts(Service):
+    codes = CODES
+
+    def __init__(self, state: StateCache, credentials: CredentialStore) -> None:
+        super().__init__(SERVICE, operation)
+        self.state = state
+        self.credentials = credentials
+
+    def refusal(self, op: Operation, req: HttpRequest, caller: Caller) -> Response | None:
+        problem = self._session_limits(op, req, caller)
+        return None if problem is None else self.reply(400, "ValidationError", problem,
+                                                       req.method)
+
+    def _session_limits(self, op: Operation, req: HttpRequest, caller: Caller) -> str | None:
+        """AssumeRole's duration rules, which moto does not enforce."""
+        if op.name != "AssumeRole":
+            return None
+        params = query_params(SERVICE, req)
+        try:
+            session_policy(params.get("Policy"))
+        except CrossgrantError as exc:
+            return f"The session policy (Policy parameter) is not valid: {exc}"
+        raw = params.get("DurationSeconds")
+        if raw is None:
+            return None
+        try:
+            duration = int(raw)
+        except ValueError:
+            return f"DurationSeconds {raw!r} is not a number"
+        if caller.principal.kind is PrincipalKind.ASSUMED_ROLE and duration > 3600:
+            return ("The requested DurationSeconds exceeds the 1 hour session limit for roles "
+                    "assumed by role chaining.")
+        role_arn = params.get("RoleArn", "")
+        acct = self.state.get().account(resource_account(role_arn))
+        role = acct.role(role_arn.rsplit("/", 1)[-1]) if acct else None
+        if role is not None and duration > role.max_session_duration:
+            return ("The requested DurationSeconds exceeds the MaxSessionDuration set for this "
+                    "role.")
+        return None
+
+    def after_response(self, outcome: Outcome) -> None:
+        if outcome.operation.name == "AssumeRole" and outcome.status == 200:
+            self._record_session(outcome)
+
+    def _record_session(self, outcome: Outcome) -> None:
+        """The new session's key, so its requests are authorized as the role session."""
+        try:
+            root = ElementTree.fromstring(outcome.response_body)
+        except ElementTree.ParseError:
+            return
+        ns = {"sts": root.tag.split("}")[0].strip("{")} if root.tag.startswith("{") else {}
+
+        def find(path: str) -> str | None:
+            parts = "/".join(f"sts:{p}" if ns else p for p in path.split("/"))
+            node = root.find(f".//{parts}", ns)
+            return node.text if node is not None else None
+
+        key, secret = find("Credentials/AccessKeyId"), find("Credentials/SecretAccessKey")
+        token, expiry = find("Credentials/SessionToken"), find("Credentials/Expiration")
+        arn = find("AssumedRoleUser/Arn")
+        if not (key and secret and arn):
+            return
+        params = query_params(SERVICE, outcome.request)
+        expires = None
+        if expiry:
+            try:
+                expires = datetime.fromisoformat(expiry.replace("Z", "+00:00"))
+            except ValueError:
+                expires = None
+        principal = parse_principal(arn)
+        acct = self.state.get().account(principal.account)
+        role = acct.role(principal.name or "") if acct else None
+        principal = replace(principal, unique_id=role.unique_id if role is not None else None)
+        self.credentials.add(key, Caller(
+            principal, secret, token, expires, params.get("SourceIdentity"),
+            session_policy(params.get("Policy")),
+            chained=outcome.caller.principal.kind is PrincipalKind.ASSUMED_ROLE))
+
+
+def session_policy(text: str | None) -> Policy | None:
+    """The AssumeRole Policy parameter, compiled once for the session's lifetime."""
+    if not text:
+        return None
+    return parse_policy(text, name="session policy", policy_type=PolicyType.SESSION)

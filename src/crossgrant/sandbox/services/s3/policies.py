@@ -17,10 +17,11 @@ from crossgrant.errors import CrossgrantError
 from crossgrant.iam import PolicyType, parse_policy
 from crossgrant.iam.principal import EntryKind
 from crossgrant.sandbox.operations import ErrorStyle, HttpRequest, Operation
+from crossgrant.sandbox.services.base import Response
+from crossgrant.sandbox.services.s3.arns import split_arn
 from crossgrant.sandbox.wsgi import error_response
 from crossgrant.world import AccountState
 
-Response = tuple[int, list[tuple[str, str]], bytes]
 LOCAL_OPERATIONS = frozenset({"PutBucketPolicy", "GetBucketPolicy", "DeleteBucketPolicy"})
 MAX_POLICY_BYTES = 20 * 1024
 
@@ -45,7 +46,7 @@ class BucketPolicies:
     def handle(self, op: Operation, req: HttpRequest, state: AccountState,
                bucket_exists: Callable[[str], bool]) -> Response:
         """Answer Put/Get/DeleteBucketPolicy as S3 does."""
-        bucket = op.checks[0].resource.removeprefix("arn:aws:s3:::")
+        bucket, _ = split_arn(op.checks[0].resource) or ("", "")
         if not bucket_exists(bucket):
             return error_response(ErrorStyle.S3_XML, 404, "NoSuchBucket",
                                   "The specified bucket does not exist", req.method)

@@ -30,16 +30,14 @@ from crossgrant.sandbox.services._common import (
     Extra,
     JsonRequest,
     global_context,
-    is_account_id,
-    parse_arn,
     tag_context,
     unsupported,
 )
+from crossgrant.sandbox.services.dynamodb.partiql import NAME, parse_partiql
 
 SERVICE = "dynamodb"
 _TARGET = "DynamoDB_20120810."
 _STREAMS_TARGET = "DynamoDBStreams_20120810."
-_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,255}$")
 _KEY_EQUALITY = re.compile(r"(#?[A-Za-z0-9_]+)\s*=\s*(:[A-Za-z0-9_]+)")
 _NO_LEADING_KEYS = ("dynamodb:LeadingKeys left out: the partition key of the item is not "
                     "knowable without the table's key schema")
@@ -67,7 +65,7 @@ class _Request(JsonRequest):
             if len(parts) != 2:
                 raise self.fail(f"{what} {value!r} is not a table ARN")
             table = _Table(parts[1], account, self._table_arn(account, parts[1]), True)
-        elif _NAME.match(value):
+        elif NAME.match(value):
             account = self.ctx.caller_account
             table = _Table(value, account, self._table_arn(account, value), False)
         else:
@@ -89,23 +87,14 @@ class _Request(JsonRequest):
     def index(self, table: _Table, name: object) -> str:
         if name is None:
             return table.arn
-        if not isinstance(name, str) or not _NAME.match(name):
+        if not isinstance(name, str) or not NAME.match(name):
             raise self.fail(f"malformed IndexName {name!r}")
         return f"{table.arn}/index/{name}"
 
     def _arn_parts(self, value: str, what: str) -> tuple[str, list[str]]:
-        arn = parse_arn(value)
-        if arn is None or arn.service != "dynamodb" or arn.partition != "aws":
-            raise self.fail(f"{what} {value!r} is not a DynamoDB ARN")
-        if not is_account_id(arn.account):
-            raise self.fail(f"{what} {value!r} has no account")
-        if arn.region != self.ctx.region:
-            # The forwarded request is served in ctx.region: another region's table of the
-            # same name would be used instead of the one authorized.
-            raise self.fail(f"{what} {value!r} is in another region than the request "
-                            f"({self.ctx.region})")
+        arn = self.own_arn(value, what, "DynamoDB")
         parts = arn.resource.split("/")
-        if parts[0] != "table" or len(parts) < 2 or not _NAME.match(parts[1]):
+        if parts[0] != "table" or len(parts) < 2 or not NAME.match(parts[1]):
             raise self.fail(f"{what} {value!r} names no table")
         return arn.account, parts
 
@@ -264,7 +253,7 @@ def _partiql(r: _Request, name: str) -> Operation:
     for statement in statements:
         if not isinstance(statement, str):
             raise r.fail("Statement missing")
-        parsed = _parse_partiql(statement)
+        parsed = parse_partiql(statement)
         if parsed is None:
             raise r.fail(f"cannot read the table of PartiQL statement {statement!r}")
         verb, table_name, index_name, has_where = parsed
@@ -565,80 +554,3 @@ def _rename_tables(body: dict[str, object]) -> dict[str, object]:
             for item in transact
         ]
     return out
-
-
-# --- PartiQL ---------------------------------------------------------------------------
-
-_TOKEN = re.compile(r'"(?:[^"]|"")*"|\'(?:[^\']|\'\')*\'|[A-Za-z0-9_]+|\S')
-
-
-def _parse_partiql(statement: str) -> tuple[str, str, str | None, bool] | None:
-    """(verb, table, index, has WHERE) of a DynamoDB PartiQL statement, or None when the
-    statement is not one of the four plain forms:
-
-        SELECT ... FROM table[.index] [WHERE ...]
-        INSERT INTO table VALUE ...
-        UPDATE table SET|REMOVE ... [WHERE ...]
-        DELETE FROM table WHERE ...
-    """
-    tokens = _TOKEN.findall(statement)
-    if not tokens:
-        return None
-    verb = tokens[0].upper()
-    if verb == "SELECT":
-        start = _top_level_index(tokens, "FROM")
-        if start is None:
-            return None
-        table, index, rest = _table_ref(tokens, start + 1)
-        if table is None or (rest < len(tokens) and tokens[rest].upper() != "WHERE"):
-            return None
-        return "Select", table, index, rest < len(tokens)
-    if verb in {"INSERT", "DELETE"}:
-        keyword = "INTO" if verb == "INSERT" else "FROM"
-        if len(tokens) < 3 or tokens[1].upper() != keyword:
-            return None
-        table, index, rest = _table_ref(tokens, 2)
-        follows = "VALUE" if verb == "INSERT" else "WHERE"
-        if table is None or index is not None or rest >= len(tokens) \
-                or tokens[rest].upper() != follows:
-            return None
-        return verb.capitalize(), table, None, verb == "DELETE"
-    if verb == "UPDATE":
-        table, index, rest = _table_ref(tokens, 1)
-        if table is None or index is not None or rest >= len(tokens) \
-                or tokens[rest].upper() not in {"SET", "REMOVE"}:
-            return None
-        return "Update", table, None, _top_level_index(tokens, "WHERE") is not None
-    return None
-
-
-def _top_level_index(tokens: list[str], keyword: str) -> int | None:
-    depth = 0
-    for i, token in enumerate(tokens):
-        if token in {"(", "[", "{"}:
-            depth += 1
-        elif token in {")", "]", "}"}:
-            depth -= 1
-        elif depth == 0 and token.upper() == keyword:
-            return i
-    return None
-
-
-def _table_ref(tokens: list[str], at: int) -> tuple[str | None, str | None, int]:
-    table = _identifier(tokens[at]) if at < len(tokens) else None
-    if table is None:
-        return None, None, at
-    if at + 2 < len(tokens) and tokens[at + 1] == ".":
-        index = _identifier(tokens[at + 2])
-        return (table, index, at + 3) if index is not None else (None, None, at)
-    return table, None, at + 1
-
-
-def _identifier(token: str) -> str | None:
-    if token.startswith('"'):
-        name = token[1:-1].replace('""', '"')
-    elif re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", token):
-        name = token
-    else:
-        return None
-    return name if _NAME.match(name) else None

@@ -17,28 +17,20 @@ from __future__ import annotations
 import ipaddress
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import parse_qs, parse_qsl, unquote, urlparse
 
-from crossgrant.sandbox.operations import (
-    Check,
-    ContextValue,
-    ErrorStyle,
-    HttpRequest,
-    MapContext,
-    Operation,
-)
+from crossgrant.sandbox.operations import Check, ErrorStyle, HttpRequest, MapContext, Operation
 from crossgrant.sandbox.services._common import (
     Context,
+    Extra,
     content_type,
     global_context,
     unsupported,
 )
+from crossgrant.sandbox.services.s3.arns import bucket_arn, object_arn
 
 SERVICE = "s3"
-
-Extra = Sequence[tuple[str, ContextValue]]
 
 # Every subresource AWS's S3 API puts in the query string (botocore's requestUri values).
 _BUCKET_SUBRESOURCES = frozenset({
@@ -84,9 +76,11 @@ class _Route:
     name: str  # the API operation
     action: str  # the IAM action, without "s3:"
     version_action: str | None = None  # the action when ?versionId names a version
-    changes_state: bool = False
 
 
+# Bucket settings the AccountState holds (or S3 events read): changing one rebuilds it.
+_STATE_SUBRESOURCES = frozenset({"policy", "notification", "publicAccessBlock", "encryption",
+                                 "ownershipControls"})
 _BUCKET_GET = {
     "object-lock": _Route("GetObjectLockConfiguration", "GetBucketObjectLockConfiguration"),
     "uploads": _Route("ListMultipartUploads", "ListBucketMultipartUploads"),
@@ -113,37 +107,30 @@ _BUCKET_PUT = {
     "object-lock": _Route("PutObjectLockConfiguration", "PutBucketObjectLockConfiguration"),
     "versioning": _Route("PutBucketVersioning", "PutBucketVersioning"),
     "lifecycle": _Route("PutBucketLifecycleConfiguration", "PutLifecycleConfiguration"),
-    "policy": _Route("PutBucketPolicy", "PutBucketPolicy", changes_state=True),
+    "policy": _Route("PutBucketPolicy", "PutBucketPolicy"),
     "acl": _Route("PutBucketAcl", "PutBucketAcl"),
     "tagging": _Route("PutBucketTagging", "PutBucketTagging"),
     "website": _Route("PutBucketWebsite", "PutBucketWebsite"),
     "cors": _Route("PutBucketCors", "PutBucketCORS"),
     "logging": _Route("PutBucketLogging", "PutBucketLogging"),
-    "notification": _Route("PutBucketNotificationConfiguration", "PutBucketNotification",
-                           changes_state=True),
+    "notification": _Route("PutBucketNotificationConfiguration", "PutBucketNotification"),
     "accelerate": _Route("PutBucketAccelerateConfiguration", "PutAccelerateConfiguration"),
-    "publicAccessBlock": _Route("PutPublicAccessBlock", "PutBucketPublicAccessBlock",
-                                changes_state=True),
-    "encryption": _Route("PutBucketEncryption", "PutEncryptionConfiguration",
-                         changes_state=True),
+    "publicAccessBlock": _Route("PutPublicAccessBlock", "PutBucketPublicAccessBlock"),
+    "encryption": _Route("PutBucketEncryption", "PutEncryptionConfiguration"),
     "replication": _Route("PutBucketReplication", "PutReplicationConfiguration"),
-    "ownershipControls": _Route("PutBucketOwnershipControls", "PutBucketOwnershipControls",
-                                changes_state=True),
+    "ownershipControls": _Route("PutBucketOwnershipControls", "PutBucketOwnershipControls"),
     "inventory": _Route("PutBucketInventoryConfiguration", "PutInventoryConfiguration"),
 }
 _BUCKET_DELETE = {
-    "policy": _Route("DeleteBucketPolicy", "DeleteBucketPolicy", changes_state=True),
+    "policy": _Route("DeleteBucketPolicy", "DeleteBucketPolicy"),
     "tagging": _Route("DeleteBucketTagging", "PutBucketTagging"),
     "website": _Route("DeleteBucketWebsite", "DeleteBucketWebsite"),
     "cors": _Route("DeleteBucketCors", "PutBucketCORS"),
     "lifecycle": _Route("DeleteBucketLifecycle", "PutLifecycleConfiguration"),
-    "publicAccessBlock": _Route("DeletePublicAccessBlock", "PutBucketPublicAccessBlock",
-                                changes_state=True),
-    "encryption": _Route("DeleteBucketEncryption", "PutEncryptionConfiguration",
-                         changes_state=True),
+    "publicAccessBlock": _Route("DeletePublicAccessBlock", "PutBucketPublicAccessBlock"),
+    "encryption": _Route("DeleteBucketEncryption", "PutEncryptionConfiguration"),
     "replication": _Route("DeleteBucketReplication", "PutReplicationConfiguration"),
-    "ownershipControls": _Route("DeleteBucketOwnershipControls", "PutBucketOwnershipControls",
-                                changes_state=True),
+    "ownershipControls": _Route("DeleteBucketOwnershipControls", "PutBucketOwnershipControls"),
 }
 _KEY_GET = {
     "acl": _Route("GetObjectAcl", "GetObjectAcl", "GetObjectVersionAcl"),
@@ -260,7 +247,7 @@ def _bucket_from_host(host: str) -> str | None:
 
 def _bucket_operation(req: HttpRequest, ctx: MapContext, bucket: str, key: str,
                       base: Context) -> Operation:
-    arn = f"arn:aws:s3:::{bucket}"
+    arn = bucket_arn(bucket)
     owner = ctx.bucket_owner(bucket)
     sub = _subresource(req, _BUCKET_SUBRESOURCES)
     method = req.method
@@ -282,12 +269,12 @@ def _bucket_operation(req: HttpRequest, ctx: MapContext, bucket: str, key: str,
             return _create_bucket(req, ctx, arn, owner, base)
         route = _route(req, _BUCKET_PUT, sub)
         extra = _header_context(req) if sub == "acl" else []
-        return _op(route.name, (check(route.action, extra),), route.changes_state)
+        return _op(route.name, (check(route.action, extra),), sub in _STATE_SUBRESOURCES)
     if method == "DELETE":
         if sub is None:
             return _op("DeleteBucket", (check("DeleteBucket"),), changes_state=True)
         route = _route(req, _BUCKET_DELETE, sub)
-        return _op(route.name, (check(route.action),), route.changes_state)
+        return _op(route.name, (check(route.action),), sub in _STATE_SUBRESOURCES)
     if method == "POST" and sub == "delete":
         return _delete_objects(req, bucket, owner, base)
     raise unsupported(SERVICE, req, f"no bucket operation for {method}"
@@ -335,7 +322,7 @@ def _delete_objects(req: HttpRequest, bucket: str, owner: str | None,
             raise unsupported(SERVICE, req, "each <Object> needs exactly one plain <Key>")
         key = "".join(keys[0].itertext())
         version = "".join(versions[0].itertext()) if versions else ""
-        arn = f"arn:aws:s3:::{bucket}/{key}"
+        arn = object_arn(bucket, key)
         if version:
             checks.append(_check("DeleteObjectVersion", arn, base,
                                  [("s3:versionid", version)], owner))
@@ -353,7 +340,7 @@ def _delete_objects(req: HttpRequest, bucket: str, owner: str | None,
 
 def _object_operation(req: HttpRequest, ctx: MapContext, bucket: str, key: str,
                       base: Context) -> Operation:
-    obj = _Object(req, ctx, f"arn:aws:s3:::{bucket}/{key}", ctx.bucket_owner(bucket), base)
+    obj = _Object(req, ctx, object_arn(bucket, key), ctx.bucket_owner(bucket), base)
     method = req.method
     if req.param("uploadId") == "":
         # moto treats an empty uploadId as absent, AWS as an error: nothing safe to check.
@@ -477,7 +464,7 @@ def _copy_source_check(req: HttpRequest, ctx: MapContext, base: Context) -> Chec
     if not sep or not key or not _BUCKET_NAME.match(bucket):
         raise unsupported(SERVICE, req, f"malformed x-amz-copy-source {raw!r}")
     version = parse_qs(parsed.query).get("versionId", [None])[0]
-    arn = f"arn:aws:s3:::{bucket}/{key}"
+    arn = object_arn(bucket, key)
     if version:
         return _check("GetObjectVersion", arn, base, [("s3:versionid", version)],
                       ctx.bucket_owner(bucket))
