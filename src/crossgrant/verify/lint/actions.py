@@ -18,18 +18,18 @@ from crossgrant.iam.actions import (
 )
 from crossgrant.verify.lint.document import Document, Stmt
 from crossgrant.verify.lint.principals import whole_account
-from crossgrant.verify.lint.registry import Hit, rule
+from crossgrant.verify.lint.registry import Hit, statement_rule
 
 
-@rule("CG101", "unknown-action", Severity.ERROR,
-      "An action (or pattern) no service in the catalog defines: it grants or denies "
-      "nothing.")
-def check_unknown_action(doc: Document) -> Iterator[Hit]:
-    for st in doc.statements:
-        for value, path in st.values("Action", "NotAction"):
-            problem = _action_problem(value)
-            if problem is not None:
-                yield st.hit(path, *problem)
+@statement_rule(
+    "CG101", "unknown-action", Severity.ERROR,
+    "An action (or pattern) no service in the catalog defines: it grants or denies "
+    "nothing.")
+def check_unknown_action(doc: Document, st: Stmt) -> Iterator[Hit]:
+    for value, path in st.values("Action", "NotAction"):
+        problem = _action_problem(value)
+        if problem is not None:
+            yield st.hit(path, *problem)
 
 
 def _action_problem(value: str) -> tuple[str, str] | None:
@@ -65,35 +65,33 @@ def _action_problem(value: str) -> tuple[str, str] | None:
     return None
 
 
-@rule("CG103", "wildcard-action", Severity.WARNING,
-      "A wildcard action (*, s3:*, s3:Get*) in an Allow where the catalog lists the "
-      "actions it stands for.")
-def check_wildcard_action(doc: Document) -> Iterator[Hit]:
-    if doc.kind not in ("identity", "resource"):
+@statement_rule(
+    "CG103", "wildcard-action", Severity.WARNING,
+    "A wildcard action (*, s3:*, s3:Get*) in an Allow where the catalog lists the "
+    "actions it stands for.", kinds=("identity", "resource"), allow_only=True)
+def check_wildcard_action(doc: Document, st: Stmt) -> Iterator[Hit]:
+    if _delegates_to_owner(doc, st):
         return
-    for st in doc.statements:
-        if not st.allow or _delegates_to_owner(doc, st):
+    for value, path in st.values("Action"):
+        if "*" not in value and "?" not in value:
             continue
-        for value, path in st.values("Action"):
-            if "*" not in value and "?" not in value:
-                continue
-            infos = expand_action_pattern(value)
-            if not infos:
-                continue
-            levels = _level_counts(infos)
-            risky = sum(1 for i in infos if i.access_level in ("Write",
-                                                               "Permissions management"))
-            if value == "*":
-                message = (f'"*" allows every action of every AWS service ({len(infos)} in '
-                           f"crossgrant's catalog of {len(known_services())} services alone)")
-            else:
-                message = f"{value!r} allows {len(infos)} actions ({levels})"
-            if len(infos) == 1:
-                fix = f"write the action out: {infos[0].qualified_name}"
-            else:
-                fix = (f"replace {value!r} with the actions the code calls ({risky} of the "
-                       f"{len(infos)} it covers are Write or Permissions management)")
-            yield st.hit(path, message, fix)
+        infos = expand_action_pattern(value)
+        if not infos:
+            continue
+        levels = _level_counts(infos)
+        risky = sum(1 for i in infos if i.access_level in ("Write",
+                                                           "Permissions management"))
+        if value == "*":
+            message = (f'"*" allows every action of every AWS service ({len(infos)} in '
+                       f"crossgrant's catalog of {len(known_services())} services alone)")
+        else:
+            message = f"{value!r} allows {len(infos)} actions ({levels})"
+        if len(infos) == 1:
+            fix = f"write the action out: {infos[0].qualified_name}"
+        else:
+            fix = (f"replace {value!r} with the actions the code calls ({risky} of the "
+                   f"{len(infos)} it covers are Write or Permissions management)")
+        yield st.hit(path, message, fix)
 
 
 def _delegates_to_owner(doc: Document, st: Stmt) -> bool:

@@ -15,7 +15,7 @@ from typing import Final
 from crossgrant.findings import Severity
 from crossgrant.iam.conditions import Condition
 from crossgrant.verify.lint.document import Document, Stmt
-from crossgrant.verify.lint.registry import Hit, rule
+from crossgrant.verify.lint.registry import Hit, statement_rule
 
 __all__ = ["account_of", "everyone", "whole_account"]
 
@@ -71,76 +71,71 @@ def whole_account(principal: str) -> str | None:
     return m.group(1) if m else None
 
 
-@rule("CG105", "open-trust-policy", Severity.ERROR,
-      "A trust policy letting a whole account (root, bare id) or everyone (*) assume the "
-      "role with no condition naming who.")
-def check_open_trust(doc: Document) -> Iterator[Hit]:
-    if doc.kind != "trust":
+@statement_rule(
+    "CG105", "open-trust-policy", Severity.ERROR,
+    "A trust policy letting a whole account (root, bare id) or everyone (*) assume the "
+    "role with no condition naming who.", kinds=("trust",), allow_only=True)
+def check_open_trust(doc: Document, st: Stmt) -> Iterator[Hit]:
+    if not st.compiled.covers_action("sts:assumerole"):
         return
-    for st in doc.statements:
-        if not st.allow or not st.compiled.covers_action("sts:assumerole"):
+    for ptype, value, path in st.principals():
+        if ptype != "AWS":
             continue
-        for ptype, value, path in st.principals():
-            if ptype != "AWS":
-                continue
-            if value == "*":
-                def public(k: str) -> bool:
-                    return k in _TRUST_NARROWING or k == "aws:principalaccount"
-                if not _narrowed(doc, st, public, "sts:assumerole"):
-                    yield st.hit(path, "trust policy lets any principal of any AWS account "
-                                       "assume the role: no condition narrows Principal \"*\"",
-                                 'name the trusting role in Principal ("AWS": '
-                                 '"arn:aws:iam::ACCOUNT_ID:role/ROLE_NAME"), or add a '
-                                 'condition such as "StringEquals": {"aws:PrincipalOrgID": '
-                                 '"o-xxxxxxxxxx"}')
-                continue
-            account = whole_account(value)
-            if account is None:
-                continue
+        if value == "*":
+            def public(k: str) -> bool:
+                return k in _TRUST_NARROWING or k == "aws:principalaccount"
+            if not _narrowed(doc, st, public, "sts:assumerole"):
+                yield st.hit(path, "trust policy lets any principal of any AWS account "
+                                   "assume the role: no condition narrows Principal \"*\"",
+                             'name the trusting role in Principal ("AWS": '
+                             '"arn:aws:iam::ACCOUNT_ID:role/ROLE_NAME"), or add a '
+                             'condition such as "StringEquals": {"aws:PrincipalOrgID": '
+                             '"o-xxxxxxxxxx"}')
+            continue
+        account = whole_account(value)
+        if account is None:
+            continue
 
-            def narrowing(k: str) -> bool:
-                return k in _TRUST_NARROWING or k.startswith("aws:principaltag/")
-            if _narrowed(doc, st, narrowing, "sts:assumerole"):
-                continue
-            yield st.hit(path, f"trust policy lets every principal of account {account} "
-                               f"assume the role ({value}) with no condition naming which: "
-                               f"any user or role there whose own policies allow "
-                               f"sts:AssumeRole can",
-                         f'name the role instead ("AWS": "arn:aws:iam::{account}:role/'
-                         f'ROLE_NAME"), or add "ArnEquals": {{"aws:PrincipalArn": '
-                         f'"arn:aws:iam::{account}:role/ROLE_NAME"}} or "StringEquals": '
-                         f'{{"sts:ExternalId": "..."}}')
+        def narrowing(k: str) -> bool:
+            return k in _TRUST_NARROWING or k.startswith("aws:principaltag/")
+        if _narrowed(doc, st, narrowing, "sts:assumerole"):
+            continue
+        yield st.hit(path, f"trust policy lets every principal of account {account} "
+                           f"assume the role ({value}) with no condition naming which: "
+                           f"any user or role there whose own policies allow "
+                           f"sts:AssumeRole can",
+                     f'name the role instead ("AWS": "arn:aws:iam::{account}:role/'
+                     f'ROLE_NAME"), or add "ArnEquals": {{"aws:PrincipalArn": '
+                     f'"arn:aws:iam::{account}:role/ROLE_NAME"}} or "StringEquals": '
+                     f'{{"sts:ExternalId": "..."}}')
 
 
-@rule("CG107", "notprincipal-allow", Severity.ERROR,
-      "NotPrincipal with Allow: grants to every principal except those listed, anonymous "
-      "callers included.")
-def check_notprincipal(doc: Document) -> Iterator[Hit]:
-    for st in doc.statements:
-        if st.allow and st.has("NotPrincipal"):
-            yield st.hit(st.at("NotPrincipal"),
-                         "Allow with NotPrincipal grants to every principal except those "
-                         "listed, anonymous callers included",
-                         "use Principal with the principals to allow; to exclude some, add a "
-                         "Deny with a condition on aws:PrincipalArn")
+@statement_rule(
+    "CG107", "notprincipal-allow", Severity.ERROR,
+    "NotPrincipal with Allow: grants to every principal except those listed, anonymous "
+    "callers included.", allow_only=True)
+def check_notprincipal(doc: Document, st: Stmt) -> Iterator[Hit]:
+    if st.allow and st.has("NotPrincipal"):
+        yield st.hit(st.at("NotPrincipal"),
+                     "Allow with NotPrincipal grants to every principal except those "
+                     "listed, anonymous callers included",
+                     "use Principal with the principals to allow; to exclude some, add a "
+                     "Deny with a condition on aws:PrincipalArn")
 
 
-@rule("CG110", "public-principal", Severity.ERROR,
-      'Principal "*" in an Allow of a resource policy with no condition narrowing who.')
-def check_public(doc: Document) -> Iterator[Hit]:
-    if doc.kind != "resource":
+@statement_rule(
+    "CG110", "public-principal", Severity.ERROR,
+    'Principal "*" in an Allow of a resource policy with no condition narrowing who.',
+    kinds=("resource",), allow_only=True)
+def check_public(doc: Document, st: Stmt) -> Iterator[Hit]:
+    star = next((p for t, v, p in st.principals() if t == "AWS" and v == "*"), None)
+    if star is None:
         return
-    for st in doc.statements:
-        if not st.allow:
-            continue
-        star = next((p for t, v, p in st.principals() if t == "AWS" and v == "*"), None)
-        if star is None:
-            continue
-        actions = [a for a, _ in st.values("Action")] or ["*"]
-        probe = actions[0].lower() if "*" not in actions[0] else "s3:getobject"
-        if _narrowed(doc, st, lambda k: k in _PUBLIC_NARROWING, probe):
-            continue
-        yield st.hit(star, f"Principal \"*\" {st.verb} {', '.join(actions[:3])} to anyone, "
-                           f"anonymous callers included: no condition narrows who",
-                     "name the principals, or add a condition such as \"StringEquals\": "
-                     "{\"aws:PrincipalOrgID\": \"o-xxxxxxxxxx\"} or on aws:SourceVpce")
+    actions = [a for a, _ in st.values("Action")] or ["*"]
+    probe = actions[0].lower() if "*" not in actions[0] else "s3:getobject"
+    if _narrowed(doc, st, lambda k: k in _PUBLIC_NARROWING, probe):
+        return
+    yield st.hit(star, f"Principal \"*\" {st.verb} {', '.join(actions[:3])} to anyone, "
+                       f"anonymous callers included: no condition narrows who",
+                 "name the principals, or add a condition such as \"StringEquals\": "
+                 "{\"aws:PrincipalOrgID\": \"o-xxxxxxxxxx\"} or on aws:SourceVpce")

@@ -6,7 +6,7 @@ ignore and discuss a check by name, as with ruff's codes.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
 
@@ -15,9 +15,10 @@ from crossgrant.findings import Rule as FindingRule
 from crossgrant.findings import Severity
 
 if TYPE_CHECKING:
-    from crossgrant.verify.lint.document import Document
+    from crossgrant.verify.lint.document import Document, Stmt
 
-__all__ = ["RULES", "SEVERITIES", "Check", "Hit", "Rule", "Severity", "rule", "select_codes"]
+__all__ = ["RULES", "SEVERITIES", "Check", "Hit", "Rule", "Severity", "StatementCheck", "rule",
+           "select_codes", "statement_rule"]
 
 SEVERITIES: Final[tuple[Severity, ...]] = tuple(Severity)
 
@@ -35,6 +36,7 @@ class Hit:
 
 
 Check = Callable[["Document"], Iterable[Hit]]
+StatementCheck = Callable[["Document", "Stmt"], Iterable[Hit]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,11 +53,29 @@ RULES: dict[str, Rule] = {}
 
 
 def rule(code: str, name: str, severity: Severity, summary: str) -> Callable[[Check], Check]:
-    """Register the decorated check under `code`."""
+    """Register the decorated check of a whole document under `code`."""
     def register(fn: Check) -> Check:
         RULES[code] = Rule(code, name, severity, summary,
                            f"Each {code} finding says how to fix it; docs/lint.md "
                            f"({code} {name}) explains the rule with an example.", check=fn)
+        return fn
+    return register
+
+
+def statement_rule(code: str, name: str, severity: Severity, summary: str, *,
+                   kinds: tuple[str, ...] | None = None,
+                   allow_only: bool = False) -> Callable[[StatementCheck], StatementCheck]:
+    """Register the decorated check of one statement under `code`: it runs on each
+    statement in order, of documents of `kinds` only (every kind when None), and of Allow
+    statements only with `allow_only`, so a rule states what it applies to once."""
+    def register(fn: StatementCheck) -> StatementCheck:
+        def check(doc: Document) -> Iterator[Hit]:
+            if kinds is not None and doc.kind not in kinds:
+                return
+            for st in doc.statements:
+                if st.allow or not allow_only:
+                    yield from fn(doc, st)
+        rule(code, name, severity, summary)(check)
         return fn
     return register
 

@@ -29,7 +29,7 @@ from crossgrant.verify.lint.arns import (
     wild,
 )
 from crossgrant.verify.lint.document import Document, Stmt
-from crossgrant.verify.lint.registry import Hit, rule
+from crossgrant.verify.lint.registry import Hit, statement_rule
 
 
 @dataclass(slots=True)
@@ -88,142 +88,138 @@ def _suggest_resource(infos: Sequence[ActionInfo], resources: Sequence[str]) -> 
     return example_arn(typed.service, plainest_type(typed)) if typed else "*"
 
 
-@rule("CG102", "action-resource-mismatch", Severity.ERROR,
-      "An action none of whose resource types matches any Resource of its statement: the "
-      "statement grants (or denies) it on nothing.")
-def check_mismatch(doc: Document) -> Iterator[Hit]:
-    for st in doc.statements:
-        paired = pairing(st)
-        if paired is None:
-            continue
-        names = [r for r, _ in paired.resources]
-        for (value, path, infos), row in zip(paired.actions, paired.matrix, strict=True):
-            if any(row):
-                continue
-            types = resource_types_text(infos)
-            if not types:
-                yield st.hit(path, f"{value} does not support resource-level permissions: "
-                                   f"it matches only \"Resource\": \"*\", so this statement "
-                                   f"{st.verb} it on nothing",
-                             f"move {value} to a statement with \"Resource\": \"*\"")
-                continue
-            listed = "; ".join(f"{r} is {describe(r)}" for r in names[:3])
-            more = f"; and {len(names) - 3} more" if len(names) > 3 else ""
-            yield st.hit(path, f"{value} applies to {' or '.join(types)} ARNs and none of "
-                               f"this statement's resources is one ({listed}{more}): the "
-                               f"statement {st.verb} it on nothing",
-                         f"add {_suggest_resource(infos, names)} to Resource, or move {value} "
-                         f"to a statement that names such an ARN")
-
-
-@rule("CG104", "wildcard-resource", Severity.WARNING,
-      'Resource "*" in an identity policy Allow for actions that support resource-level '
-      "permissions.")
-def check_wildcard_resource(doc: Document) -> Iterator[Hit]:
-    if doc.kind != "identity":
+@statement_rule(
+    "CG102", "action-resource-mismatch", Severity.ERROR,
+    "An action none of whose resource types matches any Resource of its statement: the "
+    "statement grants (or denies) it on nothing.")
+def check_mismatch(doc: Document, st: Stmt) -> Iterator[Hit]:
+    paired = pairing(st)
+    if paired is None:
         return
-    for st in doc.statements:
-        if not st.allow:
+    names = [r for r, _ in paired.resources]
+    for (value, path, infos), row in zip(paired.actions, paired.matrix, strict=True):
+        if any(row):
             continue
-        stars = [path for value, path in st.values("Resource") if value == "*"]
-        if not stars:
+        types = resource_types_text(infos)
+        if not types:
+            yield st.hit(path, f"{value} does not support resource-level permissions: "
+                               f"it matches only \"Resource\": \"*\", so this statement "
+                               f"{st.verb} it on nothing",
+                         f"move {value} to a statement with \"Resource\": \"*\"")
             continue
-        scoped: list[ActionInfo] = []
-        global_only: list[str] = []
-        for value, _ in st.values("Action"):
-            for info in action_infos(value):
-                if info.resource_types == (NO_RESOURCE_TYPE,):
-                    if info.qualified_name not in global_only:
-                        global_only.append(info.qualified_name)
-                elif info not in scoped:
-                    scoped.append(info)
-        if not scoped:
-            continue
-        names = ", ".join(i.qualified_name for i in scoped[:3])
-        more = f" and {len(scoped) - 3} more" if len(scoped) > 3 else ""
-        first = scoped[0]
-        example = example_arn(first.service, plainest_type(first))
-        fix = f"name the ARNs instead ({first.qualified_name} applies to {example})"
-        if global_only:
-            fix += (f'; keep "*" only for {", ".join(global_only[:3])}, in a statement of '
-                    f"its own")
-        yield st.hit(stars[0], f'Resource "*" for {len(scoped)} action(s) that support '
-                               f"resource-level permissions ({names}{more})", fix)
+        listed = "; ".join(f"{r} is {describe(r)}" for r in names[:3])
+        more = f"; and {len(names) - 3} more" if len(names) > 3 else ""
+        yield st.hit(path, f"{value} applies to {' or '.join(types)} ARNs and none of "
+                           f"this statement's resources is one ({listed}{more}): the "
+                           f"statement {st.verb} it on nothing",
+                     f"add {_suggest_resource(infos, names)} to Resource, or move {value} "
+                     f"to a statement that names such an ARN")
 
 
-@rule("CG114", "unused-resource", Severity.WARNING,
-      "A Resource no action of its statement applies to: usually a missing action, such "
-      "as s3:ListBucket for a bucket ARN.")
-def check_unused_resource(doc: Document) -> Iterator[Hit]:
-    for st in doc.statements:
-        paired = pairing(st)
-        if paired is None or not paired.complete:
+@statement_rule(
+    "CG104", "wildcard-resource", Severity.WARNING,
+    'Resource "*" in an identity policy Allow for actions that support resource-level '
+    "permissions.", kinds=("identity",), allow_only=True)
+def check_wildcard_resource(doc: Document, st: Stmt) -> Iterator[Hit]:
+    stars = [path for value, path in st.values("Resource") if value == "*"]
+    if not stars:
+        return
+    scoped: list[ActionInfo] = []
+    global_only: list[str] = []
+    for value, _ in st.values("Action"):
+        for info in action_infos(value):
+            if info.resource_types == (NO_RESOURCE_TYPE,):
+                if info.qualified_name not in global_only:
+                    global_only.append(info.qualified_name)
+            elif info not in scoped:
+                scoped.append(info)
+    if not scoped:
+        return
+    names = ", ".join(i.qualified_name for i in scoped[:3])
+    more = f" and {len(scoped) - 3} more" if len(scoped) > 3 else ""
+    first = scoped[0]
+    example = example_arn(first.service, plainest_type(first))
+    fix = f"name the ARNs instead ({first.qualified_name} applies to {example})"
+    if global_only:
+        fix += (f'; keep "*" only for {", ".join(global_only[:3])}, in a statement of '
+                f"its own")
+    yield st.hit(stars[0], f'Resource "*" for {len(scoped)} action(s) that support '
+                           f"resource-level permissions ({names}{more})", fix)
+
+
+@statement_rule(
+    "CG114", "unused-resource", Severity.WARNING,
+    "A Resource no action of its statement applies to: usually a missing action, such "
+    "as s3:ListBucket for a bucket ARN.")
+def check_unused_resource(doc: Document, st: Stmt) -> Iterator[Hit]:
+    paired = pairing(st)
+    if paired is None or not paired.complete:
+        return
+    actions = [a for a, _, _ in paired.actions]
+    for j, (value, path) in enumerate(paired.resources):
+        if value == "*" or any(row[j] for row in paired.matrix):
             continue
-        actions = [a for a, _, _ in paired.actions]
-        for j, (value, path) in enumerate(paired.resources):
-            if value == "*" or any(row[j] for row in paired.matrix):
-                continue
-            types = classify(value)
-            if "bucket" in types and value.startswith("arn:") and ":s3:::" in value:
-                fix = (f"remove {value} from Resource, or grant the bucket-level action it "
-                       f"was meant for (s3:ListBucket) in a statement of its own")
-            else:
-                fix = f"remove {value} from Resource, or add the action meant for it"
-            yield st.hit(path, f"{value} is {describe(value)} and none of this statement's "
-                               f"actions ({', '.join(actions[:4])}) applies to it: it has no "
-                               f"effect here", fix)
+        types = classify(value)
+        if "bucket" in types and value.startswith("arn:") and ":s3:::" in value:
+            fix = (f"remove {value} from Resource, or grant the bucket-level action it "
+                   f"was meant for (s3:ListBucket) in a statement of its own")
+        else:
+            fix = f"remove {value} from Resource, or add the action meant for it"
+        yield st.hit(path, f"{value} is {describe(value)} and none of this statement's "
+                           f"actions ({', '.join(actions[:4])}) applies to it: it has no "
+                           f"effect here", fix)
 
 
-@rule("CG115", "mixed-resource-types", Severity.INFO,
-      "A statement pairing actions with resource types they do not take: IAM skips those "
-      "pairs, so it reads as granting more than it does.")
-def check_mixed(doc: Document) -> Iterator[Hit]:
-    for st in doc.statements:
-        paired = pairing(st)
-        if paired is None or not paired.complete:
+@statement_rule(
+    "CG115", "mixed-resource-types", Severity.INFO,
+    "A statement pairing actions with resource types they do not take: IAM skips those "
+    "pairs, so it reads as granting more than it does.")
+def check_mixed(doc: Document, st: Stmt) -> Iterator[Hit]:
+    paired = pairing(st)
+    if paired is None or not paired.complete:
+        return
+    if not all(any(row) for row in paired.matrix) or not all(
+            any(row[j] for row in paired.matrix) for j in range(len(paired.resources))):
+        return  # CG102 / CG114 report these
+    if any(all(row) for row in paired.matrix):
+        return  # one action spans them all (Query on a table and its indexes): by design
+    misses = [f"{a} does not apply to {r}"
+              for (a, _, _), row in zip(paired.actions, paired.matrix, strict=True)
+              if "*" not in a and "?" not in a
+              for (r, _), ok in zip(paired.resources, row, strict=True) if not ok]
+    if not misses:
+        return
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for j, (r, _) in enumerate(paired.resources):
+        acts = tuple(a for (a, _, _), row in zip(paired.actions, paired.matrix,
+                                                 strict=True) if row[j])
+        groups.setdefault(acts, []).append(r)
+    plan = "; ".join(f"{', '.join(acts)} on {', '.join(rs)}" for acts, rs in groups.items())
+    more = f" (and {len(misses) - 2} more)" if len(misses) > 2 else ""
+    yield st.hit(st.at(), f"statement mixes resource types: {'; '.join(misses[:2])}{more}",
+                 f"split it into one statement per resource type: {plan}")
+
+
+@statement_rule(
+    "CG116", "unmatchable-arn", Severity.ERROR,
+    "A Resource ARN whose partition, region or account field can name no real resource "
+    "(a placeholder left in).")
+def check_unmatchable(doc: Document, st: Stmt) -> Iterator[Hit]:
+    for value, path in st.values("Resource", "NotResource"):
+        parts = arn_fields(value)
+        if len(parts) < 6:
             continue
-        if not all(any(row) for row in paired.matrix) or not all(
-                any(row[j] for row in paired.matrix) for j in range(len(paired.resources))):
-            continue  # CG102 / CG114 report these
-        if any(all(row) for row in paired.matrix):
-            continue  # one action spans them all (Query on a table and its indexes): by design
-        misses = [f"{a} does not apply to {r}"
-                  for (a, _, _), row in zip(paired.actions, paired.matrix, strict=True)
-                  if "*" not in a and "?" not in a
-                  for (r, _), ok in zip(paired.resources, row, strict=True) if not ok]
-        if not misses:
-            continue
-        groups: dict[tuple[str, ...], list[str]] = {}
-        for j, (r, _) in enumerate(paired.resources):
-            acts = tuple(a for (a, _, _), row in zip(paired.actions, paired.matrix,
-                                                     strict=True) if row[j])
-            groups.setdefault(acts, []).append(r)
-        plan = "; ".join(f"{', '.join(acts)} on {', '.join(rs)}" for acts, rs in groups.items())
-        more = f" (and {len(misses) - 2} more)" if len(misses) > 2 else ""
-        yield st.hit(st.at(), f"statement mixes resource types: {'; '.join(misses[:2])}{more}",
-                     f"split it into one statement per resource type: {plan}")
-
-
-@rule("CG116", "unmatchable-arn", Severity.ERROR,
-      "A Resource ARN whose partition, region or account field can name no real resource "
-      "(a placeholder left in).")
-def check_unmatchable(doc: Document) -> Iterator[Hit]:
-    for st in doc.statements:
-        for value, path in st.values("Resource", "NotResource"):
-            parts = arn_fields(value)
-            if len(parts) < 6:
-                continue
-            _, partition, _, region, account, _ = parts
-            if not wild(partition) and not PARTITION_FIELD.fullmatch(partition):
-                yield st.hit(path, f"{value}: partition {partition!r} is not an AWS "
-                                   f"partition, so the ARN matches no resource",
-                             "use aws (or aws-cn, aws-us-gov) as the partition")
-            elif not wild(region) and not REGION_FIELD.fullmatch(region):
-                yield st.hit(path, f"{value}: region {region!r} is not an AWS region "
-                                   f"code, so the ARN matches no resource",
-                             f"replace {region!r} with the region code (e.g. us-east-1), "
-                             f"or * for every region")
-            elif not wild(account) and not ACCOUNT_FIELD.fullmatch(account):
-                yield st.hit(path, f"{value}: account {account!r} is not a 12-digit "
-                                   f"account id, so the ARN matches no resource",
-                             f"replace {account!r} with the owning account's 12-digit id")
+        _, partition, _, region, account, _ = parts
+        if not wild(partition) and not PARTITION_FIELD.fullmatch(partition):
+            yield st.hit(path, f"{value}: partition {partition!r} is not an AWS "
+                               f"partition, so the ARN matches no resource",
+                         "use aws (or aws-cn, aws-us-gov) as the partition")
+        elif not wild(region) and not REGION_FIELD.fullmatch(region):
+            yield st.hit(path, f"{value}: region {region!r} is not an AWS region "
+                               f"code, so the ARN matches no resource",
+                         f"replace {region!r} with the region code (e.g. us-east-1), "
+                         f"or * for every region")
+        elif not wild(account) and not ACCOUNT_FIELD.fullmatch(account):
+            yield st.hit(path, f"{value}: account {account!r} is not a 12-digit "
+                               f"account id, so the ARN matches no resource",
+                         f"replace {account!r} with the owning account's 12-digit id")

@@ -8,25 +8,24 @@ import re
 from collections.abc import Iterator
 
 from crossgrant.findings import Severity
-from crossgrant.verify.lint.document import Document
-from crossgrant.verify.lint.registry import Hit, rule
+from crossgrant.verify.lint.document import Document, Stmt
+from crossgrant.verify.lint.registry import Hit, rule, statement_rule
 
 
-@rule("CG109", "not-element-allow", Severity.WARNING,
-      "NotAction or NotResource with Allow: grants everything except what is listed.")
-def check_not_elements(doc: Document) -> Iterator[Hit]:
-    for st in doc.statements:
-        if not st.allow:
-            continue
-        if st.has("NotAction"):
-            yield st.hit(st.at("NotAction"),
-                         "Allow with NotAction grants every action except those listed, "
-                         "including actions of services added later",
-                         "list the actions to allow in Action instead")
-        if st.has("NotResource"):
-            yield st.hit(st.at("NotResource"),
-                         "Allow with NotResource grants on every resource except those listed",
-                         "list the resources to allow in Resource instead")
+@statement_rule(
+    "CG109", "not-element-allow", Severity.WARNING,
+    "NotAction or NotResource with Allow: grants everything except what is listed.",
+    allow_only=True)
+def check_not_elements(doc: Document, st: Stmt) -> Iterator[Hit]:
+    if st.has("NotAction"):
+        yield st.hit(st.at("NotAction"),
+                     "Allow with NotAction grants every action except those listed, "
+                     "including actions of services added later",
+                     "list the actions to allow in Action instead")
+    if st.has("NotResource"):
+        yield st.hit(st.at("NotResource"),
+                     "Allow with NotResource grants on every resource except those listed",
+                     "list the resources to allow in Resource instead")
 
 
 @rule("CG112", "literal-policy-variable", Severity.WARNING,
