@@ -1,11 +1,11 @@
 """Shared by the sandbox tests: boto3 requests captured in botocore's before-send hook
 (nothing goes over the network) and turned into the HttpRequest the sandbox sees, those
-requests mapped to the checks a service makes, and the Lambda runner of a module's
-sandbox."""
+requests mapped to the checks a service makes, the module's sandbox `sb` (the session's,
+unless a module starts its own) and its Lambda runner."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -79,9 +79,16 @@ def mapper(capture: Capture) -> Callable[..., Mapped]:
     return make
 
 
+@pytest.fixture(scope="session")
+def sb(sandbox: Sandbox) -> Sandbox:
+    """The sandbox a module's tests talk to: the session's (tests/conftest.py)."""
+    return sandbox
+
+
 @pytest.fixture(scope="module")
-def runner(sb: Sandbox) -> Runner:
+def runner(sb: Sandbox) -> Iterator[Runner]:
     """The Lambda runner of the module's sandbox `sb`, retrying quickly."""
     r = sb.control.runner
-    r.retry_delays = (0.2, 0.2)
-    return r
+    delays, r.retry_delays = r.retry_delays, (0.2, 0.2)
+    yield r
+    r.retry_delays = delays

@@ -8,7 +8,6 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,13 +26,6 @@ TAG = "enf"  # names unique to this module: moto's backends are shared per proce
 
 def doc(*statements: dict[str, Any]) -> str:
     return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
-
-
-@pytest.fixture(scope="module")
-def sb() -> Iterator[Sandbox]:
-    sandbox = Sandbox(port=0, accounts=(A, B), region=REGION).start()
-    yield sandbox
-    sandbox.stop()
 
 
 def client(sb: Sandbox, account: str, service: str) -> Any:

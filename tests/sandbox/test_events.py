@@ -33,6 +33,8 @@ LAMBDA_TRUST = json.dumps({"Version": "2012-10-17", "Statement": [{
 
 @pytest.fixture(scope="module")
 def sb() -> Iterator[Sandbox]:
+    """A sandbox of this module's own: the load test resizes its runner's pool to 8
+    workers, which the session's sandbox should not keep for every later test."""
     sandbox = Sandbox(port=0, accounts=(A, B), region=REGION).start()
     yield sandbox
     sandbox.stop()

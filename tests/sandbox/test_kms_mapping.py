@@ -7,7 +7,6 @@ import base64
 from collections.abc import Callable
 from typing import Any
 
-import boto3
 import pytest
 
 from crossgrant.iam.actions import lookup_action
@@ -151,12 +150,14 @@ def test_decrypt_without_key_id_reads_the_key_from_motos_ciphertext(mapped: Mapp
 
 
 def test_decrypt_reads_a_real_moto_ciphertext(mapped: Mapped) -> None:
-    from moto import mock_aws  # noqa: PLC0415
+    from moto.kms.models import kms_backends  # noqa: PLC0415
 
-    with mock_aws():
-        kms = boto3.client("kms", region_name=REGION)
-        key_id = kms.create_key()["KeyMetadata"]["KeyId"]
-        blob = kms.encrypt(KeyId=key_id, Plaintext=b"secret")["CiphertextBlob"]
+    # Straight into moto's backend of an account no test uses: mock_aws() would reset
+    # every backend of the process, the session's sandbox included.
+    kms = kms_backends["123456789012"][REGION]
+    key_id = kms.create_key(None, "ENCRYPT_DECRYPT", "SYMMETRIC_DEFAULT", "mapping test",
+                            None).id
+    blob, _ = kms.encrypt(key_id, b"secret", {})
     op = mapped("decrypt", CiphertextBlob=blob)
     assert op.checks[0].resource == f"arn:aws:kms:{REGION}:{ME}:key/{key_id}"
 

@@ -13,7 +13,6 @@ import stat
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -41,14 +40,6 @@ HANDLERS = Path(__file__).parent / "handlers"
 LAMBDA_TRUST = json.dumps({"Version": "2012-10-17", "Statement": [{
     "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
     "Action": "sts:AssumeRole"}]})
-
-
-@pytest.fixture(scope="module")
-def sb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
-    sandbox = Sandbox(port=0, accounts=(A, B), region=REGION,
-                      state_dir=tmp_path_factory.mktemp("lambda-sandbox")).start()
-    yield sandbox
-    sandbox.stop()
 
 
 def client(sb: Sandbox, account: str, service: str) -> Any:

@@ -4,6 +4,7 @@ backends (there is nobody yet who could be authorized to create it over HTTP).""
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass
 
 from moto.iam.models import iam_backends
@@ -25,14 +26,30 @@ class AdminKey:
         return f"AdminKey({self.account}, {self.access_key})"
 
 
+_LOCK = threading.Lock()
+_ISSUED: dict[str, AdminKey] = {}  # per process: the key bootstrap last handed out
+
+
 def bootstrap(account: str, region: str) -> AdminKey:
-    """Create (or reuse) the account's administrator and return a fresh access key."""
+    """Create (or reuse) the account's administrator and return its access key.
+
+    moto's backends belong to the process, so every sandbox of a process (tests start
+    several) has the same administrator: a key this process issued and moto still holds
+    is handed out again, so a second sandbox never invalidates the first one's key. A
+    new process (`sandbox up`) always starts with a fresh key."""
     check_account_id(account, "sandbox account")
-    iam = iam_backends[account]["aws"]
-    if ADMIN_USER not in iam.users:
-        iam.create_user(region, ADMIN_USER)
-        iam.put_user_policy(ADMIN_USER, "administrator", ADMIN_POLICY)
-    for old in list(iam.users[ADMIN_USER].access_keys):
-        iam.delete_access_key(old.access_key_id, ADMIN_USER)
-    key = iam.create_access_key(ADMIN_USER)
-    return AdminKey(account, key.access_key_id, key.secret_access_key)
+    with _LOCK:
+        iam = iam_backends[account]["aws"]
+        if ADMIN_USER not in iam.users:
+            iam.create_user(region, ADMIN_USER)
+            iam.put_user_policy(ADMIN_USER, "administrator", ADMIN_POLICY)
+        user = iam.users[ADMIN_USER]
+        issued = _ISSUED.get(account)
+        if issued is not None and any(k.access_key_id == issued.access_key
+                                      and k.status == "Active" for k in user.access_keys):
+            return issued
+        for old in list(user.access_keys):
+            iam.delete_access_key(old.access_key_id, ADMIN_USER)
+        key = iam.create_access_key(ADMIN_USER)
+        _ISSUED[account] = AdminKey(account, key.access_key_id, key.secret_access_key)
+        return _ISSUED[account]
