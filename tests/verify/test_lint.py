@@ -364,6 +364,32 @@ def test_text_blocks_placeholders_and_lists() -> None:
         "policy", "policy"]
 
 
+def test_region_and_account_fields_follow_aws_rules() -> None:
+    # Region codes are the SDKs' partition regions (us-east-1, eu-central-2, cn-north-1,
+    # us-gov-west-1...): https://docs.aws.amazon.com/general/latest/gr/rande.html. Account
+    # ids are 12 ASCII digits: https://docs.aws.amazon.com/accounts/latest/reference/
+    # manage-acct-identifiers.html
+    def unmatchable(arn: str) -> list[str]:
+        return [f.message for f in lint(doc(allow("dynamodb:GetItem", arn)))
+                if f.code == "CG116"]
+    for region in ("us-east-1", "eu-central-2", "cn-north-1", "us-gov-west-1", "*", ""):
+        assert unmatchable(f"arn:aws:dynamodb:{region}:222222222222:table/T") == [], region
+    (bad_region,) = unmatchable("arn:aws:dynamodb:xx-east-1:222222222222:table/T")
+    assert "region 'xx-east-1' is not an AWS region code" in bad_region
+    arabic = "\u0661" * 12  # twelve Arabic-Indic digits: not an account id
+    (bad_account,) = unmatchable(f"arn:aws:dynamodb:us-east-1:{arabic}:table/T")
+    assert f"account {arabic!r} is not a 12-digit" in bad_account
+
+
+def test_region_placeholders_in_text_are_restored() -> None:
+    text = ('Policy: {"Effect": "Allow", "Action": "s3:GetObject", '
+            '"Resource": "arn:aws:dynamodb:<REGION>:<ACCOUNT_ID>:table/T"}')
+    found = lint_text(text)
+    assert codes(found) == ["CG102", "CG114"]  # no CG116: the placeholders stand in for both
+    arn = "arn:aws:dynamodb:<REGION>:<ACCOUNT_ID>:table/T"
+    assert all(arn in f.message for f in found) and arn in (found[1].fix or "")
+
+
 def test_broken_json_fence_and_json_file(tmp_path: Path) -> None:
     text = ('```json\n{"Version": "2012-10-17", "Statement": [{"Effect": "Allow",}]}\n'
             "```\n")

@@ -24,11 +24,10 @@ from crossgrant.iam.actions import (
     lookup_action,
     service_resource_types,
 )
+from crossgrant.iam.facts import ACCOUNT_ID_RE, PARTITION_RE, REGION_RE
 
 __all__ = [
-    "ACCOUNT_FIELD",
-    "PARTITION_FIELD",
-    "REGION_FIELD",
+    "account_ok",
     "action_infos",
     "applies",
     "arn_fields",
@@ -36,14 +35,13 @@ __all__ = [
     "classify",
     "describe",
     "example_arn",
+    "partition_ok",
     "plainest_type",
+    "region_ok",
     "resource_types_text",
     "wild",
 ]
 
-ACCOUNT_FIELD = re.compile(r"\d{12}|aws|")
-REGION_FIELD = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}|")
-PARTITION_FIELD = re.compile(r"aws(-[a-z]+)*")
 
 _Item = tuple[str, str | frozenset[str]]
 _NO_CHARS: Final[frozenset[str]] = frozenset()
@@ -60,6 +58,21 @@ _ALTERNATE_TEMPLATES: Final[dict[tuple[str, str], tuple[str, ...]]] = {
 
 def wild(text: str) -> bool:
     return "*" in text or "?" in text or "${" in text
+
+
+# What an ARN's fields may hold and still name a resource: AWS's rules (`iam.facts`), a
+# pattern, or nothing where a service leaves the field empty (S3 has no region or account,
+# IAM no region); "aws" is the account of AWS-owned resources (managed policies).
+def partition_ok(field: str) -> bool:
+    return wild(field) or bool(PARTITION_RE.fullmatch(field))
+
+
+def region_ok(field: str) -> bool:
+    return wild(field) or not field or bool(REGION_RE.fullmatch(field))
+
+
+def account_ok(field: str) -> bool:
+    return wild(field) or field in ("", "aws") or bool(ACCOUNT_ID_RE.fullmatch(field))
 
 
 def _glob_items(pattern: str) -> tuple[_Item, ...]:

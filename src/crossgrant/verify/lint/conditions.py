@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterator
 
 from crossgrant.findings import Severity
+from crossgrant.iam.arn import bucket_arn, object_arn
 from crossgrant.verify.lint.arns import action_infos
 from crossgrant.verify.lint.document import Document, Stmt
 from crossgrant.verify.lint.principals import account_of, everyone
@@ -76,9 +77,10 @@ def check_tls_deny(doc: Document) -> Iterator[Hit]:
         who += f" and {len(outside) - 1} other principal(s)"
     bucket_arns: list[str] = []
     for r in buckets:
-        m = re.match(r"(arn:[^:]+:s3:::[^/]+)", r)
+        m = re.match(r"arn:([^:]+):s3:::([^/]+)", r)
         if m:
-            for arn in (m.group(1), m.group(1) + "/*"):
+            partition, bucket = m.groups()
+            for arn in (bucket_arn(bucket, partition), object_arn(bucket, "*", partition)):
                 if arn not in bucket_arns:
                     bucket_arns.append(arn)
     statement = json.dumps({"Sid": "DenyInsecureTransport", "Effect": "Deny",

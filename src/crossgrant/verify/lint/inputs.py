@@ -17,7 +17,7 @@ from typing import Any, Final
 
 from crossgrant.errors import CrossgrantError
 from crossgrant.findings import Finding
-from crossgrant.verify.lint.arns import ACCOUNT_FIELD, REGION_FIELD, arn_fields, wild
+from crossgrant.verify.lint.arns import account_ok, arn_fields, region_ok
 from crossgrant.verify.lint.document import Kind
 from crossgrant.verify.lint.engine import lint_document
 
@@ -174,20 +174,17 @@ def _broken_fences(text: str, blocks: Sequence[_Block]) -> list[Finding]:
 
 # --------------------------------------------------------------------------- placeholders
 
-def _valid_account(field: str) -> bool:
-    return wild(field) or bool(ACCOUNT_FIELD.fullmatch(field))
-
-
-def _valid_region(field: str) -> bool:
-    return wild(field) or bool(REGION_FIELD.fullmatch(field))
+# Dummies the engine and CG116 accept, unlike anything a text would write.
+_DUMMY_PREFIX: Final = {"account": "9999", "region": "us-placeholder-"}
 
 
 def _dummy(original: str, what: str, replacements: dict[str, str]) -> str:
+    prefix = _DUMMY_PREFIX[what]
     for dummy, orig in replacements.items():
-        if orig == original and dummy.startswith("9999" if what == "account" else "zz-"):
+        if orig == original and dummy.startswith(prefix):
             return dummy
-    n = sum(1 for d in replacements if d.startswith("9999" if what == "account" else "zz-"))
-    dummy = f"9999{n + 1:08d}" if what == "account" else f"zz-placeholder-{n + 1}"
+    n = sum(1 for d in replacements if d.startswith(prefix))
+    dummy = f"9999{n + 1:08d}" if what == "account" else f"{prefix}{n + 1}"
     replacements[dummy] = original
     return dummy
 
@@ -204,9 +201,9 @@ def _fill(value: Any, replacements: dict[str, str]) -> Any:
     if value.startswith("arn:"):
         parts = arn_fields(value)
         if len(parts) == 6:
-            if not _valid_region(parts[3]):
+            if not region_ok(parts[3]):
                 parts[3] = _dummy(parts[3], "region", replacements)
-            if not _valid_account(parts[4]):
+            if not account_ok(parts[4]):
                 parts[4] = _dummy(parts[4], "account", replacements)
             return ":".join(parts)
         return value

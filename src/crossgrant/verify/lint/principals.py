@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from typing import Final
 
 from crossgrant.findings import Severity
+from crossgrant.iam.arn import is_account_id, role_arn
 from crossgrant.iam.conditions import Condition
 from crossgrant.verify.lint.document import Document, Stmt
 from crossgrant.verify.lint.registry import Hit, statement_rule
@@ -56,7 +57,7 @@ def account_of(principal: str) -> str | None:
     """The account an AWS principal entry belongs to, "*" for everyone, None if unknown."""
     if principal == "*":
         return "*"
-    if re.fullmatch(r"\d{12}", principal):
+    if is_account_id(principal):
         return principal
     parts = principal.split(":")
     if len(parts) >= 6 and parts[0] == "arn" and parts[2] in ("iam", "sts"):
@@ -65,10 +66,11 @@ def account_of(principal: str) -> str | None:
 
 
 def whole_account(principal: str) -> str | None:
-    if re.fullmatch(r"\d{12}", principal):
+    """The account a principal entry names as a whole (a bare id or its root), else None."""
+    if is_account_id(principal):
         return principal
-    m = re.fullmatch(r"arn:[^:]+:iam::(\d{12}):root", principal)
-    return m.group(1) if m else None
+    m = re.fullmatch(r"arn:[^:]+:iam::([^:]*):root", principal)
+    return m.group(1) if m and is_account_id(m.group(1)) else None
 
 
 @statement_rule(
@@ -88,7 +90,7 @@ def check_open_trust(doc: Document, st: Stmt) -> Iterator[Hit]:
                 yield st.hit(path, "trust policy lets any principal of any AWS account "
                                    "assume the role: no condition narrows Principal \"*\"",
                              'name the trusting role in Principal ("AWS": '
-                             '"arn:aws:iam::ACCOUNT_ID:role/ROLE_NAME"), or add a '
+                             f'"{role_arn("ACCOUNT_ID", "ROLE_NAME")}"), or add a '
                              'condition such as "StringEquals": {"aws:PrincipalOrgID": '
                              '"o-xxxxxxxxxx"}')
             continue
@@ -100,13 +102,13 @@ def check_open_trust(doc: Document, st: Stmt) -> Iterator[Hit]:
             return k in _TRUST_NARROWING or k.startswith("aws:principaltag/")
         if _narrowed(doc, st, narrowing, "sts:assumerole"):
             continue
+        example = role_arn(account, "ROLE_NAME")
         yield st.hit(path, f"trust policy lets every principal of account {account} "
                            f"assume the role ({value}) with no condition naming which: "
                            f"any user or role there whose own policies allow "
                            f"sts:AssumeRole can",
-                     f'name the role instead ("AWS": "arn:aws:iam::{account}:role/'
-                     f'ROLE_NAME"), or add "ArnEquals": {{"aws:PrincipalArn": '
-                     f'"arn:aws:iam::{account}:role/ROLE_NAME"}} or "StringEquals": '
+                     f'name the role instead ("AWS": "{example}"), or add "ArnEquals": '
+                     f'{{"aws:PrincipalArn": "{example}"}} or "StringEquals": '
                      f'{{"sts:ExternalId": "..."}}')
 
 

@@ -14,19 +14,19 @@ from dataclasses import dataclass
 
 from crossgrant.findings import Severity
 from crossgrant.iam.actions import NO_RESOURCE_TYPE, ActionInfo
+from crossgrant.iam.arn import bucket_arn, object_arn
 from crossgrant.verify.lint.arns import (
-    ACCOUNT_FIELD,
-    PARTITION_FIELD,
-    REGION_FIELD,
+    account_ok,
     action_infos,
     applies,
     arn_fields,
     classify,
     describe,
     example_arn,
+    partition_ok,
     plainest_type,
+    region_ok,
     resource_types_text,
-    wild,
 )
 from crossgrant.verify.lint.document import Document, Stmt
 from crossgrant.verify.lint.registry import Hit, statement_rule
@@ -73,10 +73,11 @@ def _suggest_resource(infos: Sequence[ActionInfo], resources: Sequence[str]) -> 
             m = re.fullmatch(r"arn:([^:]+):s3:::([^/]+)(/.*)?", r)
             if not m:
                 continue
-            if "bucket" in types and m.group(3):
-                return f"arn:{m.group(1)}:s3:::{m.group(2)}"
-            if "object" in types and not m.group(3):
-                return f"arn:{m.group(1)}:s3:::{m.group(2)}/*"
+            partition, bucket, key = m.groups()
+            if "bucket" in types and key:
+                return bucket_arn(bucket, partition)
+            if "object" in types and not key:
+                return object_arn(bucket, "*", partition)
     if service == "dynamodb":
         for r in resources:
             m = re.fullmatch(r"(arn:[^:]+:dynamodb:[^:]*:[^:]*:table/[^/]+)(/.*)?", r)
@@ -210,16 +211,16 @@ def check_unmatchable(doc: Document, st: Stmt) -> Iterator[Hit]:
         if len(parts) < 6:
             continue
         _, partition, _, region, account, _ = parts
-        if not wild(partition) and not PARTITION_FIELD.fullmatch(partition):
+        if not partition_ok(partition):
             yield st.hit(path, f"{value}: partition {partition!r} is not an AWS "
                                f"partition, so the ARN matches no resource",
                          "use aws (or aws-cn, aws-us-gov) as the partition")
-        elif not wild(region) and not REGION_FIELD.fullmatch(region):
+        elif not region_ok(region):
             yield st.hit(path, f"{value}: region {region!r} is not an AWS region "
                                f"code, so the ARN matches no resource",
                          f"replace {region!r} with the region code (e.g. us-east-1), "
                          f"or * for every region")
-        elif not wild(account) and not ACCOUNT_FIELD.fullmatch(account):
+        elif not account_ok(account):
             yield st.hit(path, f"{value}: account {account!r} is not a 12-digit "
                                f"account id, so the ARN matches no resource",
                          f"replace {account!r} with the owning account's 12-digit id")

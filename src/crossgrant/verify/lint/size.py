@@ -12,22 +12,32 @@ from collections.abc import Iterator, Mapping
 from typing import Any, Final
 
 from crossgrant.findings import Severity
+from crossgrant.iam.facts import (
+    BUCKET_POLICY_MAX_BYTES,
+    KEY_POLICY_MAX_BYTES,
+    MANAGED_POLICY_MAX_CHARS,
+    ROLE_INLINE_POLICIES_MAX_CHARS,
+    TABLE_POLICY_MAX_BYTES,
+    TRUST_POLICY_MAX_CHARS,
+)
 from crossgrant.verify.lint.arns import arn_fields, wild
 from crossgrant.verify.lint.document import Document
 from crossgrant.verify.lint.registry import Hit, rule
 
-__all__ = ["INLINE_MAX", "MANAGED_MAX", "SCP_MAX", "TRUST_MAX"]
+__all__ = ["SCP_MAX_CHARS"]
 
-# AWS's size limits, counted as IAM counts them: the document without whitespace.
-TRUST_MAX: Final = 2048
-INLINE_MAX: Final = 10240  # all inline policies of a role together
-MANAGED_MAX: Final = 6144
-SCP_MAX: Final = 5120
+# The limits IAM, S3, DynamoDB and KMS publish are in `iam.facts`; these two only lint
+# needs. An SCP is at most 5,120 characters:
+# https://docs.aws.amazon.com/organizations/latest/userguide/orgs_reference_limits.html
+# A Lambda function's resource-based policy is at most 20 KB:
+# https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html
+SCP_MAX_CHARS: Final = 5120
+_LAMBDA_POLICY_MAX_BYTES: Final = 20 * 1024
 _RESOURCE_MAX: Final[dict[str, tuple[int, str]]] = {
-    "s3": (20 * 1024, "bucket policy"),
-    "dynamodb": (20 * 1024, "DynamoDB resource policy"),
-    "kms": (32 * 1024, "key policy"),
-    "lambda": (20 * 1024, "Lambda function policy"),
+    "s3": (BUCKET_POLICY_MAX_BYTES, "bucket policy"),
+    "dynamodb": (TABLE_POLICY_MAX_BYTES, "DynamoDB resource policy"),
+    "kms": (KEY_POLICY_MAX_BYTES, "key policy"),
+    "lambda": (_LAMBDA_POLICY_MAX_BYTES, "Lambda function policy"),
 }
 
 
@@ -56,19 +66,20 @@ def check_size(doc: Document) -> Iterator[Hit]:
     n = _size(doc.raw)
     what: str
     if doc.kind == "trust":
-        limit, what = TRUST_MAX, "trust policy"
+        limit, what = TRUST_POLICY_MAX_CHARS, "trust policy"
     elif doc.kind == "scp":
-        limit, what = SCP_MAX, "service control policy"
+        limit, what = SCP_MAX_CHARS, "service control policy"
     elif doc.kind == "boundary":
-        limit, what = MANAGED_MAX, "managed policy (a boundary is one)"
+        limit, what = MANAGED_POLICY_MAX_CHARS, "managed policy (a boundary is one)"
     elif doc.kind == "identity":
-        if n > INLINE_MAX:
-            limit, what = INLINE_MAX, "role's inline policies together"
-        elif n > MANAGED_MAX:
-            yield Hit(None, None, "", f"document is {n:,} characters: over the {MANAGED_MAX:,} "
-                                      f"limit of a managed policy (it fits only inline, "
-                                      f"where all of a role's inline policies share "
-                                      f"{INLINE_MAX:,})",
+        if n > ROLE_INLINE_POLICIES_MAX_CHARS:
+            limit, what = ROLE_INLINE_POLICIES_MAX_CHARS, "role's inline policies together"
+        elif n > MANAGED_POLICY_MAX_CHARS:
+            yield Hit(None, None, "", f"document is {n:,} characters: over the "
+                                      f"{MANAGED_POLICY_MAX_CHARS:,} limit of a managed "
+                                      f"policy (it fits only inline, where all of a role's "
+                                      f"inline policies share "
+                                      f"{ROLE_INLINE_POLICIES_MAX_CHARS:,})",
                       "split it into several managed policies, or keep it inline and "
                       "under the role's total", Severity.WARNING)
             return
