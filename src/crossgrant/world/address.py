@@ -73,7 +73,7 @@ class DocAddress:
 
     @property
     def label(self) -> str:
-        """The document's name in decisions and diagnoses (`world.state`'s wording)."""
+        """The document's name in decisions and diagnoses (worded in `world.labels`)."""
         return _LABELS[self.kind](self.owner, _name(self))
 
 
