@@ -264,6 +264,50 @@ class Images:
         Image.new("CMYK", (width, height), cmyk).save(out, "JPEG", quality=95)
         return out.getvalue()
 
+    @staticmethod
+    def encode(image: Image.Image, fmt: str, **params: Any) -> bytes:
+        out = io.BytesIO()
+        image.save(out, fmt, **params)
+        return out.getvalue()
+
+    @staticmethod
+    def red_beside_blue(width: int, height: int) -> Image.Image:
+        """Fully transparent red on the left, opaque blue on the right, the edge off every
+        multiple of 2, 4 and 8 so that a shrink averages across it. Resampling that does
+        not weight colour by alpha turns the edge purple."""
+        image = Image.new("RGBA", (width, height), (255, 0, 0, 0))
+        image.paste((0, 0, 255, 255), (width // 2 + 3, 0, width, height))
+        return image
+
+    @staticmethod
+    def rgb_icc_profile(red: tuple[float, float, float], green: tuple[float, float, float],
+                        blue: tuple[float, float, float], gamma: float = 2.2) -> bytes:
+        """A matrix/TRC ICC v2 display profile with these D50 primaries (XYZ)."""
+
+        def s15(value: float) -> bytes:
+            return struct.pack(">i", round(value * 65536))
+
+        def xyz(x: float, y: float, z: float) -> bytes:
+            return b"XYZ " + bytes(4) + s15(x) + s15(y) + s15(z)
+
+        curve = b"curv" + bytes(4) + struct.pack(">IH", 1, round(gamma * 256))
+        name = b"crossgrant test RGB\0"
+        desc = b"desc" + bytes(4) + struct.pack(">I", len(name)) + name + bytes(8 + 3 + 67)
+        white = (0.9642, 1.0, 0.8249)
+        tags = [(b"desc", desc), (b"cprt", b"text" + bytes(4) + b"none\0"),
+                (b"wtpt", xyz(*white)), (b"rXYZ", xyz(*red)), (b"gXYZ", xyz(*green)),
+                (b"bXYZ", xyz(*blue)), (b"rTRC", curve), (b"gTRC", curve), (b"bTRC", curve)]
+        offset = 128 + 4 + 12 * len(tags)
+        table = body = b""
+        for signature, data in tags:
+            padded = data + bytes(-len(data) % 4)
+            table += signature + struct.pack(">II", offset + len(body), len(padded))
+            body += padded
+        header = (struct.pack(">I", offset + len(body)) + b"lcms"
+                  + struct.pack(">I", 0x02100000) + b"mntrRGB XYZ " + bytes(12) + b"acsp"
+                  + bytes(28) + s15(white[0]) + s15(white[1]) + s15(white[2]) + bytes(48))
+        return header + struct.pack(">I", len(tags)) + table + body
+
 
 @pytest.fixture
 def images() -> type[Images]:

@@ -4,13 +4,15 @@ metadata, and the guards that refuse what should not be decoded."""
 from __future__ import annotations
 
 import io
+import math
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from PIL import Image, ImageCms
+from PIL import ExifTags, Image, ImageChops, ImageCms, ImageStat
 
+from crossgrant.functions import webp
 from crossgrant.functions.images import (
     DEFAULT_MAX_PIXELS,
     ImageRejected,
@@ -181,7 +183,7 @@ def test_a_truncated_jpeg_is_rejected(images: Any) -> None:
 def test_formats_we_do_not_open_are_rejected() -> None:
     out = io.BytesIO()
     Image.new("RGB", (64, 64)).save(out, "BMP")
-    with pytest.raises(ImageRejected, match="not a JPEG, PNG, WebP or GIF"):
+    with pytest.raises(ImageRejected, match="not a JPEG, PNG, WebP, GIF or TIFF image"):
         make_thumbnails(out.getvalue(), [32])
 
 
@@ -223,3 +225,166 @@ def test_sizes_are_the_ones_thumbnail_gives(width: int, height: int, box: int) -
     image = Image.new("L", (width, height))
     image.thumbnail((box, box))
     assert fitted(width, height, box) == image.size
+
+
+# -- formats beyond the photo: alpha, ICC, TIFF, first frames, the libwebp path -------------
+
+# sRGB's primaries adapted to D50, as an ICC profile states them; a profile that swaps red
+# and blue makes a pixel stored as red display as blue, so only a real conversion passes.
+SRGB_RED, SRGB_GREEN, SRGB_BLUE = ((0.4361, 0.2225, 0.0139), (0.3851, 0.7169, 0.0971),
+                                   (0.1431, 0.0606, 0.7141))
+LOSSLESS = {"JPEG": {"quality": 95}, "PNG": {}, "WEBP": {"lossless": True},
+            "TIFF": {"compression": "tiff_deflate"}, "GIF": {}}
+
+
+@pytest.mark.parametrize(("fmt", "params"), [
+    ("PNG", {}), ("WEBP", {"lossless": True}), ("WEBP", {"quality": 90, "exact": True}),
+    ("TIFF", {"compression": "tiff_deflate"})], ids=["png", "webp-lossless", "webp-lossy",
+                                                     "tiff"])
+def test_transparent_colour_does_not_bleed_into_the_edge(images: Any, fmt: str,
+                                                         params: dict[str, Any]) -> None:
+    data = images.encode(images.red_beside_blue(800, 400), fmt, **params)
+    for thumb in make_thumbnails(data, [100, 50], force_format="PNG")[1]:
+        image = decode(thumb.data)
+        assert image.mode == "RGBA"
+        row = [image.getpixel((x, image.height // 2)) for x in range(image.width)]
+        assert [p for p in row if 16 <= p[3] < 240], "the shrink averaged across the edge"
+        # Visible pixels are blue however transparent: the red that was under alpha 0
+        # must not show. Averaging straight colour would give (127, 0, 127, 127).
+        assert all(p[0] <= 8 and p[2] >= 200 for p in row if p[3] >= 16), row
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP", "TIFF"])
+def test_an_icc_profile_is_converted_to_srgb(images: Any, fmt: str) -> None:
+    swapped = images.rgb_icc_profile(SRGB_BLUE, SRGB_GREEN, SRGB_RED)
+    stored = Image.new("RGB", (600, 400), (230, 20, 20))
+    data = images.encode(stored, fmt, icc_profile=swapped, **LOSSLESS[fmt])
+    source, (thumb,) = make_thumbnails(data, [128])
+    assert source.had_icc_profile
+    image = decode(thumb.data)
+    assert near(image.getpixel((64, 40)), (12, 12, 231), 12)  # stored red, displayed blue
+    assert_no_metadata(image)
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "WEBP", "TIFF"])
+def test_exif_orientation_in_every_format(images: Any, fmt: str) -> None:
+    exif = Image.Exif()
+    exif[ExifTags.Base.Orientation] = 6
+    data = images.encode(images.photo(1200, 800), fmt, exif=exif.tobytes(), **LOSSLESS[fmt])
+    source, thumbs = make_thumbnails(data, [256, 128], force_format="PNG")
+    assert (source.width, source.height) == (800, 1200)
+    for thumb in thumbs:
+        image = decode(thumb.data)
+        assert image.size == ((171, 256) if thumb.size == 256 else (85, 128))
+        red, blue = UPRIGHT_CORNERS[6]
+        w, h = image.width - 1, image.height - 1
+        assert near(image.getpixel((red[0] * w, red[1] * h)), (230, 20, 20))
+        assert near(image.getpixel((blue[0] * w, blue[1] * h)), (20, 20, 230))
+
+
+def test_tiff_rgb_becomes_jpeg_with_its_colours(images: Any) -> None:
+    data = images.encode(images.photo(900, 600), "TIFF", compression="tiff_lzw")
+    source, (thumb,) = make_thumbnails(data, [150])
+    assert (source.format, source.mode, thumb.format, thumb.width, thumb.height) == (
+        "TIFF", "RGB", "JPEG", 150, 100)
+    image = decode(thumb.data)
+    assert near(image.getpixel((3, 3)), (230, 20, 20))
+    assert near(image.getpixel((146, 96)), (20, 20, 230))
+
+
+def test_cmyk_tiff_becomes_rgb_with_the_right_colour(images: Any) -> None:
+    data = images.encode(Image.new("CMYK", (800, 600), (0, 255, 255, 0)), "TIFF")
+    source, (thumb,) = make_thumbnails(data, [64])
+    assert (source.mode, thumb.format) == ("CMYK", "JPEG")
+    assert near(decode(thumb.data).getpixel((32, 24)), (255, 0, 0), 12)  # pure red
+
+
+def test_16_bit_tiff_is_scaled_not_clipped(images: Any) -> None:
+    data = images.encode(Image.new("I;16", (400, 300), 32768), "TIFF")
+    source, (thumb,) = make_thumbnails(data, [64])
+    image = decode(thumb.data)
+    assert (source.mode, image.mode, image.size) == ("I;16", "L", (64, 48))
+    assert abs(image.getpixel((32, 24)) - 128) <= 2
+
+
+def test_16_bit_gradient_keeps_its_tones(images: Any) -> None:
+    """Shrunk in 32 bits, scaled to 8 on the thumbnail: a ramp stays a ramp."""
+    ramp = Image.linear_gradient("L").resize((512, 256)).rotate(90, expand=True)
+    sixteen = ramp.convert("I").point(lambda v: v * 257).convert("I;16")
+    _, (thumb,) = make_thumbnails(images.encode(sixteen, "PNG"), [64])
+    image = decode(thumb.data)
+    values = [image.getpixel((x, 16)) for x in range(image.width)]
+    expected = [ramp.resize(image.size, Image.Resampling.LANCZOS).getpixel((x, 16))
+                for x in range(image.width)]
+    assert all(abs(a - b) <= 3 for a, b in zip(values, expected, strict=True))
+
+
+def test_multipage_tiff_gives_its_first_page(images: Any) -> None:
+    pages = [Image.new("RGB", (300, 200), color) for color in ((230, 20, 20), (20, 200, 20))]
+    data = images.encode(pages[0], "TIFF", save_all=True, append_images=pages[1:])
+    _, (thumb,) = make_thumbnails(data, [60])
+    assert near(decode(thumb.data).getpixel((30, 20)), (230, 20, 20), 12)
+
+
+@pytest.mark.parametrize("fmt", ["GIF", "WEBP"])
+def test_an_animation_gives_its_first_frame(images: Any, fmt: str) -> None:
+    frames = [Image.new("RGB", (300, 200), color) for color in ((230, 20, 20), (20, 200, 20))]
+    data = images.encode(frames[0], fmt, save_all=True, append_images=frames[1:],
+                         duration=100, **LOSSLESS[fmt])
+    source, (thumb,) = make_thumbnails(data, [60])
+    assert source.format == fmt
+    assert thumb.format == ("WEBP" if fmt == "WEBP" else "JPEG")
+    assert near(decode(thumb.data).getpixel((30, 20)), (230, 20, 20), 16)
+
+
+def test_a_truncated_webp_is_rejected(images: Any) -> None:
+    data = images.webp(640, 480)
+    with pytest.raises(ImageRejected, match="cannot decode"):
+        make_thumbnails(data[: len(data) // 2], [128])
+
+
+def _psnr(a: Image.Image, b: Image.Image) -> float:
+    diff = ImageStat.Stat(ImageChops.difference(a, b))
+    mse = sum(v * v for v in diff.rms) / len(diff.rms)
+    return 99.0 if mse == 0 else 10 * math.log10(255 ** 2 / mse)
+
+
+@pytest.mark.parametrize("alpha", [False, True], ids=["opaque", "alpha"])
+@pytest.mark.parametrize("params", [{"quality": 85}, {"lossless": True}],
+                         ids=["lossy", "lossless"])
+def test_webp_through_libwebp_matches_pillow(images: Any, monkeypatch: pytest.MonkeyPatch,
+                                             alpha: bool, params: dict[str, Any]) -> None:
+    """libwebp's scaled decode gives the thumbnails Pillow's full decode gives, within what
+    the eye cannot see, and the fallback to Pillow works."""
+    assert webp.available()
+    photo = images.photo(1600, 1200).convert("RGBA")
+    if alpha:
+        photo.putalpha(Image.radial_gradient("L").resize(photo.size))
+    data = images.encode(photo if alpha else photo.convert("RGB"), "WEBP", **params)
+    calls: list[tuple[int, int]] = []
+    real = webp.decode
+
+    def spy(blob: bytes, width: int, height: int) -> Image.Image | None:
+        calls.append((width, height))
+        return real(blob, width, height)
+
+    monkeypatch.setattr(webp, "decode", spy)
+    _, fast = make_thumbnails(data, [200, 100], force_format="PNG")
+    assert calls == [(400, 300)]  # twice the largest thumbnail
+    monkeypatch.setattr(webp, "decode", lambda blob, width, height: None)
+    _, slow = make_thumbnails(data, [200, 100], force_format="PNG")
+    for a, b in zip(fast, slow, strict=True):
+        assert (a.width, a.height) == (b.width, b.height)
+        mode = "RGBa" if alpha else "RGB"
+        assert _psnr(decode(a.data).convert(mode), decode(b.data).convert(mode)) > 40
+
+
+def test_libwebp_scales_unless_alpha_would_bleed(images: Any) -> None:
+    opaque = webp.decode(images.webp(1600, 1200), 400, 300)
+    assert opaque is not None and (opaque.mode, opaque.size) == ("RGB", (400, 300))
+    lossless = webp.decode(images.encode(images.red_beside_blue(800, 400), "WEBP",
+                                         lossless=True), 200, 100)
+    assert lossless is not None and (lossless.mode, lossless.size) == ("RGBa", (200, 100))
+    lossy = webp.decode(images.webp(800, 600, alpha=True), 200, 150)
+    assert lossy is not None and (lossy.mode, lossy.size) == ("RGBa", (800, 600))
+    assert webp.decode(b"RIFF\x00\x00\x00\x00WEBPVP8 ", 10, 10) is None

@@ -130,7 +130,7 @@ def test_pixel_limit_from_the_environment(world: Any, run: Any, images: Any) -> 
 
 def test_not_an_image_is_skipped(world: Any, run: Any) -> None:
     result = run("in/notes.txt", b"hello, not an image")
-    assert result["skipped"][0]["reason"] == "not a JPEG, PNG, WebP or GIF image"
+    assert result["skipped"][0]["reason"] == "not a JPEG, PNG, WebP, GIF or TIFF image"
     assert thumbs_of(world, "in/notes.txt") == {}
 
 
