@@ -1,0 +1,48 @@
+"""`crossgrant report`: one Markdown review page per grant (docs/report.md).
+
+The page's parts are functions other pages reuse: `build_model` (the access graph from
+the documents in the applied world), `mermaid.flowchart(model, highlight=...)`,
+`markdown.access_table` / `markdown.table`, and the sections of `page`.
+"""
+
+from crossgrant.report import markdown, mermaid
+from crossgrant.report.build import build_model, model_of_state
+from crossgrant.report.model import (
+    AccessLine,
+    AccessModel,
+    Edge,
+    EdgeEffect,
+    EdgeKey,
+    Group,
+    GroupKind,
+    Highlight,
+    Node,
+    NodeKind,
+    StatementSource,
+    changes,
+    removed_edges,
+)
+from crossgrant.report.page import GrantReport, build_report, page
+
+__all__ = [
+    "AccessLine",
+    "AccessModel",
+    "Edge",
+    "EdgeEffect",
+    "EdgeKey",
+    "GrantReport",
+    "Group",
+    "GroupKind",
+    "Highlight",
+    "Node",
+    "NodeKind",
+    "StatementSource",
+    "build_model",
+    "build_report",
+    "changes",
+    "markdown",
+    "mermaid",
+    "model_of_state",
+    "page",
+    "removed_edges",
+]

@@ -1,0 +1,279 @@
+"""Principals and resources as nodes: one node per thing, however a statement spells it.
+
+A trust policy names the execution role by ARN, the role's own policy names the target
+role by ARN, a key policy says `"*"` for "this key", a role policy names a stream as
+`table/T/stream/*` while the stream policy's address holds the stream's label: each
+spelling of one thing must land on the one node, or the picture would show two arrows
+where AWS sees one path. Accounts become groups, nested in their OUs and organization
+when the state knows them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from crossgrant.errors import ArnError
+from crossgrant.iam import Condition, PrincipalElement, Statement
+from crossgrant.iam.arn import Arn, bucket_arn, is_account_id, parse_arn, role_arn
+from crossgrant.render.artifacts import Artifacts
+from crossgrant.report.model import Group, GroupKind, Node, NodeKind
+from crossgrant.world import AccountState, DocAddress, DocKind
+
+__all__ = ["LAMBDA_SERVICE", "Nodes", "Resolved"]
+
+LAMBDA_SERVICE = "lambda.amazonaws.com"
+# Operators under which `aws:PrincipalArn` pins who an account principal is.
+_PINNING = frozenset({"ArnEquals", "ArnLike", "StringEquals", "StringLike"})
+
+
+@dataclass(frozen=True, slots=True)
+class Resolved:
+    node: str  # node key
+    written: str  # the value as the statement wrote it ("*" for an implied resource)
+    note: str = ""
+
+
+@dataclass
+class Nodes:
+    """The nodes and groups met so far, in the order first met (the diagram's order)."""
+
+    artifacts: Artifacts
+    state: AccountState
+    nodes: dict[str, Node] = field(default_factory=dict)
+    groups: dict[str, Group] = field(default_factory=dict)
+
+    # --- groups -------------------------------------------------------------------------
+
+    def account_group(self, account: str | None) -> str | None:
+        if not account:
+            return None
+        key = f"account:{account}"
+        if key not in self.groups:
+            grant = self.artifacts.grant
+            side = {grant.source.account: "source account ",
+                    grant.target.account: "target account "}.get(account, "account ")
+            self.groups[key] = Group(key, GroupKind.ACCOUNT, side + account,
+                                     self._org_parent(account))
+        return key
+
+    def _org_parent(self, account: str) -> str | None:
+        org = self.state.organization
+        path = org.path(account) if org is not None else None
+        if org is None or path is None:
+            return None
+        parent = f"org:{org.id}"
+        self.groups.setdefault(parent, Group(parent, GroupKind.ORGANIZATION,
+                                             f"organization {org.id}"))
+        for ou_id in path[1:]:
+            key = f"ou:{ou_id}"
+            ou = org.ous.get(ou_id)
+            label = f"OU {ou.name} ({ou_id})" if ou is not None else f"OU {ou_id}"
+            self.groups.setdefault(key, Group(key, GroupKind.OU, label, parent))
+            parent = key
+        return parent
+
+    # --- nodes --------------------------------------------------------------------------
+
+    def add(self, key: str, kind: NodeKind, label: str, account: str | None = None,
+            arn: str | None = None) -> str:
+        if key not in self.nodes:
+            self.nodes[key] = Node(key, kind, label, self.account_group(account), arn)
+        return key
+
+    def function(self, account: str, name: str) -> str:
+        return self.add(f"function:{account}:{name}", NodeKind.FUNCTION, f"function {name}",
+                        account)
+
+    def role(self, arn: str) -> str:
+        return self.add(f"role:{arn}", NodeKind.ROLE, f"role {arn.rsplit('/', 1)[-1]}",
+                        _account_of(arn), arn)
+
+    def by_arn(self, text: str) -> str:
+        """The node of a resource (or principal) ARN."""
+        try:
+            arn = parse_arn(text)
+        except ArnError:
+            return self.add(f"resource:{text}", NodeKind.RESOURCE, text)
+        handler = _BY_SERVICE.get(arn.service)
+        if handler is not None:
+            key = handler(self, arn, text)
+            if key is not None:
+                return key
+        return self.add(f"resource:{text}", NodeKind.RESOURCE, arn.resource,
+                        arn.account or None, text)
+
+    def owner(self, addr: DocAddress) -> str:
+        """The node of the resource a resource-based document is attached to."""
+        if addr.kind is DocKind.TRUST:
+            return self.role(addr.owner)
+        if addr.kind is DocKind.BUCKET:
+            return self.by_arn(bucket_arn(addr.owner))
+        return self.by_arn(addr.owner)
+
+    # --- a statement's two sides -----------------------------------------------------------
+
+    def principals(self, addr: DocAddress, st: Statement) -> list[Resolved]:
+        """Who the statement is about: the policy's owner for an identity policy, else
+        each principal it names (an account narrowed by `aws:PrincipalArn` to the roles
+        the condition names)."""
+        if addr.kind is DocKind.INLINE:
+            return [Resolved(self.role(addr.owner), addr.owner)]
+        element = st.principal_element
+        if element is None:
+            return []
+        if element.negated:
+            text = ", ".join(v for _, v in element.entries)
+            return [Resolved(self.add(f"principal:not:{text}", NodeKind.PRINCIPAL,
+                                      f"everyone except {text}"), text)]
+        out: list[Resolved] = []
+        for ptype, value in element.entries:
+            out.extend(self._principal(addr, st, element, ptype, value))
+        return out
+
+    def _principal(self, addr: DocAddress, st: Statement, element: PrincipalElement,
+                   ptype: str, value: str) -> list[Resolved]:
+        if ptype == "Service":
+            if value == LAMBDA_SERVICE and addr.kind is DocKind.TRUST:
+                functions = self._functions_of(addr.owner)
+                if functions:
+                    return [Resolved(f, value) for f in functions]
+            return [Resolved(self.add(f"service:{value}", NodeKind.SERVICE, f"service {value}"),
+                             value)]
+        if ptype != "AWS":
+            return [Resolved(self.add(f"principal:{ptype}:{value}", NodeKind.PRINCIPAL,
+                                      f"{ptype} {value}"), value)]
+        if value == "*":
+            return [Resolved(self.add("anyone", NodeKind.ANYONE, "anyone (*)"), value)]
+        account = value if is_account_id(value) else _root_account(value)
+        if account is None:
+            return [Resolved(self._aws_principal(value), value)]
+        pinned = _pinned_roles(st.conditions, account)
+        if pinned:
+            return [Resolved(self.role(arn), value, "account root narrowed by "
+                             "aws:PrincipalArn") for arn in pinned]
+        return [Resolved(self.add(f"account:{account}", NodeKind.ACCOUNT,
+                                  f"account {account} (root)", account), value)]
+
+    def _aws_principal(self, value: str) -> str:
+        try:
+            arn = parse_arn(value)
+        except ArnError:  # a unique id (AROA...) the engine resolves, not an ARN
+            return self.add(f"principal:AWS:{value}", NodeKind.PRINCIPAL, f"principal {value}")
+        if arn.service == "sts" and arn.resource.startswith("assumed-role/"):
+            role = arn.resource.split("/")[1]
+            return self.role(role_arn(arn.account, role, partition=arn.partition))
+        if arn.service == "iam" and arn.resource.startswith("user/"):
+            return self.add(f"user:{value}", NodeKind.USER,
+                            f"user {arn.resource.rsplit('/', 1)[-1]}", arn.account, value)
+        return self.by_arn(value)
+
+    def _functions_of(self, role: str) -> list[str]:
+        source = self.artifacts.grant.source
+        exec_arn = role_arn(source.account, source.execution_role)
+        return [self.function(source.account, source.function)] if role == exec_arn else []
+
+    def resources(self, addr: DocAddress, st: Statement) -> list[Resolved]:
+        """What the statement is about: its Resource values, or for a resource-based
+        document the resource it is attached to when the statement names none or `"*"`."""
+        element = st.resource_element
+        identity = addr.kind is DocKind.INLINE
+        if element is None:
+            return [] if identity else [Resolved(self.owner(addr), "*")]
+        if element.negated:
+            text = ", ".join(element.values)
+            return [Resolved(self.add(f"resource:not:{text}", NodeKind.RESOURCE,
+                                      f"every resource except {text}"), text)]
+        out: list[Resolved] = []
+        for value in element.values:
+            if value == "*":
+                key = self.add("resource:*", NodeKind.RESOURCE, "every resource (*)") \
+                    if identity else self.owner(addr)
+            else:
+                key = self.by_arn(value)
+            out.append(Resolved(key, value))
+        return out
+
+    def bucket_account(self, bucket: str) -> str | None:
+        return next((acct_id for acct_id, acct in self.state.accounts.items()
+                     if bucket in acct.buckets), None)
+
+
+def _s3(nodes: Nodes, arn: Arn, text: str) -> str:
+    bucket, _, key = arn.resource.partition("/")
+    account = nodes.bucket_account(bucket)
+    if key in ("", "*"):  # the bucket itself, or every object in it
+        return nodes.add(f"bucket:{bucket}", NodeKind.BUCKET, f"bucket {bucket}", account,
+                         bucket_arn(bucket, arn.partition))
+    return nodes.add(f"objects:{text}", NodeKind.OBJECTS, arn.resource, account, text)
+
+
+def _dynamodb(nodes: Nodes, arn: Arn, text: str) -> str | None:
+    parts = arn.resource.split("/")
+    if parts[0] != "table" or len(parts) < 2:
+        return None
+    table = parts[1]
+    table_arn = text.split(":table/", 1)[0] + f":table/{table}"
+    if len(parts) == 2:
+        return nodes.add(f"table:{table_arn}", NodeKind.TABLE, f"table {table}", arn.account,
+                         table_arn)
+    if parts[2] == "index" and len(parts) >= 4:
+        index = "/".join(parts[3:])
+        label = f"every index of table {table}" if index == "*" else \
+            f"index {index} of table {table}"
+        return nodes.add(f"index:{text}", NodeKind.INDEX, label, arn.account, text)
+    if parts[2] == "stream":  # the pattern and each stream label: one stream per table
+        return nodes.add(f"stream:{table_arn}", NodeKind.STREAM, f"stream of table {table}",
+                         arn.account, f"{table_arn}/stream/*")
+    return None
+
+
+def _kms(nodes: Nodes, arn: Arn, text: str) -> str:
+    kind, _, name = arn.resource.partition("/")
+    label = f"KMS key {name}" if kind == "key" else f"KMS {kind} {name}"
+    return nodes.add(f"key:{text}", NodeKind.KEY, label, arn.account, text)
+
+
+def _iam(nodes: Nodes, arn: Arn, text: str) -> str | None:
+    if arn.resource.startswith("role/"):
+        return nodes.role(text)
+    if arn.resource == "root":
+        return nodes.add(f"account:{arn.account}", NodeKind.ACCOUNT,
+                         f"account {arn.account} (root)", arn.account)
+    return None
+
+
+def _logs(nodes: Nodes, arn: Arn, text: str) -> str | None:
+    if not arn.resource.startswith("log-group:"):
+        return None
+    group = arn.resource.removeprefix("log-group:").split(":", 1)[0]  # the group's streams
+    return nodes.add(f"log-group:{arn.region}:{arn.account}:{group}", NodeKind.LOG_GROUP,
+                     f"log group {group}", arn.account, text.removesuffix(":*"))
+
+
+_BY_SERVICE = {"s3": _s3, "dynamodb": _dynamodb, "kms": _kms, "iam": _iam, "logs": _logs}
+
+
+def _account_of(arn: str) -> str | None:
+    parts = arn.split(":", 5)
+    return parts[4] if len(parts) == 6 and parts[4] else None
+
+
+def _root_account(value: str) -> str | None:
+    try:
+        arn = parse_arn(value)
+    except ArnError:
+        return None
+    return arn.account if arn.service == "iam" and arn.resource == "root" else None
+
+
+def _pinned_roles(conditions: tuple[Condition, ...], account: str) -> tuple[str, ...]:
+    """The role ARNs of `account` an `aws:PrincipalArn` condition requires, exactly (a
+    wildcard, a negated operator, IfExists or a set qualifier pin nothing)."""
+    for c in conditions:
+        if c.key != "aws:principalarn" or c.base not in _PINNING or c.negated \
+                or c.if_exists or c.qualifier is not None:
+            continue
+        if all(_account_of(v) == account and ":role/" in v and "*" not in v and "?" not in v
+               for v in c.values):
+            return c.values
+    return ()
