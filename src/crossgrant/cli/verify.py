@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import typer
 from rich.console import Console
@@ -12,6 +11,7 @@ from rich.table import Table
 
 from crossgrant.errors import CrossgrantError
 from crossgrant.render import render
+from crossgrant.serial import to_json
 from crossgrant.spec import load_grant
 from crossgrant.verify.prove import Report, verify
 from crossgrant.world import AccountState, load_state
@@ -25,27 +25,6 @@ def read_state(path: Path | None) -> AccountState | None:
     except OSError as exc:
         raise CrossgrantError(f"{path}: cannot read: {exc.strerror or exc}") from None
     return load_state(text, source=str(path))
-
-
-def report_json(report: Report) -> dict[str, Any]:
-    return {
-        "grant": report.artifacts.grant.name,
-        "ok": report.ok,
-        "rows": [{
-            "id": r.probe.id, "group": r.probe.group, "description": r.probe.description,
-            "expect": "Allow" if r.probe.expect_allowed else "Deny",
-            "result": "Allow" if r.allowed else "Deny", "ok": r.ok,
-            "steps": [{"principal": s.principal, "action": s.action, "resource": s.resource,
-                       "decision": d.effect.value,
-                       "because": [ref.as_json() for ref in d.because],
-                       **({"missing": d.missing.value} if d.missing else {})}
-                      for s, d in zip(r.probe.steps, r.decisions, strict=False)],
-        } for r in report.rows],
-        "requirements": [{
-            "resource": q.requirement.resource, "field": q.requirement.field,
-            "required": q.requirement.value, "actual": q.actual, "ok": q.ok,
-            "why": q.requirement.why} for q in report.requirements],
-    }
 
 
 def print_report(report: Report, console: Console) -> None:
@@ -83,7 +62,7 @@ def register(app: typer.Typer) -> None:
         grant = load_grant(grant_file)
         report = verify(render(grant), read_state(state))
         if as_json:
-            typer.echo(json.dumps(report_json(report), indent=2))
+            typer.echo(json.dumps(to_json(report), indent=2))
         else:
             print_report(report, Console(width=160))
         if not report.ok:

@@ -12,6 +12,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from crossgrant.iam.arn import (
+    account_root_arn,
+    assumed_role_arn,
+    bucket_arn,
+    index_arn,
+    object_arn,
+    stream_arn,
+)
 from crossgrant.render.artifacts import Artifacts
 from crossgrant.spec.model import Grant, Mode, S3Access, S3Level, TableAccess, TableLevel
 
@@ -42,8 +50,14 @@ class Probe:
     group: str = field(default="intended")
 
 
+# The object actions each S3 level stands for.
+_OBJECT_ACTIONS = {S3Level.READ: "s3:GetObject", S3Level.WRITE: "s3:PutObject",
+                   S3Level.DELETE: "s3:DeleteObject"}
+
+
 def session_arn(account: str, role: str, session: str = SESSION) -> str:
-    return f"arn:aws:sts::{account}:assumed-role/{role}/{session}"
+    """A role session of the probes (named `SESSION` unless a function's own)."""
+    return assumed_role_arn(account, role, session)
 
 
 def third_account(grant: Grant) -> str:
@@ -100,18 +114,16 @@ def intended(artifacts: Artifacts) -> list[Probe]:
 
 def _s3_intended(b: _Builder, a: S3Access) -> list[Probe]:
     out = []
-    verbs = {S3Level.READ: "s3:GetObject", S3Level.WRITE: "s3:PutObject",
-             S3Level.DELETE: "s3:DeleteObject"}
     for prefix in a.prefixes:
-        obj = f"arn:aws:s3:::{a.bucket}/{prefix}{PROBE_KEY}"
-        for level, action in verbs.items():
+        obj = object_arn(a.bucket, f"{prefix}{PROBE_KEY}", b.g.partition)
+        for level, action in _OBJECT_ACTIONS.items():
             if level in a.levels:
                 out.append(Probe(f"s3-{level.value}:{a.bucket}/{prefix}",
                                  f"{action} in {a.bucket}/{prefix}", True,
                                  b.as_function(action, obj, _tls())))
         if S3Level.LIST in a.levels:
             out.append(Probe(f"s3-list:{a.bucket}/{prefix}", f"list {a.bucket}/{prefix}", True,
-                             b.as_function("s3:ListBucket", f"arn:aws:s3:::{a.bucket}",
+                             b.as_function("s3:ListBucket", bucket_arn(a.bucket, b.g.partition),
                                            (*_tls(), ("s3:prefix", prefix)))))
     if a.kms_key_arn is not None:
         via = (("kms:ViaService", f"s3.{b.g.target.region}.amazonaws.com"),)
@@ -133,14 +145,17 @@ def _table_intended(b: _Builder, g: Grant, t: TableAccess) -> list[Probe]:
         for ix in t.indexes:
             name = "crossgrant-probe-index" if ix == "*" else ix
             out.append(Probe(f"ddb-index:{t.table}/{name}", f"Query index {name}", True,
-                             b.as_function("dynamodb:Query", f"{arn}/index/{name}")))
+                             b.as_function("dynamodb:Query", index_arn(
+                                 g.target.region, g.target.account, t.table, name,
+                                 g.partition))))
     if TableLevel.WRITE in t.levels:
         out.append(Probe(f"ddb-write:{t.table}", f"PutItem on {t.table}", True,
                          b.as_function("dynamodb:PutItem", arn)))
     if t.streams:
         out.append(Probe(f"ddb-stream:{t.table}", f"read {t.table}'s stream", True,
-                         b.as_function("dynamodb:GetRecords",
-                                       f"{arn}/stream/2024-01-01T00:00:00.000")))
+                         b.as_function("dynamodb:GetRecords", stream_arn(
+                             g.target.region, g.target.account, t.table,
+                             "2024-01-01T00:00:00.000", g.partition))))
     return out
 
 
@@ -154,7 +169,7 @@ def adversarial(artifacts: Artifacts) -> list[Probe]:
         ("other-function", f"another function of {a_acct}",
          session_arn(a_acct, OTHER_FUNCTION_ROLE, "other-fn")),
         ("whole-account", f"the root of {a_acct} (the whole account)",
-         f"arn:aws:iam::{a_acct}:root"),
+         account_root_arn(a_acct, g.partition)),
         ("third-account", f"a role in a third account {third}", session_arn(third, INTRUDER_ROLE)),
     ]
     sample = _sample_access(b, g)
@@ -181,10 +196,10 @@ def adversarial(artifacts: Artifacts) -> list[Probe]:
                          "adversarial"))
     for access in g.s3:
         out.extend(_s3_adversarial(b, access))
+    other_object = object_arn(OTHER_BUCKET, PROBE_KEY, g.partition)
     out.extend(Probe(f"deny:other-bucket:{act}", f"{act} on a bucket not in the grant", False,
-                     b.as_function(act, res, _tls()), "adversarial")
-               for act, res in (("s3:GetObject", f"arn:aws:s3:::{OTHER_BUCKET}/{PROBE_KEY}"),
-                                ("s3:PutObject", f"arn:aws:s3:::{OTHER_BUCKET}/{PROBE_KEY}")))
+                     b.as_function(act, other_object, _tls()), "adversarial")
+               for act in (_OBJECT_ACTIONS[S3Level.READ], _OBJECT_ACTIONS[S3Level.WRITE]))
     for t in g.dynamodb:
         arn = g.table_arn(t.table)
         undeclared = ["dynamodb:DeleteTable", "dynamodb:UpdateTable",
@@ -204,50 +219,47 @@ def adversarial(artifacts: Artifacts) -> list[Probe]:
 
 def _s3_adversarial(b: _Builder, a: S3Access) -> list[Probe]:
     out: list[Probe] = []
-    bucket_arn = f"arn:aws:s3:::{a.bucket}"
-    first = f"{bucket_arn}/{a.prefixes[0]}{PROBE_KEY}"
-    undeclared = [("s3:PutObjectAcl", first), ("s3:PutBucketPolicy", bucket_arn),
-                  ("s3:DeleteBucketPolicy", bucket_arn), ("s3:DeleteBucket", bucket_arn),
-                  ("s3:PutBucketAcl", bucket_arn)]
-    if S3Level.DELETE not in a.levels:
-        undeclared.append(("s3:DeleteObject", first))
-    if S3Level.WRITE not in a.levels:
-        undeclared.append(("s3:PutObject", first))
-    if S3Level.READ not in a.levels:
-        undeclared.append(("s3:GetObject", first))
+    partition = b.g.partition
+    bucket = bucket_arn(a.bucket, partition)
+    first = object_arn(a.bucket, f"{a.prefixes[0]}{PROBE_KEY}", partition)
+    undeclared = [("s3:PutObjectAcl", first), ("s3:PutBucketPolicy", bucket),
+                  ("s3:DeleteBucketPolicy", bucket), ("s3:DeleteBucket", bucket),
+                  ("s3:PutBucketAcl", bucket)]
+    undeclared += [(_OBJECT_ACTIONS[level], first)
+                   for level in (S3Level.DELETE, S3Level.WRITE, S3Level.READ)
+                   if level not in a.levels]
     if S3Level.LIST not in a.levels:
-        undeclared.append(("s3:ListBucket", bucket_arn))
+        undeclared.append(("s3:ListBucket", bucket))
     out.extend(Probe(f"deny:{act}:{a.bucket}", f"{act} on {a.bucket} (not declared)", False,
                      b.as_function(act, res, _tls()), "adversarial") for act, res in undeclared)
+    # Reads and writes the grant allows, tried where it does not allow them.
+    granted = [_OBJECT_ACTIONS[level] for level in (S3Level.READ, S3Level.WRITE)
+               if level in a.levels]
     if "" not in a.prefixes:
-        other = f"{bucket_arn}/{OTHER_PREFIX}{PROBE_KEY}"
-        for level, act in ((S3Level.READ, "s3:GetObject"), (S3Level.WRITE, "s3:PutObject")):
-            if level in a.levels:
-                out.append(Probe(f"deny:other-prefix:{act}:{a.bucket}",
-                                 f"{act} outside the declared prefixes", False,
-                                 b.as_function(act, other, _tls()), "adversarial"))
+        other = object_arn(a.bucket, f"{OTHER_PREFIX}{PROBE_KEY}", partition)
+        out.extend(Probe(f"deny:other-prefix:{act}:{a.bucket}",
+                         f"{act} outside the declared prefixes", False,
+                         b.as_function(act, other, _tls()), "adversarial") for act in granted)
         if S3Level.LIST in a.levels:
             out.append(Probe(f"deny:other-prefix:list:{a.bucket}",
                              "list outside the declared prefixes", False,
-                             b.as_function("s3:ListBucket", bucket_arn,
+                             b.as_function("s3:ListBucket", bucket,
                                            (*_tls(), ("s3:prefix", OTHER_PREFIX))),
                              "adversarial"))
     if b.g.options.tls_only:
-        for level, act in ((S3Level.READ, "s3:GetObject"), (S3Level.WRITE, "s3:PutObject")):
-            if level in a.levels:
-                out.append(Probe(f"deny:plain-http:{act}:{a.bucket}", f"{act} over plain HTTP",
-                                 False, b.as_function(act, first, _tls(False)), "adversarial"))
+        out.extend(Probe(f"deny:plain-http:{act}:{a.bucket}", f"{act} over plain HTTP",
+                         False, b.as_function(act, first, _tls(False)), "adversarial")
+                   for act in granted)
     return out
 
 
 def _sample_access(b: _Builder, g: Grant) -> tuple[str, str, tuple[tuple[str, str], ...]] | None:
     """One declared access, tried by outsiders directly against the resource."""
     for a in g.s3:
-        obj = f"arn:aws:s3:::{a.bucket}/{a.prefixes[0]}{PROBE_KEY}"
-        if S3Level.WRITE in a.levels:
-            return "s3:PutObject", obj, _tls()
-        if S3Level.READ in a.levels:
-            return "s3:GetObject", obj, _tls()
+        obj = object_arn(a.bucket, f"{a.prefixes[0]}{PROBE_KEY}", g.partition)
+        for level in (S3Level.WRITE, S3Level.READ):
+            if level in a.levels:
+                return _OBJECT_ACTIONS[level], obj, _tls()
     for t in g.dynamodb:
         action = "dynamodb:PutItem" if TableLevel.WRITE in t.levels else "dynamodb:GetItem"
         return action, g.table_arn(t.table), ()

@@ -4,10 +4,13 @@ through the one engine (`world.authorize`) and compare with what was meant."""
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Any
 
 from crossgrant.iam import Decision, PolicyType, Request, parse_policy, parse_principal
+from crossgrant.iam.arn import role_arn
 from crossgrant.render.apply import apply
 from crossgrant.render.artifacts import Artifacts, Requirement, ResourceKind
+from crossgrant.render.documents import LAMBDA_SERVICE
 from crossgrant.verify.probes import (
     INTRUDER_ROLE,
     OTHER_BUCKET,
@@ -19,12 +22,12 @@ from crossgrant.verify.probes import (
     third_account,
 )
 from crossgrant.world import Account, AccountState, Bucket, FrozenMap, Role, Table, authorize
-from crossgrant.world.state import inline_policy_label, trust_policy_label
+from crossgrant.world.labels import inline_policy_label, trust_policy_label
 
 _ADMIN = {"Version": "2012-10-17",
           "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
 _LAMBDA_TRUST = {"Version": "2012-10-17", "Statement": [{
-    "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
+    "Effect": "Allow", "Principal": {"Service": LAMBDA_SERVICE},
     "Action": "sts:AssumeRole"}]}
 
 
@@ -55,6 +58,26 @@ class Row:
         step, decision = found
         return f"{step.action}: {decision.explain(step.action)}"
 
+    def __json__(self) -> dict[str, Any]:
+        p = self.probe
+        return {"id": p.id, "group": p.group, "description": p.description,
+                "expect": _word(p.expect_allowed), "result": _word(self.allowed), "ok": self.ok,
+                "steps": [_step_json(s, d) for s, d in zip(p.steps, self.decisions,
+                                                           strict=False)]}
+
+
+def _word(allowed: bool) -> str:
+    return "Allow" if allowed else "Deny"
+
+
+def _step_json(step: Step, decision: Decision) -> dict[str, Any]:
+    out: dict[str, Any] = {"principal": step.principal, "action": step.action,
+                           "resource": step.resource, "decision": decision.effect,
+                           "because": decision.because}
+    if decision.missing:
+        out["missing"] = decision.missing
+    return out
+
 
 @dataclass(frozen=True, slots=True)
 class RequirementRow:
@@ -64,6 +87,11 @@ class RequirementRow:
     @property
     def ok(self) -> bool:
         return self.actual is None or self.actual == self.requirement.value
+
+    def __json__(self) -> dict[str, Any]:
+        r = self.requirement
+        return {"resource": r.resource, "field": r.field, "required": r.value,
+                "actual": self.actual, "ok": self.ok, "why": r.why}
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +103,11 @@ class Report:
     @property
     def ok(self) -> bool:
         return all(r.ok for r in self.rows) and all(r.ok for r in self.requirements)
+
+    def __json__(self) -> dict[str, Any]:
+        """What `crossgrant verify --json` prints (`crossgrant.serial.to_json(report)`)."""
+        return {"grant": self.artifacts.grant.name, "ok": self.ok, "rows": self.rows,
+                "requirements": self.requirements}
 
 
 def verification_state(artifacts: Artifacts, base: AccountState | None = None) -> AccountState:
@@ -104,7 +137,7 @@ def verification_state(artifacts: Artifacts, base: AccountState | None = None) -
 
 
 def _admin_role(account: str, name: str) -> Role:
-    arn = f"arn:aws:iam::{account}:role/{name}"
+    arn = role_arn(account, name)
     return Role(name=name, arn=arn,
                 trust_policy=parse_policy(_LAMBDA_TRUST, name=trust_policy_label(arn),
                                           policy_type=PolicyType.RESOURCE),
