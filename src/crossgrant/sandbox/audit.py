@@ -8,10 +8,12 @@ from __future__ import annotations
 import json
 import queue
 import threading
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
+
+from crossgrant.serial import to_json
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,9 +32,6 @@ class AuditRecord:
     @staticmethod
     def now() -> str:
         return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-_FIELDS = tuple(f.name for f in fields(AuditRecord))
 
 
 class AuditLog:
@@ -68,9 +67,7 @@ class AuditLog:
             record = self._queue.get()
             if record is None:
                 return
-            # Field by field: dataclasses.asdict deep-copies, which would show per request.
-            self._file.write(json.dumps({f: getattr(record, f) for f in _FIELDS},
-                                        separators=(",", ":")) + "\n")
+            self._file.write(json.dumps(to_json(record), separators=(",", ":")) + "\n")
             if self._queue.empty():
                 self._file.flush()
 

@@ -32,10 +32,12 @@ from typing import Any
 from urllib.parse import quote_plus, unquote, urlsplit
 
 from crossgrant.iam import PrincipalKind
+from crossgrant.iam.arn import bucket_arn
 from crossgrant.sandbox.audit import AuditLog, AuditRecord
 from crossgrant.sandbox.lambdas.model import AsyncInvocation, LambdaError, parse_function_arn
 from crossgrant.sandbox.lambdas.runner import Runner
 from crossgrant.sandbox.services.base import Outcome
+from crossgrant.sandbox.services.s3.arns import split_arn
 from crossgrant.serial import OMIT
 
 _log = logging.getLogger(__name__)
@@ -166,14 +168,10 @@ class S3Events:
             bucket = _bucket_of(outcome, None)
             return (bucket, _deleted(outcome.response_body)) if bucket else None
         action = _WRITE_ACTIONS[op.name]
-        target = None
-        for check in op.checks:
-            if check.action in (action, "s3:DeleteObjectVersion") and \
-                    check.resource.startswith("arn:aws:s3:::") and "/" in check.resource:
-                target = check.resource[len("arn:aws:s3:::"):].split("/", 1)
-                break
-        if target is None:
-            target = _path_target(outcome)
+        target = next((located for check in op.checks
+                       if check.action in (action, "s3:DeleteObjectVersion")
+                       and (located := split_arn(check.resource)) is not None
+                       and "/" in check.resource), None) or _path_target(outcome)
         if target is None:
             return None
         bucket, key = target
@@ -223,7 +221,7 @@ class S3Events:
                 "configurationId": str(notification.id),
                 "bucket": {"name": bucket.name,
                            "ownerIdentity": {"principalId": owner_id(owner)},
-                           "arn": f"arn:aws:s3:::{bucket.name}"},
+                           "arn": bucket_arn(bucket.name)},
                 "object": obj,
             },
         }]}
@@ -244,7 +242,7 @@ class S3Events:
             self._deliveries.append(delivery)
             if len(self._deliveries) > self._keep:
                 del self._deliveries[: len(self._deliveries) - self._keep]
-        where = (f"S3 event notification {notification.id} on arn:aws:s3:::{bucket.name} "
+        where = (f"S3 event notification {notification.id} on {bucket_arn(bucket.name)} "
                  f"({change.event_name} {change.key!r})")
         if spec is None:
             delivery.status = "undeliverable"
@@ -383,19 +381,20 @@ def _principal_id(outcome: Outcome) -> str:
     return f"AWS:{uid}"
 
 
-def _path_target(outcome: Outcome) -> list[str] | None:
+def _path_target(outcome: Outcome) -> tuple[str, str] | None:
     """bucket/key from a path-style URL, when the mapper's checks did not name them."""
     path = unquote(urlsplit(outcome.request.path).path).lstrip("/")
     if "/" not in path:
         return None
     bucket, key = path.split("/", 1)
-    return [bucket, key] if bucket and key else None
+    return (bucket, key) if bucket and key else None
 
 
 def _bucket_of(outcome: Outcome, default: str | None) -> str | None:
     for check in outcome.operation.checks:
-        if check.resource.startswith("arn:aws:s3:::"):
-            return check.resource[len("arn:aws:s3:::"):].split("/", 1)[0] or default
+        located = split_arn(check.resource)
+        if located is not None:
+            return located[0] or default
     path = unquote(outcome.request.path).lstrip("/")
     return path.split("/", 1)[0] or default
 

@@ -37,14 +37,7 @@ from crossgrant.world import (
     Table,
     UnknownPolicy,
     User,
-)
-from crossgrant.world.state import (
-    bucket_policy_label,
-    inline_policy_label,
-    key_policy_label,
-    stream_policy_label,
-    table_policy_label,
-    trust_policy_label,
+    labels,
 )
 
 PARTITION = "aws"
@@ -61,6 +54,20 @@ def _doc(text: str | bytes | None, name: str, kind: PolicyType) -> PolicyDoc | N
         return parse_policy(raw, name=name, policy_type=kind)
     except CrossgrantError as exc:
         return UnknownPolicy(name, kind, f"the stored document cannot be evaluated: {exc}")
+
+
+def _required(text: str | bytes | None, name: str, missing: str) -> PolicyDoc:
+    """A resource policy every owner has (a role's trust policy, a key's policy): one
+    moto does not hold is unknown, so nothing is allowed by a guess."""
+    return _doc(text, name, PolicyType.RESOURCE) or UnknownPolicy(name, PolicyType.RESOURCE,
+                                                                  missing)
+
+
+def _inline(entity: Any) -> FrozenMap[str, PolicyDoc]:
+    """A role's or user's inline policies, by name."""
+    docs = {name: _doc(doc, labels.inline_policy_label(entity.arn, name), PolicyType.IDENTITY)
+            for name, doc in (entity.policies or {}).items()}
+    return FrozenMap({name: doc for name, doc in docs.items() if doc is not None})
 
 
 def _tags(raw: Any) -> dict[str, str]:
@@ -102,15 +109,12 @@ def _managed(iam: Any, account: str) -> dict[str, ManagedPolicy]:
 def _roles(iam: Any, account: str) -> dict[str, Role]:
     roles: dict[str, Role] = {}
     for r in iam.roles.values():
-        trust = _doc(r.assume_role_policy_document, trust_policy_label(r.arn),
-                     PolicyType.RESOURCE)
-        inline = {name: _doc(doc, inline_policy_label(r.arn, name), PolicyType.IDENTITY)
-                  for name, doc in (r.policies or {}).items()}
         roles[r.name] = Role(
             name=r.name, arn=r.arn, path=r.path or "/", unique_id=r.id,
-            trust_policy=trust or UnknownPolicy(trust_policy_label(r.arn), PolicyType.RESOURCE,
-                                                "the role has no trust policy"),
-            inline_policies=FrozenMap({k: v for k, v in inline.items() if v is not None}),
+            trust_policy=_required(r.assume_role_policy_document,
+                                   labels.trust_policy_label(r.arn),
+                                   "the role has no trust policy"),
+            inline_policies=_inline(r),
             managed_policy_arns=tuple((r.managed_policies or {}).keys()),
             permissions_boundary=getattr(r, "permissions_boundary_arn", None),
             tags=FrozenMap(_tags(getattr(r, "tags", {}))),
@@ -121,11 +125,9 @@ def _roles(iam: Any, account: str) -> dict[str, Role]:
 def _users(iam: Any) -> dict[str, User]:
     users: dict[str, User] = {}
     for u in iam.users.values():
-        inline = {name: _doc(doc, inline_policy_label(u.arn, name), PolicyType.IDENTITY)
-                  for name, doc in (u.policies or {}).items()}
         users[u.name] = User(
             name=u.name, arn=u.arn, path=u.path or "/", unique_id=u.id,
-            inline_policies=FrozenMap({k: v for k, v in inline.items() if v is not None}),
+            inline_policies=_inline(u),
             managed_policy_arns=tuple((u.managed_policies or {}).keys()),
             tags=FrozenMap(_tags(getattr(u, "tags", {}))))
     return users
@@ -154,7 +156,8 @@ def _bucket(b: Any, policy_text: str | None) -> Bucket:
               for f in ("block_public_acls", "ignore_public_acls", "block_public_policy",
                         "restrict_public_buckets")))
     return Bucket(name=b.name, region=getattr(b, "region_name", "us-east-1"),
-                  policy=_doc(policy_text, bucket_policy_label(b.name), PolicyType.RESOURCE),
+                  policy=_doc(policy_text, labels.bucket_policy_label(b.name),
+                              PolicyType.RESOURCE),
                   encryption=enc, object_ownership=ownership, public_access_block=pab)
 
 
@@ -170,11 +173,11 @@ def _tables(ddb: Any) -> dict[str, Table]:
         spol = policies.get(stream_arn) if stream_arn else None
         out[arn] = Table(
             name=t.name, region=t.region_name, arn=arn, indexes=tuple(indexes),
-            policy=_doc(pol.policy_doc if pol else None, table_policy_label(arn),
+            policy=_doc(pol.policy_doc if pol else None, labels.table_policy_label(arn),
                         PolicyType.RESOURCE),
             stream_arn=stream_arn,
             stream_policy=_doc(spol.policy_doc if spol else None,
-                               stream_policy_label(stream_arn or arn), PolicyType.RESOURCE))
+                               labels.stream_policy_label(stream_arn or arn), PolicyType.RESOURCE))
     return out
 
 
@@ -182,10 +185,9 @@ def _keys(kms: Any) -> dict[str, Key]:
     out: dict[str, Key] = {}
     for k in kms.keys.values():
         arn = k.arn
-        policy = _doc(k.policy, key_policy_label(arn), PolicyType.RESOURCE)
         out[arn] = Key(id=k.id, arn=arn, region=k.region,
-                       policy=policy or UnknownPolicy(key_policy_label(arn), PolicyType.RESOURCE,
-                                                      "the key has no policy"),
+                       policy=_required(k.policy, labels.key_policy_label(arn),
+                                        "the key has no policy"),
                        aws_managed=getattr(k, "key_manager", "CUSTOMER") == "AWS",
                        aliases=tuple(getattr(k, "aliases", {}) or ()))
     return out

@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from crossgrant.errors import CrossgrantError
+from crossgrant.iam.arn import PARTITION, is_account_id
+from crossgrant.iam.facts import REGION_RE
 
 DEFAULT_TIMEOUT = 30
 DEFAULT_MEMORY = 128
@@ -28,8 +30,6 @@ LAMBDA_SERVICE = "lambda.amazonaws.com"
 _NAME_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _HANDLER_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+")
 _ROLE_RE = re.compile(r"arn:aws:iam::(\d{12}):role/(?:[\w+=,.@-]+/)*[\w+=,.@-]{1,64}")
-_ACCOUNT_RE = re.compile(r"\d{12}")
-_REGION_RE = re.compile(r"[a-z]{2}(-[a-z]+)+-\d")
 _ENV_KEY_RE = re.compile(r"[a-zA-Z]\w+")
 _FUNCTION_ARN_RE = re.compile(
     r"arn:aws:lambda:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):function:"
@@ -106,7 +106,7 @@ class FunctionSpec:
                               f"\\d{{12}}:role/?[a-zA-Z_0-9+=,.@\\-_/]+")
         if not self.account:
             object.__setattr__(self, "account", m.group(1))
-        if not _ACCOUNT_RE.fullmatch(self.account):
+        if not is_account_id(self.account):
             raise LambdaError("InvalidParameterValueException",
                               f"account {self.account!r} is not a 12-digit account id")
         if self.account != m.group(1):
@@ -114,7 +114,7 @@ class FunctionSpec:
                               f"the execution role {self.role_arn} is in account "
                               f"{m.group(1)}, the function in {self.account}: Lambda can "
                               f"only use a role of the function's own account")
-        if self.region and not _REGION_RE.fullmatch(self.region):
+        if self.region and not REGION_RE.fullmatch(self.region):
             raise LambdaError("InvalidParameterValueException",
                               f"region {self.region!r} is not a region name")
         if not 1 <= self.timeout <= MAX_TIMEOUT:
@@ -142,7 +142,7 @@ class FunctionSpec:
 
     @property
     def arn(self) -> str:
-        return f"arn:aws:lambda:{self.region}:{self.account}:function:{self.name}"
+        return function_arn(self.region, self.account, self.name)
 
     @property
     def log_group(self) -> str:
@@ -195,6 +195,11 @@ class FunctionSpec:
                    memory=memory)
 
 
+def function_arn(region: str, account: str, name: str) -> str:
+    """A function's unqualified ARN, as Lambda keys it."""
+    return f"arn:{PARTITION}:lambda:{region}:{account}:function:{name}"
+
+
 def parse_function_arn(arn: str) -> tuple[str, str, str] | None:
     """(region, account, name) of a function ARN, qualifier dropped; None if not one."""
     m = _FUNCTION_ARN_RE.fullmatch(arn)
@@ -245,9 +250,7 @@ class FunctionRegistry:
         parsed = parse_function_arn(name_or_arn)
         with self._lock:
             if parsed is not None:
-                region, account, name = parsed
-                return self._functions.get(
-                    f"arn:aws:lambda:{region}:{account}:function:{name}")
+                return self._functions.get(function_arn(*parsed))
             hits = [s for s in self._functions.values() if s.name == name_or_arn]
         return hits[0] if len(hits) == 1 else None
 
@@ -262,7 +265,7 @@ class FunctionRegistry:
                               f"{name_or_arn!r} is registered in several accounts; use one "
                               f"of its ARNs: {', '.join(sorted(same_name))}")
         arn = name_or_arn if name_or_arn.startswith("arn:") else \
-            f"arn:aws:lambda:{self.region}:{self.default_account or '?'}:function:{name_or_arn}"
+            function_arn(self.region, self.default_account or "?", name_or_arn)
         raise LambdaError("ResourceNotFoundException", f"Function not found: {arn}", 404)
 
     def all(self) -> list[FunctionSpec]:

@@ -54,8 +54,7 @@ def unsupported(service: str, req: HttpRequest, why: str, *, target: str | None 
 
 def arn_of(text: str) -> Arn | None:
     """`text` parsed as an ARN, or None when it is none (the mapper refuses it in its own
-    words). Only ASCII: no service's resource names allow more, and an account id of
-    other digits must not pass for one."""
+    words). Only ASCII: no service's resource names allow more."""
     if not text.isascii():
         return None
     try:

@@ -22,6 +22,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from crossgrant.iam.arn import alias_arn, key_arn
 from crossgrant.sandbox.operations import Check, HttpRequest, MapContext, Operation
 from crossgrant.sandbox.services._common import (
     Context,
@@ -71,7 +72,7 @@ class _Request(JsonRequest):
             resolved = self.ctx.key_arn(caller, value)
             found = arn_of(resolved) if resolved else None
             if resolved is None or found is None or found.account != caller:
-                resolved = f"arn:aws:kms:{region}:{caller}:key/{value}"
+                resolved = key_arn(region, caller, value)
             key = _Key(resolved, caller, None)
         self.accounts.add(key.account)
         return key
@@ -86,7 +87,7 @@ class _Request(JsonRequest):
         arn = arn_of(resolved) if resolved else None
         if resolved is None or arn is None:
             account = self.ctx.caller_account
-            resolved = f"arn:aws:kms:{self.ctx.region}:{account}:key/{key_id}"
+            resolved = key_arn(self.ctx.region, account, key_id)
         else:
             account = arn.account
         self.accounts.add(account)
@@ -97,14 +98,14 @@ class _Request(JsonRequest):
         if not isinstance(value, str) or not _ALIAS.match(value):
             raise self.fail(f"AliasName missing or malformed: {value!r}")
         self.accounts.add(self.ctx.caller_account)
-        return value, f"arn:aws:kms:{self.ctx.region}:{self.ctx.caller_account}:{value}"
+        return value, alias_arn(self.ctx.region, self.ctx.caller_account, value)
 
     def _alias_key(self, account: str, given: str, alias: str) -> _Key:
         resolved = self.ctx.key_arn(account, given)
         if resolved is None:
             self.notes.append(f"{alias} points to no key the sandbox knows; checked on the "
                               "alias ARN")
-            resolved = f"arn:aws:kms:{self.ctx.region}:{account}:{alias}"
+            resolved = alias_arn(self.ctx.region, account, alias)
         return _Key(resolved, account, alias)
 
     def check(self, action: str, key: _Key | None, extra: Extra = ()) -> Check:

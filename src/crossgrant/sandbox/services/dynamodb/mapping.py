@@ -24,6 +24,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from crossgrant.iam.arn import index_arn, table_arn
 from crossgrant.sandbox.operations import Check, HttpRequest, MapContext, Operation
 from crossgrant.sandbox.services._common import (
     Context,
@@ -64,10 +65,10 @@ class _Request(JsonRequest):
             account, parts = self._arn_parts(value, what)
             if len(parts) != 2:
                 raise self.fail(f"{what} {value!r} is not a table ARN")
-            table = _Table(parts[1], account, self._table_arn(account, parts[1]), True)
+            table = _Table(parts[1], account, table_arn(self.ctx.region, account, parts[1]), True)
         elif NAME.match(value):
             account = self.ctx.caller_account
-            table = _Table(value, account, self._table_arn(account, value), False)
+            table = _Table(value, account, table_arn(self.ctx.region, account, value), False)
         else:
             raise self.fail(f"malformed {what} {value!r}")
         self.accounts.add(table.account)
@@ -89,7 +90,7 @@ class _Request(JsonRequest):
             return table.arn
         if not isinstance(name, str) or not NAME.match(name):
             raise self.fail(f"malformed IndexName {name!r}")
-        return f"{table.arn}/index/{name}"
+        return index_arn(self.ctx.region, table.account, table.name, name)
 
     def _arn_parts(self, value: str, what: str) -> tuple[str, list[str]]:
         arn = self.own_arn(value, what, "DynamoDB")
@@ -97,9 +98,6 @@ class _Request(JsonRequest):
         if parts[0] != "table" or len(parts) < 2 or not NAME.match(parts[1]):
             raise self.fail(f"{what} {value!r} names no table")
         return arn.account, parts
-
-    def _table_arn(self, account: str, name: str) -> str:
-        return f"arn:aws:dynamodb:{self.ctx.region}:{account}:table/{name}"
 
     # --- checks and the operation -----------------------------------------------------
 

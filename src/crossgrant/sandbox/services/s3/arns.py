@@ -1,17 +1,12 @@
-"""S3's resource ARNs, which carry neither region nor account: arn:aws:s3:::BUCKET for a
-bucket and arn:aws:s3:::BUCKET/KEY for an object (the key may hold further slashes)."""
+"""S3 ARNs read back: they carry neither region nor account, arn:aws:s3:::BUCKET for a
+bucket and arn:aws:s3:::BUCKET/KEY for an object (the key may hold further slashes). They
+are built with `crossgrant.iam.arn.bucket_arn` and `object_arn`."""
 
 from __future__ import annotations
 
-_PREFIX = "arn:aws:s3:::"
+from crossgrant.iam.arn import bucket_arn
 
-
-def bucket_arn(bucket: str) -> str:
-    return f"{_PREFIX}{bucket}"
-
-
-def object_arn(bucket: str, key: str) -> str:
-    return f"{_PREFIX}{bucket}/{key}"
+_PREFIX = bucket_arn("")
 
 
 def split_arn(resource: str) -> tuple[str, str] | None:

@@ -20,6 +20,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from urllib.parse import parse_qs, parse_qsl, unquote, urlparse
 
+from crossgrant.iam.arn import bucket_arn, object_arn
 from crossgrant.sandbox.operations import Check, ErrorStyle, HttpRequest, MapContext, Operation
 from crossgrant.sandbox.services._common import (
     Context,
@@ -28,7 +29,6 @@ from crossgrant.sandbox.services._common import (
     global_context,
     unsupported,
 )
-from crossgrant.sandbox.services.s3.arns import bucket_arn, object_arn
 
 SERVICE = "s3"
 

@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 from crossgrant.errors import CrossgrantError
 from crossgrant.iam import PolicyType, parse_policy
+from crossgrant.iam.facts import BUCKET_POLICY_MAX_BYTES
 from crossgrant.iam.principal import EntryKind
 from crossgrant.sandbox.operations import ErrorStyle, HttpRequest, Operation
 from crossgrant.sandbox.services.base import Response
@@ -23,7 +24,6 @@ from crossgrant.sandbox.wsgi import error_response
 from crossgrant.world import AccountState
 
 LOCAL_OPERATIONS = frozenset({"PutBucketPolicy", "GetBucketPolicy", "DeleteBucketPolicy"})
-MAX_POLICY_BYTES = 20 * 1024
 
 
 class BucketPolicies:
@@ -71,7 +71,7 @@ class BucketPolicies:
 
 def _validate(body: bytes, bucket: str, state: AccountState) -> str | None:
     """S3's checks: a parseable policy, within 20 KB, naming principals that exist."""
-    if len(body) > MAX_POLICY_BYTES:
+    if len(body) > BUCKET_POLICY_MAX_BYTES:
         return "Policies must be less than 20 KB"
     try:
         text = body.decode("utf-8")
