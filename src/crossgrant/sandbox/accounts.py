@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from moto.iam.models import iam_backends
 
-from crossgrant.iam.arn import check_account_id
+from crossgrant.iam.arn import PARTITION, check_account_id
 
 ADMIN_USER = "crossgrant-admin"
 ADMIN_POLICY = json.dumps({"Version": "2012-10-17", "Statement": [
@@ -39,7 +39,7 @@ def bootstrap(account: str, region: str) -> AdminKey:
     new process (`sandbox up`) always starts with a fresh key."""
     check_account_id(account, "sandbox account")
     with _LOCK:
-        iam = iam_backends[account]["aws"]
+        iam = iam_backends[account][PARTITION]
         if ADMIN_USER not in iam.users:
             iam.create_user(region, ADMIN_USER)
             iam.put_user_policy(ADMIN_USER, "administrator", ADMIN_POLICY)

@@ -17,8 +17,7 @@ from datetime import UTC, datetime, timedelta
 from moto.iam.models import iam_backends
 
 from crossgrant.iam import Policy, Principal, parse_principal
-
-PARTITION = "aws"
+from crossgrant.iam.arn import PARTITION
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,8 @@ from moto.s3.models import s3_backends
 
 from crossgrant.errors import CrossgrantError
 from crossgrant.iam import PolicyType, parse_policy
+from crossgrant.iam.arn import PARTITION
+from crossgrant.iam.facts import DEFAULT_MAX_SESSION_SECONDS
 from crossgrant.world import (
     Account,
     AccountState,
@@ -39,8 +41,6 @@ from crossgrant.world import (
     User,
     labels,
 )
-
-PARTITION = "aws"
 
 
 def _doc(text: str | bytes | None, name: str, kind: PolicyType) -> PolicyDoc | None:
@@ -118,7 +118,8 @@ def _roles(iam: Any, account: str) -> dict[str, Role]:
             managed_policy_arns=tuple((r.managed_policies or {}).keys()),
             permissions_boundary=getattr(r, "permissions_boundary_arn", None),
             tags=FrozenMap(_tags(getattr(r, "tags", {}))),
-            max_session_duration=int(getattr(r, "max_session_duration", 3600) or 3600))
+            max_session_duration=int(getattr(r, "max_session_duration", None)
+                                     or DEFAULT_MAX_SESSION_SECONDS))
     return roles
 
 

@@ -25,6 +25,7 @@ from xml.etree import ElementTree
 from crossgrant.errors import CrossgrantError
 from crossgrant.iam import Policy, PolicyType, PrincipalKind, parse_policy, parse_principal
 from crossgrant.iam.arn import resource_account
+from crossgrant.iam.facts import CHAINED_SESSION_MAX_SECONDS
 from crossgrant.sandbox.credentials import Caller, CredentialStore
 from crossgrant.sandbox.operations import Check, HttpRequest, MapContext, Operation
 from crossgrant.sandbox.services._common import (
@@ -177,7 +178,8 @@ class Sts(Service):
             duration = int(raw)
         except ValueError:
             return f"DurationSeconds {raw!r} is not a number"
-        if caller.principal.kind is PrincipalKind.ASSUMED_ROLE and duration > 3600:
+        if caller.principal.kind is PrincipalKind.ASSUMED_ROLE \
+                and duration > CHAINED_SESSION_MAX_SECONDS:
             return ("The requested DurationSeconds exceeds the 1 hour session limit for roles "
                     "assumed by role chaining.")
         role_arn = params.get("RoleArn", "")
