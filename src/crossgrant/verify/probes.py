@@ -23,18 +23,23 @@ from crossgrant.iam.arn import (
 from crossgrant.render.artifacts import Artifacts
 from crossgrant.spec.model import Grant, Mode, S3Access, S3Level, TableAccess, TableLevel
 
-PROBE_KEY = "crossgrant-probe.bin"
-OTHER_PREFIX = "crossgrant-probe-other/"
-OTHER_BUCKET = "crossgrant-probe-other-bucket"
-OTHER_TABLE = "crossgrant-probe-other-table"
-INTRUDER_ROLE = "crossgrant-probe-admin"
-OTHER_FUNCTION_ROLE = "crossgrant-probe-other-function"
-THIRD_ACCOUNT = "333333333333"
-SESSION = "crossgrant-probe"
+PROBE_KEY = "crossgrant-probe.bin"  # the object key every S3 probe reads or writes
+SESSION = "crossgrant-probe"  # the session name of the probes' own role sessions
+# What the grant never names, so that a probe allowed there shows access leaking past it.
+OTHER_PREFIX, OTHER_BUCKET, OTHER_TABLE = ("crossgrant-probe-other/",
+                                           "crossgrant-probe-other-bucket",
+                                           "crossgrant-probe-other-table")
+# The adversaries: an admin role and another function's role in the source account, the
+# same admin in a third account (the first of these the grant does not use).
+INTRUDER_ROLE, OTHER_FUNCTION_ROLE = "crossgrant-probe-admin", "crossgrant-probe-other-function"
+THIRD_ACCOUNTS = ("333333333333", "444444444444", "555555555555")
 
 
 @dataclass(frozen=True, slots=True)
 class Step:
+    """One request of a probe, as the engine sees it: `context` holds the condition keys
+    the real call would carry (TLS, the external id, the S3 prefix listed)."""
+
     principal: str
     action: str
     resource: str
@@ -43,6 +48,9 @@ class Step:
 
 @dataclass(frozen=True, slots=True)
 class Probe:
+    """A chain of steps that must end allowed (`expect_allowed`) or be refused somewhere;
+    `group` is "intended" (what the grant is for) or "adversarial" (what it must stop)."""
+
     id: str
     description: str
     expect_allowed: bool
@@ -62,7 +70,7 @@ def session_arn(account: str, role: str, session: str = SESSION) -> str:
 
 def third_account(grant: Grant) -> str:
     used = {grant.source.account, grant.target.account}
-    return next(a for a in (THIRD_ACCOUNT, "444444444444", "555555555555") if a not in used)
+    return next(a for a in THIRD_ACCOUNTS if a not in used)
 
 
 def _tls(secure: bool = True) -> tuple[tuple[str, str], ...]:

@@ -18,21 +18,14 @@ from crossgrant.iam.actions import (
 )
 from crossgrant.verify.lint.document import Document, Stmt
 from crossgrant.verify.lint.principals import whole_account
-from crossgrant.verify.lint.registry import Hit, statement_rule
+from crossgrant.verify.lint.registry import Hit, statement_rule, value_rule
 
 
-@statement_rule(
+@value_rule(
     "CG101", "unknown-action", Severity.ERROR,
     "An action (or pattern) no service in the catalog defines: it grants or denies "
-    "nothing.")
-def check_unknown_action(doc: Document, st: Stmt) -> Iterator[Hit]:
-    for value, path in st.values("Action", "NotAction"):
-        problem = _action_problem(value)
-        if problem is not None:
-            yield st.hit(path, *problem)
-
-
-def _action_problem(value: str) -> tuple[str, str] | None:
+    "nothing.", elements=("Action", "NotAction"))
+def check_unknown_action(value: str) -> tuple[str, str] | None:
     if value == "*":
         return None
     prefix, _, name = value.partition(":")

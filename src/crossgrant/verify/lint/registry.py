@@ -17,8 +17,8 @@ from crossgrant.findings import Severity
 if TYPE_CHECKING:
     from crossgrant.verify.lint.document import Document, Stmt
 
-__all__ = ["RULES", "SEVERITIES", "Check", "Hit", "Rule", "Severity", "StatementCheck", "rule",
-           "select_codes", "statement_rule"]
+__all__ = ["RULES", "SEVERITIES", "Check", "Hit", "Rule", "Severity", "StatementCheck",
+           "ValueCheck", "rule", "select_codes", "statement_rule", "value_rule"]
 
 SEVERITIES: Final[tuple[Severity, ...]] = tuple(Severity)
 
@@ -37,6 +37,7 @@ class Hit:
 
 Check = Callable[["Document"], Iterable[Hit]]
 StatementCheck = Callable[["Document", "Stmt"], Iterable[Hit]]
+ValueCheck = Callable[[str], "tuple[str, str] | None"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,3 +101,19 @@ def select_codes(select: Iterable[str] = (), ignore: Iterable[str] = ()) -> froz
         return out
     chosen = expand(select) or set(RULES)
     return frozenset(chosen - expand(ignore))
+
+
+def value_rule(code: str, name: str, severity: Severity, summary: str, *,
+               elements: tuple[str, ...]) -> Callable[[ValueCheck], ValueCheck]:
+    """Register the decorated check of one value as written in the `elements` of every
+    statement ("Action", "NotResource"...): it returns (message, fix), or None if the value
+    is fine, and the finding points at that value's JSON path."""
+    def register(fn: ValueCheck) -> ValueCheck:
+        def check(doc: Document, st: Stmt) -> Iterator[Hit]:
+            for value, path in st.values(*elements):
+                problem = fn(value)
+                if problem is not None:
+                    yield st.hit(path, *problem)
+        statement_rule(code, name, severity, summary)(check)
+        return fn
+    return register

@@ -9,7 +9,7 @@ come from the catalog (`arns`).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from crossgrant.findings import Severity
@@ -29,7 +29,7 @@ from crossgrant.verify.lint.arns import (
     resource_types_text,
 )
 from crossgrant.verify.lint.document import Document, Stmt
-from crossgrant.verify.lint.registry import Hit, statement_rule
+from crossgrant.verify.lint.registry import Hit, statement_rule, value_rule
 
 
 @dataclass(slots=True)
@@ -40,6 +40,9 @@ class Pairing:
     resources: list[tuple[str, str]]
     matrix: list[list[bool]]
     complete: bool  # every action is known, so a resource no action uses is truly dead
+
+
+PairingCheck = Callable[[Stmt, Pairing], Iterable[Hit]]
 
 
 def pairing(st: Stmt) -> Pairing | None:
@@ -89,14 +92,25 @@ def _suggest_resource(infos: Sequence[ActionInfo], resources: Sequence[str]) -> 
     return example_arn(typed.service, plainest_type(typed)) if typed else "*"
 
 
-@statement_rule(
+def _pairing_rule(code: str, name: str, severity: Severity, summary: str, *,
+                  complete: bool = False) -> Callable[[PairingCheck], PairingCheck]:
+    """Register a check of a statement's action x resource pairing (statements with both
+    Action and Resource; with `complete`, only those whose every action is known)."""
+    def register(fn: PairingCheck) -> PairingCheck:
+        def check(doc: Document, st: Stmt) -> Iterator[Hit]:
+            paired = pairing(st)
+            if paired is not None and (paired.complete or not complete):
+                yield from fn(st, paired)
+        statement_rule(code, name, severity, summary)(check)
+        return fn
+    return register
+
+
+@_pairing_rule(
     "CG102", "action-resource-mismatch", Severity.ERROR,
     "An action none of whose resource types matches any Resource of its statement: the "
     "statement grants (or denies) it on nothing.")
-def check_mismatch(doc: Document, st: Stmt) -> Iterator[Hit]:
-    paired = pairing(st)
-    if paired is None:
-        return
+def check_mismatch(st: Stmt, paired: Pairing) -> Iterator[Hit]:
     names = [r for r, _ in paired.resources]
     for (value, path, infos), row in zip(paired.actions, paired.matrix, strict=True):
         if any(row):
@@ -148,14 +162,11 @@ def check_wildcard_resource(doc: Document, st: Stmt) -> Iterator[Hit]:
                            f"resource-level permissions ({names}{more})", fix)
 
 
-@statement_rule(
+@_pairing_rule(
     "CG114", "unused-resource", Severity.WARNING,
     "A Resource no action of its statement applies to: usually a missing action, such "
-    "as s3:ListBucket for a bucket ARN.")
-def check_unused_resource(doc: Document, st: Stmt) -> Iterator[Hit]:
-    paired = pairing(st)
-    if paired is None or not paired.complete:
-        return
+    "as s3:ListBucket for a bucket ARN.", complete=True)
+def check_unused_resource(st: Stmt, paired: Pairing) -> Iterator[Hit]:
     actions = [a for a, _, _ in paired.actions]
     for j, (value, path) in enumerate(paired.resources):
         if value == "*" or any(row[j] for row in paired.matrix):
@@ -171,14 +182,11 @@ def check_unused_resource(doc: Document, st: Stmt) -> Iterator[Hit]:
                            f"effect here", fix)
 
 
-@statement_rule(
+@_pairing_rule(
     "CG115", "mixed-resource-types", Severity.INFO,
     "A statement pairing actions with resource types they do not take: IAM skips those "
-    "pairs, so it reads as granting more than it does.")
-def check_mixed(doc: Document, st: Stmt) -> Iterator[Hit]:
-    paired = pairing(st)
-    if paired is None or not paired.complete:
-        return
+    "pairs, so it reads as granting more than it does.", complete=True)
+def check_mixed(st: Stmt, paired: Pairing) -> Iterator[Hit]:
     if not all(any(row) for row in paired.matrix) or not all(
             any(row[j] for row in paired.matrix) for j in range(len(paired.resources))):
         return  # CG102 / CG114 report these
@@ -201,26 +209,24 @@ def check_mixed(doc: Document, st: Stmt) -> Iterator[Hit]:
                  f"split it into one statement per resource type: {plan}")
 
 
-@statement_rule(
+@value_rule(
     "CG116", "unmatchable-arn", Severity.ERROR,
     "A Resource ARN whose partition, region or account field can name no real resource "
-    "(a placeholder left in).")
-def check_unmatchable(doc: Document, st: Stmt) -> Iterator[Hit]:
-    for value, path in st.values("Resource", "NotResource"):
-        parts = arn_fields(value)
-        if len(parts) < 6:
-            continue
-        _, partition, _, region, account, _ = parts
-        if not partition_ok(partition):
-            yield st.hit(path, f"{value}: partition {partition!r} is not an AWS "
-                               f"partition, so the ARN matches no resource",
-                         "use aws (or aws-cn, aws-us-gov) as the partition")
-        elif not region_ok(region):
-            yield st.hit(path, f"{value}: region {region!r} is not an AWS region "
-                               f"code, so the ARN matches no resource",
-                         f"replace {region!r} with the region code (e.g. us-east-1), "
-                         f"or * for every region")
-        elif not account_ok(account):
-            yield st.hit(path, f"{value}: account {account!r} is not a 12-digit "
-                               f"account id, so the ARN matches no resource",
-                         f"replace {account!r} with the owning account's 12-digit id")
+    "(a placeholder left in).", elements=("Resource", "NotResource"))
+def check_unmatchable(value: str) -> tuple[str, str] | None:
+    parts = arn_fields(value)
+    if len(parts) < 6:
+        return None
+    _, partition, _, region, account, _ = parts
+    if not partition_ok(partition):
+        return (f"{value}: partition {partition!r} is not an AWS partition, so the ARN "
+                f"matches no resource", "use aws (or aws-cn, aws-us-gov) as the partition")
+    if not region_ok(region):
+        return (f"{value}: region {region!r} is not an AWS region code, so the ARN matches "
+                f"no resource", f"replace {region!r} with the region code (e.g. us-east-1), "
+                                f"or * for every region")
+    if not account_ok(account):
+        return (f"{value}: account {account!r} is not a 12-digit account id, so the ARN "
+                f"matches no resource",
+                f"replace {account!r} with the owning account's 12-digit id")
+    return None
