@@ -9,6 +9,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from crossgrant.cli.main import main
 from crossgrant.cli.report import register
 from crossgrant.render import render
 from crossgrant.report import build_report, page
@@ -75,3 +76,11 @@ def test_bad_input_is_one_line_and_exit_2(app: typer.Typer, tmp_path: Path,
     assert len(lines) == 1 and lines[0].startswith("crossgrant: error: "), result.stderr
     assert message in lines[0]
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(files)  # nothing left behind
+
+
+def test_the_crossgrant_command_has_report(tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["report", str(tmp_path / "missing.yaml")])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err.startswith("crossgrant: error: ")
