@@ -36,5 +36,5 @@ def test_loading_it_pulls_in_no_aws_sdk_or_cli() -> None:
             "print(sorted(m for m in sys.modules if m.split('.')[0] in "
             "('boto3', 'botocore', 'moto', 'typer', 'rich') or m.startswith('crossgrant.cli')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, timeout=60).stdout
+                         check=True, timeout=120).stdout
     assert out.strip() == "[]"

@@ -2,7 +2,9 @@
 
 The page's parts are functions other pages reuse: `build_model` (the access graph from
 the documents in the applied world), `mermaid.flowchart(model, highlight=...)`,
-`markdown.access_table` / `markdown.table`, and the sections of `page`.
+`markdown.access_table` / `markdown.table`, and the sections `page` joins
+(`summary_section`, `access_section(report, highlight)`, `documents_section`,
+`verify_section`, `findings_section`).
 """
 
 from crossgrant.report import markdown, mermaid
@@ -22,7 +24,16 @@ from crossgrant.report.model import (
     changes,
     removed_edges,
 )
-from crossgrant.report.page import GrantReport, build_report, page
+from crossgrant.report.page import (
+    GrantReport,
+    access_section,
+    build_report,
+    documents_section,
+    findings_section,
+    page,
+    summary_section,
+    verify_section,
+)
 
 __all__ = [
     "AccessLine",
@@ -37,12 +48,17 @@ __all__ = [
     "Node",
     "NodeKind",
     "StatementSource",
+    "access_section",
     "build_model",
     "build_report",
     "changes",
+    "documents_section",
+    "findings_section",
     "markdown",
     "mermaid",
     "model_of_state",
     "page",
     "removed_edges",
+    "summary_section",
+    "verify_section",
 ]

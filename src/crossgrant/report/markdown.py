@@ -82,13 +82,15 @@ def access_table(model: AccessModel, edges: Sequence[Edge] | None = None) -> str
         what = "<br>".join(plain(_line_what(edge, i)) for i in range(len(edge.lines))) \
             or plain(edge.note)
         conditions = sorted({c for line in edge.lines for c in line.conditions})
-        notes = [*conditions, *([edge.note] if edge.note and edge.lines else [])]
+        notes = [*(code(c) for c in conditions),
+                 *([plain(edge.note)] if edge.note and edge.lines else [])]
         rows.append([
             str(numbers.get(edge.key, "")), code(model.node(edge.source).label),
             code(model.node(edge.target).label), edge.effect.value, what,
-            "<br>".join(code(c) for c in notes) or "none",
+            "<br>".join(notes) or "none",
             "<br>".join(statement_ref(s) for s in edge.statements) or "none"])
-    return table(["#", "who", "reaches", "effect", "access", "conditions", "statements"], rows)
+    return table(["#", "who", "reaches", "effect", "access", "conditions, notes", "statements"],
+                 rows)
 
 
 def _line_what(edge: Edge, i: int) -> str:

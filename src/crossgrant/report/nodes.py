@@ -136,7 +136,8 @@ class Nodes:
             if value == LAMBDA_SERVICE and addr.kind is DocKind.TRUST:
                 functions = self._functions_of(addr.owner)
                 if functions:
-                    return [Resolved(f, value) for f in functions]
+                    return [Resolved(f, value, "the Lambda service assumes the role for "
+                                     "the function") for f in functions]
             return [Resolved(self.add(f"service:{value}", NodeKind.SERVICE, f"service {value}"),
                              value)]
         if ptype != "AWS":
