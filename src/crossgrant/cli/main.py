@@ -12,11 +12,13 @@ from crossgrant.cli import analyze as analyze_cmd
 from crossgrant.cli import demo as demo_cmd
 from crossgrant.cli import deploy as deploy_cmd
 from crossgrant.cli import diagnose as diagnose_cmd
+from crossgrant.cli import diff as diff_cmd
 from crossgrant.cli import eval as eval_cmd
 from crossgrant.cli import init as init_cmd
 from crossgrant.cli import lint as lint_cmd
 from crossgrant.cli import package as package_cmd
 from crossgrant.cli import render as render_cmd
+from crossgrant.cli import report as report_cmd
 from crossgrant.cli import sandbox as sandbox_cmd
 from crossgrant.cli import verify as verify_cmd
 from crossgrant.errors import CrossgrantError
@@ -31,9 +33,11 @@ app = typer.Typer(
 eval_cmd.register(app)
 diagnose_cmd.register(app)
 analyze_cmd.register(app)
+diff_cmd.register(app)
 init_cmd.register(app)
 lint_cmd.register(app)
 render_cmd.register(app)
+report_cmd.register(app)
 package_cmd.register(app)
 sandbox_cmd.register(app)
 verify_cmd.register(app)
