@@ -364,14 +364,17 @@ def test_webp_through_libwebp_matches_pillow(images: Any, monkeypatch: pytest.Mo
     calls: list[tuple[int, int]] = []
     real = webp.decode
 
-    def spy(blob: bytes, width: int, height: int) -> Image.Image | None:
-        calls.append((width, height))
-        return real(blob, width, height)
+    def spy(blob: bytes, size: tuple[int, int],
+            scaled: tuple[int, int]) -> Image.Image | None:
+        calls.append(scaled)
+        decoded = real(blob, size, scaled)
+        assert decoded is not None
+        return decoded
 
     monkeypatch.setattr(webp, "decode", spy)
     _, fast = make_thumbnails(data, [200, 100], force_format="PNG")
     assert calls == [(400, 300)]  # twice the largest thumbnail
-    monkeypatch.setattr(webp, "decode", lambda blob, width, height: None)
+    monkeypatch.setattr(webp, "decode", lambda blob, size, scaled: None)
     _, slow = make_thumbnails(data, [200, 100], force_format="PNG")
     for a, b in zip(fast, slow, strict=True):
         assert (a.width, a.height) == (b.width, b.height)
@@ -380,11 +383,18 @@ def test_webp_through_libwebp_matches_pillow(images: Any, monkeypatch: pytest.Mo
 
 
 def test_libwebp_scales_unless_alpha_would_bleed(images: Any) -> None:
-    opaque = webp.decode(images.webp(1600, 1200), 400, 300)
+    opaque = webp.decode(images.webp(1600, 1200), (1600, 1200), (400, 300))
     assert opaque is not None and (opaque.mode, opaque.size) == ("RGB", (400, 300))
     lossless = webp.decode(images.encode(images.red_beside_blue(800, 400), "WEBP",
-                                         lossless=True), 200, 100)
+                                         lossless=True), (800, 400), (200, 100))
     assert lossless is not None and (lossless.mode, lossless.size) == ("RGBa", (200, 100))
-    lossy = webp.decode(images.webp(800, 600, alpha=True), 200, 150)
+    lossy = webp.decode(images.webp(800, 600, alpha=True), (800, 600), (200, 150))
     assert lossy is not None and (lossy.mode, lossy.size) == ("RGBa", (800, 600))
-    assert webp.decode(b"RIFF\x00\x00\x00\x00WEBPVP8 ", 10, 10) is None
+
+
+def test_libwebp_declines_what_pillow_should_handle(images: Any) -> None:
+    data = images.webp(800, 600)
+    assert webp.decode(data, (800, 600), (200, 150)) is not None
+    assert webp.decode(data, (801, 600), (200, 150)) is None  # not what the header said
+    assert webp.decode(data[: len(data) // 2], (800, 600), (200, 150)) is None
+    assert webp.decode(b"RIFF\x00\x00\x00\x00WEBPVP8 ", (10, 10), (10, 10)) is None

@@ -259,7 +259,8 @@ def _decode(image: Image.Image, data: bytes, target: tuple[int, int]) -> Image.I
         # instead of 52 (both invisible) for 15% more time.
         image.draft(image.mode, target)
     elif image.format == "WEBP" and not getattr(image, "is_animated", False):
-        scaled = webp.decode(data, *_covering(*image.size, target, REDUCING_GAP))
+        scaled = webp.decode(data, image.size,
+                             _covering(*image.size, target, REDUCING_GAP))
         if scaled is not None:
             return scaled
     image.load()

@@ -28,7 +28,7 @@ from PIL import Image
 # decode.h: the major byte must match the library's (WEBP_ABI_IS_INCOMPATIBLE compares
 # `version >> 8`); every libwebp since 0.5 has decoder ABI 0x02xx with these layouts.
 _DECODER_ABI = 0x0209
-_MODE_RGB, _MODE_RGBA, _MODE_PREMULTIPLIED_RGBA = 0, 1, 7  # WEBP_CSP_MODE
+_MODE_RGB, _MODE_PREMULTIPLIED_RGBA = 0, 7  # WEBP_CSP_MODE: MODE_RGB, MODE_rgbA
 _FORMAT_LOSSY = 1  # WebPBitstreamFeatures.format: 0 mixed, 1 lossy, 2 lossless
 _OK = 0  # VP8_STATUS_OK
 
@@ -104,10 +104,12 @@ def available() -> bool:
     return _libwebp() is not None
 
 
-def decode(data: bytes, width: int, height: int) -> Image.Image | None:
-    """The still WebP in `data`, decoded at width x height or at full size where scaling
-    would bleed colour through alpha (see the module's docstring). The result's mode is
-    RGB, or RGBa (premultiplied) when the image has alpha. None: use Pillow instead."""
+def decode(data: bytes, size: tuple[int, int],
+           scaled: tuple[int, int]) -> Image.Image | None:
+    """The still WebP in `data`, whose header says it is `size`, decoded at `scaled`, or at
+    full size where scaling would bleed colour through alpha (see the module's docstring).
+    The result's mode is RGB, or RGBa (premultiplied) when the image has alpha. None: use
+    Pillow instead, as for anything libwebp reads differently from Pillow's header."""
     lib = _libwebp()
     if lib is None:
         return None
@@ -118,24 +120,26 @@ def decode(data: bytes, width: int, height: int) -> Image.Image | None:
                                    _DECODER_ABI) != _OK:
         return None
     features = config.input
-    if features.has_animation or features.width <= 0 or features.height <= 0:
+    if features.has_animation or (features.width, features.height) != size:
         return None
     alpha = bool(features.has_alpha)
-    if alpha and features.format == _FORMAT_LOSSY:
-        width, height = features.width, features.height
-    if (width, height) != (features.width, features.height):
+    width, height = size if alpha and features.format == _FORMAT_LOSSY else scaled
+    if (width, height) != size:
         config.options.use_scaling = 1
         config.options.scaled_width, config.options.scaled_height = width, height
     channels = 4 if alpha else 3
     stride = width * channels
     pixels = bytearray(stride * height)
+    view = (ctypes.c_char * len(pixels)).from_buffer(pixels)  # libwebp writes in place
     output = config.output
     output.colorspace = _MODE_PREMULTIPLIED_RGBA if alpha else _MODE_RGB
     output.is_external_memory = 1
-    output.u.RGBA.rgba = ctypes.addressof((ctypes.c_char * len(pixels)).from_buffer(pixels))
+    output.u.RGBA.rgba = ctypes.addressof(view)
     output.u.RGBA.stride = stride
     output.u.RGBA.size = len(pixels)
-    if lib.WebPDecode(data, len(data), ctypes.byref(config)) != _OK:
+    status = lib.WebPDecode(data, len(data), ctypes.byref(config))
+    del view  # releases the export, so the image below may hold the bytearray
+    if status != _OK:
         return None
     if alpha:
         return Image.frombuffer("RGBa", (width, height), pixels, "raw", "RGBa", 0, 1)
