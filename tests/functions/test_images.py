@@ -254,6 +254,16 @@ def test_transparent_colour_does_not_bleed_into_the_edge(images: Any, fmt: str,
         assert all(p[0] <= 8 and p[2] >= 200 for p in row if p[3] >= 16), row
 
 
+def test_grey_with_alpha_does_not_bleed_either(images: Any) -> None:
+    grey = Image.new("LA", (800, 400), (255, 0))  # transparent white...
+    grey.paste((0, 255), (403, 0, 800, 400))  # ...beside opaque black
+    _, (thumb,) = make_thumbnails(images.encode(grey, "PNG"), [100])
+    image = decode(thumb.data).convert("LA")
+    row = [image.getpixel((x, 25)) for x in range(image.width)]
+    assert [p for p in row if 16 <= p[1] < 240]
+    assert all(p[0] <= 8 for p in row if p[1] >= 16), row
+
+
 @pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP", "TIFF"])
 def test_an_icc_profile_is_converted_to_srgb(images: Any, fmt: str) -> None:
     swapped = images.rgb_icc_profile(SRGB_BLUE, SRGB_GREEN, SRGB_RED)

@@ -136,7 +136,7 @@ def _resamplable(image: Image.Image) -> Image.Image:
     mode = image.mode
     if "transparency" in image.info and mode in ("1", "L", "P", "RGB"):
         return image.convert("RGBA")
-    if mode in ("L", "LA", "RGB", "RGBA", "RGBa", "CMYK", "I", "F"):
+    if mode in ("L", "LA", "La", "RGB", "RGBA", "RGBa", "CMYK", "I", "F"):
         return image
     if mode in _SIXTEEN_BIT:
         return image.convert("I")
