@@ -72,7 +72,7 @@ def _names(node: Node, named: set[str], note: str) -> bool:
     if node.arn in named:
         return True
     root = f"arn:aws:iam::{node.arn.split(':')[4]}:root" if node.arn else None
-    return node.kind is NodeKind.ROLE and root in named and "narrowed" in note
+    return node.kind is NodeKind.ROLE and bool({root, "*"} & named) and "narrowed" in note
 
 
 def _check_model(art: Artifacts, model: AccessModel, state: AccountState) -> None:
@@ -145,6 +145,30 @@ def test_trust_conditions_label_the_assume_edge_and_a_whole_account_trust_is_nar
         "sts:ExternalId = thumbnails-7f3a9c2e", "aws:PrincipalOrgID = o-a1b2c3d4e5")
     assert edge.note == "account root narrowed by aws:PrincipalArn"
     assert all(n.kind is not NodeKind.ACCOUNT for n in model.nodes)
+
+
+def test_anyone_narrowed_by_a_principal_arn_pattern_is_drawn_from_the_roles_it_admits() -> None:
+    art = render(_grant())
+    trust = {"Version": "2012-10-17", "Statement": [{
+        "Sid": "CgThumbnailsAssume", "Effect": "Allow", "Principal": "*",
+        "Action": "sts:AssumeRole",
+        "Condition": {"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::*:role/AccountA-*"},
+                      "StringEquals": {"aws:PrincipalOrgID": "o-a1b2c3d4e5"}}}]}
+    roles = tuple(replace(r, trust_policy=trust) if r.account == B else r for r in art.roles)
+    art = replace(art, roles=roles)
+    model = build_model(art)
+    _check_model(art, model, apply(art))
+    exec_arn, target_arn = art.roles[0].arn, art.roles[1].arn
+    edge = model.edge((f"role:{exec_arn}", f"role:{target_arn}", "Allow"))
+    assert edge is not None and edge.note == "anyone narrowed by aws:PrincipalArn"
+    assert all(n.kind is not NodeKind.ANYONE or model.edge(("anyone", f"role:{target_arn}",
+                                                            "Allow")) is None
+               for n in model.nodes)
+    # a pattern no role of the state matches leaves the principal as written
+    trust["Statement"][0]["Condition"]["ArnLike"]["aws:PrincipalArn"] = \
+        "arn:aws:iam::*:role/Nobody"
+    model = build_model(art)
+    assert model.edge(("anyone", f"role:{target_arn}", "Allow")) is not None
 
 
 def test_resource_policy_mode_with_index_stream_and_key() -> None:

@@ -27,7 +27,7 @@ from crossgrant.report.model import (
     NodeKind,
     StatementSource,
 )
-from crossgrant.report.nodes import Nodes
+from crossgrant.report.nodes import Nodes, execution_roles
 from crossgrant.spec.model import S3Level, TableLevel
 from crossgrant.world import AccountState
 
@@ -57,17 +57,17 @@ def model_of_state(artifacts: Artifacts, applied: AccountState) -> AccessModel:
     """The access model of the grant's documents in `applied`, a state the artifacts have
     already been applied to (`render.apply.apply`)."""
     nodes = Nodes(artifacts, applied)
-    source = artifacts.grant.source
-    function = nodes.function(source.account, source.function)
+    roles = execution_roles(artifacts)
+    functions = [nodes.function(r.account, artifacts.grant.source.function) for r in roles]
     edges: dict[EdgeKey, _EdgeBuilder] = {}
     for doc in grant_documents(artifacts, applied):
         for st in doc.statements:
             _add_statement(nodes, edges, doc, st)
-    exec_role = nodes.role(artifacts.roles[0].arn)
-    runs_as = (function, exec_role, EdgeEffect.ALLOW.value)
-    if runs_as not in edges:
-        edges[(function, exec_role, EdgeEffect.UNPROVEN.value)] = _EdgeBuilder(
-            note="runs as (its trust policy is not in the state)")
+    for function, role in zip(functions, roles, strict=True):
+        exec_role = nodes.role(role.arn)
+        if (function, exec_role, EdgeEffect.ALLOW.value) not in edges:
+            edges[(function, exec_role, EdgeEffect.UNPROVEN.value)] = _EdgeBuilder(
+                note="runs as (its trust policy is not in the state)")
     built = tuple(b.edge(key, nodes) for key, b in edges.items())
     grant = artifacts.grant
     return AccessModel(f"grant {grant.name}", tuple(nodes.groups.values()),

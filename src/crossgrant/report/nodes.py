@@ -10,16 +10,17 @@ when the state knows them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from crossgrant.errors import ArnError
-from crossgrant.iam import Condition, PrincipalElement, Statement
+from crossgrant.iam import Condition, PrincipalElement, Statement, compile_glob
 from crossgrant.iam.arn import Arn, bucket_arn, is_account_id, parse_arn, role_arn
-from crossgrant.render.artifacts import Artifacts
+from crossgrant.render.artifacts import Artifacts, RoleArtifact
 from crossgrant.report.model import Group, GroupKind, Node, NodeKind
 from crossgrant.world import AccountState, DocAddress, DocKind
 
-__all__ = ["LAMBDA_SERVICE", "Nodes", "Resolved"]
+__all__ = ["LAMBDA_SERVICE", "Nodes", "Resolved", "execution_roles"]
 
 LAMBDA_SERVICE = "lambda.amazonaws.com"
 # Operators under which `aws:PrincipalArn` pins who an account principal is.
@@ -49,9 +50,9 @@ class Nodes:
             return None
         key = f"account:{account}"
         if key not in self.groups:
-            grant = self.artifacts.grant
-            side = {grant.source.account: "source account ",
-                    grant.target.account: "target account "}.get(account, "account ")
+            sources = {r.account for r in execution_roles(self.artifacts)}
+            side = "target account " if account == self.artifacts.grant.target.account \
+                else "source account " if account in sources else "account "
             self.groups[key] = Group(key, GroupKind.ACCOUNT, side + account,
                                      self._org_parent(account))
         return key
@@ -67,7 +68,8 @@ class Nodes:
         for ou_id in path[1:]:
             key = f"ou:{ou_id}"
             ou = org.ous.get(ou_id)
-            label = f"OU {ou.name} ({ou_id})" if ou is not None else f"OU {ou_id}"
+            label = f"OU {ou.name} ({ou_id})" if ou is not None and ou.name != ou_id \
+                else f"OU {ou_id}"
             self.groups.setdefault(key, Group(key, GroupKind.OU, label, parent))
             parent = key
         return parent
@@ -143,17 +145,35 @@ class Nodes:
         if ptype != "AWS":
             return [Resolved(self.add(f"principal:{ptype}:{value}", NodeKind.PRINCIPAL,
                                       f"{ptype} {value}"), value)]
+        account = value if is_account_id(value) else _root_account(value)
+        if value == "*" or account is not None:
+            who = "anyone" if value == "*" else "account root"
+            pinned = self._pinned_roles(st.conditions, account)
+            if pinned:
+                return [Resolved(self.role(arn), value, f"{who} narrowed by aws:PrincipalArn")
+                        for arn in pinned]
         if value == "*":
             return [Resolved(self.add("anyone", NodeKind.ANYONE, "anyone (*)"), value)]
-        account = value if is_account_id(value) else _root_account(value)
         if account is None:
             return [Resolved(self._aws_principal(value), value)]
-        pinned = _pinned_roles(st.conditions, account)
-        if pinned:
-            return [Resolved(self.role(arn), value, "account root narrowed by "
-                             "aws:PrincipalArn") for arn in pinned]
         return [Resolved(self.add(f"account:{account}", NodeKind.ACCOUNT,
                                   f"account {account} (root)", account), value)]
+
+    def _pinned_roles(self, conditions: tuple[Condition, ...],
+                      account: str | None) -> tuple[str, ...]:
+        """The roles of the state (of `account`, for an account principal) that a positive
+        `aws:PrincipalArn` condition admits; () when there is none or it admits none of
+        them (then the principal is drawn as written, the condition on its label)."""
+        for c in conditions:
+            if c.key != "aws:principalarn" or c.base not in _PINNING or c.negated \
+                    or c.if_exists or c.qualifier is not None:
+                continue
+            tests = [_arn_test(c.base, v) for v in c.values]
+            return tuple(arn for acct_id, acct in self.state.accounts.items()
+                         if account in (None, acct_id)
+                         for arn in (r.arn for r in acct.roles.values())
+                         if any(t(arn) for t in tests))
+        return ()
 
     def _aws_principal(self, value: str) -> str:
         try:
@@ -169,9 +189,9 @@ class Nodes:
         return self.by_arn(value)
 
     def _functions_of(self, role: str) -> list[str]:
-        source = self.artifacts.grant.source
-        exec_arn = role_arn(source.account, source.execution_role)
-        return [self.function(source.account, source.function)] if role == exec_arn else []
+        """The function node of each source account whose execution role is `role`."""
+        return [self.function(r.account, self.artifacts.grant.source.function)
+                for r in execution_roles(self.artifacts) if r.arn == role]
 
     def resources(self, addr: DocAddress, st: Statement) -> list[Resolved]:
         """What the statement is about: its Resource values, or for a resource-based
@@ -267,14 +287,19 @@ def _root_account(value: str) -> str | None:
     return arn.account if arn.service == "iam" and arn.resource == "root" else None
 
 
-def _pinned_roles(conditions: tuple[Condition, ...], account: str) -> tuple[str, ...]:
-    """The role ARNs of `account` an `aws:PrincipalArn` condition requires, exactly (a
-    wildcard, a negated operator, IfExists or a set qualifier pin nothing)."""
-    for c in conditions:
-        if c.key != "aws:principalarn" or c.base not in _PINNING or c.negated \
-                or c.if_exists or c.qualifier is not None:
-            continue
-        if all(_account_of(v) == account and ":role/" in v and "*" not in v and "?" not in v
-               for v in c.values):
-            return c.values
-    return ()
+def _arn_test(base: str, value: str) -> Callable[[str], bool]:
+    """How a PrincipalArn condition value matches an ARN: ArnEquals and ArnLike both take
+    wildcards (IAM User Guide, "IAM JSON policy elements: Condition operators", ARN
+    condition operators); StringLike takes them; StringEquals does not."""
+    if base.startswith("Arn"):
+        return compile_glob(value, arn=True)
+    if base == "StringLike":
+        return compile_glob(value)
+    return value.__eq__
+
+
+def execution_roles(artifacts: Artifacts) -> tuple[RoleArtifact, ...]:
+    """The function's execution role in each source account it runs in."""
+    grant = artifacts.grant
+    return tuple(r for r in artifacts.roles if r.name == grant.source.execution_role
+                 and r.account != grant.target.account)

@@ -23,6 +23,7 @@ from crossgrant.report import markdown as md
 from crossgrant.report.build import model_of_state
 from crossgrant.report.mermaid import flowchart
 from crossgrant.report.model import AccessModel, Highlight
+from crossgrant.report.nodes import execution_roles
 from crossgrant.report.proof import GrantFinding, ProofRow, grant_findings, proof_rows
 from crossgrant.verify.prove import Report, RequirementRow, verify
 from crossgrant.world import AccountState, DocAddress, DocKind
@@ -71,10 +72,13 @@ def summary_section(report: GrantReport) -> str:
     verdict = f"all {checks} checks as expected" if not bad else \
         f"**{bad} of {checks} checks NOT as expected**"
     over = f" over the state {md.code(report.state_name)}" if report.state_name else ""
+    sources = [md.code(r.account) for r in execution_roles(report.artifacts)]
+    where_from = f"source account {sources[0]}" if len(sources) == 1 else \
+        f"{len(sources)} source accounts ({', '.join(sources)})"
     return (f"# crossgrant report: {md.code(g.name)}\n\n"
             f"Grant file {md.code(g.path)}, mode {md.code(g.mode.value)}: function "
-            f"{md.code(g.source.function)} in source account {md.code(g.source.account)} "
-            f"({g.source.region}) runs as {md.code(g.source.execution_role)} and {how}.\n\n"
+            f"{md.code(g.source.function)} in {where_from} ({g.source.region}) runs as "
+            f"{md.code(g.source.execution_role)} and {how}.\n\n"
             f"Verify{over}: {verdict}.\n")
 
 
@@ -92,11 +96,15 @@ def access_section(report: GrantReport, highlight: Highlight | None = None) -> s
 
 
 def documents_section(artifacts: Artifacts) -> str:
+    """Each account's documents, the source accounts first (they are deployed first)."""
+    target = artifacts.grant.target.account
+    accounts = list(dict.fromkeys([*(r.account for r in artifacts.roles),
+                                   *(p.account for p in artifacts.resource_policies)]))
+    accounts.sort(key=lambda account: account == target)
     out = ["## Documents\n"]
-    sides = {"source": artifacts.grant.source.account, "target": artifacts.grant.target.account}
-    for side in artifacts.deploy_order:
-        account = sides[side]
-        out.append(f"### {side.capitalize()} account {md.code(account)}\n")
+    for account in accounts:
+        side = "Target" if account == target else "Source"
+        out.append(f"### {side} account {md.code(account)}\n")
         for role in artifacts.roles_in(account):
             out.extend(_role_documents(role))
         for ps in artifacts.policies_in(account):
