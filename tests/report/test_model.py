@@ -25,6 +25,7 @@ from crossgrant.report import (
     removed_edges,
 )
 from crossgrant.report.build import condition_text, levels_of
+from crossgrant.report.nodes import execution_roles
 from crossgrant.spec import Mode, S3Level, TableLevel, load_grant
 from crossgrant.spec.model import Grant
 from crossgrant.world import AccountState, DocAddress, DocKind, address_of, get, load_state
@@ -106,7 +107,16 @@ def _check_model(art: Artifacts, model: AccessModel, state: AccountState) -> Non
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
 def test_every_example_is_drawn_from_its_statements(path: Path) -> None:
     art = render(load_grant(path))
-    _check_model(art, build_model(art), apply(art))
+    model = build_model(art)
+    _check_model(art, model, apply(art))
+    # the function runs as its execution role in every source account, and in assume-role
+    # mode each of those roles reaches the target role
+    for role in execution_roles(art):
+        function = f"function:{role.account}:{art.grant.source.function}"
+        assert model.edge((function, f"role:{role.arn}", "Allow")) is not None
+        if art.grant.target_role_arn is not None:
+            assert model.edge((f"role:{role.arn}", f"role:{art.grant.target_role_arn}",
+                               "Allow")) is not None
 
 
 def _grant(name: str = "thumbnails.yaml", **fields: Any) -> Grant:
