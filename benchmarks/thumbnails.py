@@ -19,11 +19,14 @@ starts from the source bytes. The pipelines take turns on each image, run after 
 that a busy moment on a shared machine falls on all of them; each figure is the median of
 --repeat runs per image, averaged over the images of a corpus. Time is CPU time of the
 whole process (every thread, user and system): what one vCPU pays, and much steadier than
-wall-clock time on a shared machine; wall-clock time is reported beside it.
+wall-clock time on a shared machine, where a process with two threads also gets more than
+its share of a contended CPU. Wall-clock time is reported beside it.
 
 Quality: PSNR of each pipeline's decoded thumbnails against LANCZOS thumbnails made from
 every pixel of the upright image (RGBA compared premultiplied, so the colour of invisible
-pixels does not count), over all images and sizes of a corpus.
+pixels does not count), over all images and sizes of a corpus. For `psnr_<f>` each
+pipeline writes lossless PNG, so the figure measures decoding and resampling; after JPEG
+or WebP encoding (`psnr_encoded_<f>`) the encoder's loss hides those differences.
 
 Peak memory is the growth of the resident high-water mark while one image is processed
 (its source bytes already in memory), measured in a fresh subprocess per (pipeline, image)
@@ -33,8 +36,10 @@ decoded draft-sized buffer (`memory_budget_jpeg_mb`).
 Run: `python benchmarks/thumbnails.py [--json] [--repeat N] [--sizes 256,128]`. The last line
 of --json output holds, per format (jpeg, png, webp): `ms_<f>`, `ms_pyvips_<f>`,
 `ms_naive_<f>` (CPU), `vs_pyvips_<f>` (pyvips time / ours, CPU; `_wall` for wall-clock),
-`speedup_<f>` (naive / ours), `psnr_<f>`, `psnr_pyvips_<f>`, `peak_mb_<f>`,
-`peak_mb_pyvips_<f>`, `peak_mb_naive_<f>`; and `draft_psnr_db`, `memory_budget_jpeg_mb`.
+`psnr_<f>`, `psnr_pyvips_<f>`, `psnr_naive_<f>`, `psnr_encoded_<f>`,
+`psnr_encoded_pyvips_<f>`, `peak_mb_<f>`, `peak_mb_pyvips_<f>`, `peak_mb_naive_<f>`; per
+corpus (jpeg_12mp, png, webp) `speedup_<c>` (naive / ours) and `memory_ratio_<c>` (ours /
+naive peak); and `draft_psnr_db`, `memory_budget_jpeg_mb`.
 """
 
 from __future__ import annotations
