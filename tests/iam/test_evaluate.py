@@ -242,16 +242,30 @@ def test_explicit_deny_in_scp_message() -> None:
 
 # -- RCPs ------------------------------------------------------------------------------------
 
-def test_every_rcp_level_must_allow() -> None:
+def test_an_rcp_level_without_an_allow_still_allows() -> None:
+    # AWS Organizations User Guide, "RCP evaluation": RCPFullAWSAccess "is automatically
+    # attached to the organization root, every OU, and every account ... You cannot detach
+    # this policy", and "RCP syntax": "The effect of Allow is only supported for the
+    # RCPFullAWSAccess policy". So a level that lists no allow (or only a narrow one) still
+    # lets every request through; only RCP Denies refuse.
+    # https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_rcps_evaluation.html
+    # https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_rcps_syntax.html
     levels = ((RCP_FULL,), (rcp(rgrant("*", "s3:*"), name="ou"),))
     policies = PolicySet(identity=ALLOW_ALL_ID, rcps=levels)
     assert run(policies).effect is Effect.ALLOW
     decision = run(policies, action="sqs:SendMessage",
                    resource=f"arn:aws:sqs:us-east-1:{ACCOUNT}:q")
-    assert decision.effect is Effect.IMPLICIT_DENY
-    assert decision.missing is PolicyType.RCP
-    assert decision.reason("sqs:SendMessage") == \
-        "because no resource control policy allows the sqs:SendMessage action"
+    assert decision.effect is Effect.ALLOW
+    assert decision.missing is None
+    deny_only = rcp(rgrant("*", "s3:PutObject", effect="Deny"), name="deny-only")
+    assert run(PolicySet(identity=ALLOW_ALL_ID, rcps=((),))).effect is Effect.ALLOW
+    for levels in (((deny_only,),), ((RCP_FULL,), (deny_only,), ())):
+        policies = PolicySet(identity=ALLOW_ALL_ID, rcps=levels)
+        assert run(policies).effect is Effect.ALLOW
+        denied = run(policies, action="s3:PutObject")
+        assert denied.effect is Effect.EXPLICIT_DENY
+        assert denied.reason("s3:PutObject") == \
+            "with an explicit deny in a resource control policy"
 
 
 def test_no_rcp_levels_means_not_governed() -> None:

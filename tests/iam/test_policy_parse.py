@@ -133,15 +133,56 @@ def test_one_of_action_or_not_action_is_required() -> None:
     assert_names(rejects(second(statement)), "Statement[1]", "'Second'", "Action")
 
 
+NO_VENDOR = ["s3GetObject", ":GetObject", "", "s3 :Get"]
+ODD_NAME = ["s3:", "s3:Get Object", "s3::GetObject", "s3:GetObject,PutObject", "s3:  GetBucket",
+            "s3:GetObject "]
+
+
+def _rbp_second(statement: dict[str, Any]) -> dict[str, Any]:
+    body = {**statement, "Sid": "Second"}
+    return doc({**RBP_ALLOW, "Sid": "First"}, body)
+
+
 @pytest.mark.parametrize("field", ["Action", "NotAction"])
-@pytest.mark.parametrize("bad", [
-    "s3GetObject", "s3:", ":GetObject", "s3:Get Object", "s3::GetObject", "", "s3 :Get",
-])
+@pytest.mark.parametrize("bad", NO_VENDOR + ODD_NAME)
 def test_bad_action_strings(field: str, bad: str) -> None:
-    statement = {k: v for k, v in ALLOW.items() if k != "Action"}
+    # A resource policy refuses every malformed action: S3 answers MalformedPolicy "Policy
+    # has invalid action" (Amazon S3 User Guide, "Bucket policy examples" / PutBucketPolicy).
+    # https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutBucketPolicy.html
+    statement = {k: v for k, v in RBP_ALLOW.items() if k != "Action"}
     statement[field] = ["s3:GetObject", bad]
-    message = rejects(second(statement))
+    message = rejects(_rbp_second(statement), policy_type=PolicyType.RESOURCE)
     assert_names(message, "Statement[1]", "'Second'", field, repr(bad))
+    if bad in NO_VENDOR:  # without a vendor prefix even an identity policy is refused
+        statement = {k: v for k, v in ALLOW.items() if k != "Action"}
+        statement[field] = ["s3:GetObject", bad]
+        message = rejects(second(statement))
+        assert_names(message, "Statement[1]", "'Second'", field, repr(bad))
+
+
+@pytest.mark.parametrize("policy_type", [PolicyType.SCP, PolicyType.RCP,
+                                         PolicyType.VPC_ENDPOINT])
+@pytest.mark.parametrize("bad", ODD_NAME)
+def test_odd_action_names_stay_errors_outside_iam(policy_type: PolicyType, bad: str) -> None:
+    # Organizations and VPC endpoints validate their own documents; we refuse (an error is
+    # never a false Allow) rather than guess that they store the odd name as IAM does.
+    statement: dict[str, Any] = {"Effect": "Deny", "Action": bad, "Resource": "*"}
+    if policy_type.takes_principal:
+        statement["Principal"] = "*"
+    rejects(doc(statement), policy_type=policy_type)
+
+
+@pytest.mark.parametrize("policy_type", [PolicyType.IDENTITY, PolicyType.BOUNDARY,
+                                         PolicyType.SESSION])
+@pytest.mark.parametrize("bad", ODD_NAME)
+def test_iam_stores_odd_action_names_and_marks_them(policy_type: PolicyType, bad: str) -> None:
+    # IAM checks an action's vendor prefix only; a name it does not recognise is stored and
+    # listed under "Uncategorized actions" (IAM User Guide, "Service summary").
+    # https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies_understand-service-summary.html
+    policy = parse_policy(doc({**ALLOW, "Action": ["s3:GetObject", bad]}),
+                          policy_type=policy_type)
+    assert policy.statements[0].malformed_actions == (bad,)
+    assert parse_policy(doc(ALLOW)).statements[0].malformed_actions == ()
 
 
 @pytest.mark.parametrize("bad", [[], 42, {"s3": "GetObject"}, ["s3:GetObject", 7]])

@@ -9,6 +9,7 @@ from typing import Any
 
 from crossgrant.errors import CaseError, CrossgrantError
 from crossgrant.iam.evaluate import Decision, Effect, PolicySet, evaluate
+from crossgrant.iam.jsontext import loads
 from crossgrant.iam.policy import Policy, parse_policy
 from crossgrant.iam.principal import parse_principal
 from crossgrant.iam.request import Request
@@ -54,9 +55,16 @@ class Outcome:
             out["because"] = self.decision.because
             if self.decision.missing is not None:
                 out["missing"] = self.decision.missing
+            if self.decision.rule is not None:
+                out["rule"] = self.decision.rule
         if self.error is not None:
             out["error"] = self.error
         return out
+
+
+def _expect(raw: object) -> Effect | None:
+    """The case's `expect` when it is one of the three effects (any JSON value may come)."""
+    return Effect(raw) if isinstance(raw, str) and raw in _EXPECTS else None
 
 
 def parse_case(obj: object, where: str) -> Case:
@@ -88,9 +96,9 @@ def parse_case(obj: object, where: str) -> Case:
                             context=context)
     policies = _policy_set(obj.get("policies") or {}, label)
     expect_raw = obj.get("expect")
-    if expect_raw is not None and expect_raw not in _EXPECTS:
+    expect = _expect(expect_raw)
+    if expect_raw is not None and expect is None:
         raise CaseError(f"{label}: expect must be one of {sorted(_EXPECTS)}")
-    expect = Effect(expect_raw) if expect_raw is not None else None
     return Case(name, request, policies, expect)
 
 
@@ -138,7 +146,7 @@ def read_cases(text: str, source: str) -> Iterator[tuple[str, object]]:
     if stripped.startswith("{"):
         try:
             whole = json.loads(stripped)
-        except (json.JSONDecodeError, RecursionError):
+        except (ValueError, RecursionError):  # then it is JSON Lines, or each line says why
             pass
         else:
             yield source, whole
@@ -148,11 +156,11 @@ def read_cases(text: str, source: str) -> Iterator[tuple[str, object]]:
             continue
         where = f"{source}:{lineno}"
         try:
-            yield where, json.loads(line)
-        except json.JSONDecodeError as exc:
-            yield where, CaseError(f"{where}: invalid JSON at column {exc.colno}: {exc.msg}")
-        except RecursionError:
-            yield where, CaseError(f"{where}: JSON nested too deeply")
+            obj = loads(line, where, CaseError, line=False)
+        except CaseError as exc:
+            yield where, exc
+        else:
+            yield where, obj
 
 
 def run_case(where: str, obj: object) -> Outcome:
@@ -160,10 +168,9 @@ def run_case(where: str, obj: object) -> Outcome:
     if isinstance(obj, CaseError):
         return Outcome(where, None, None, str(obj))
     name = obj.get("name", where) if isinstance(obj, Mapping) else where
-    expect_raw = obj.get("expect") if isinstance(obj, Mapping) else None
-    expect = Effect(expect_raw) if expect_raw in _EXPECTS else None
+    expect = _expect(obj.get("expect")) if isinstance(obj, Mapping) else None
     try:
         case = parse_case(obj, where)
     except CrossgrantError as exc:
-        return Outcome(str(name), expect, None, str(exc))
+        return Outcome(name if isinstance(name, str) else where, expect, None, str(exc))
     return Outcome(case.name, case.expect, evaluate(case.request, case.policies))

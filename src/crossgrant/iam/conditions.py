@@ -5,6 +5,12 @@ negated one (`StringNotEquals`, `ArnNotLike`, ...) is true; `...IfExists` makes 
 key true; `ForAllValues:` is true for an absent key and `ForAnyValue:` false; without a
 qualifier a multi-valued key matches when any of its values does (negated: when none
 does). A value whose policy variable cannot be resolved makes the condition false.
+
+A key whose value is an empty list (what an empty `x-amz-tagging` header gives) is absent
+to every operator alike: AWS's set operators treat "a null data set" as no key
+(`ForAllValues:` true, `ForAnyValue:` false), `Null` calls it null, so `...IfExists` must
+too; otherwise an upload with an empty tagging header would slip past a Deny that stops
+an untagged one.
 """
 
 from __future__ import annotations
@@ -12,16 +18,18 @@ from __future__ import annotations
 import base64
 import binascii
 import ipaddress
+import json
 import math
 import operator
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, TypeVar
 
 from crossgrant.errors import PolicyError
+from crossgrant.iam.jsontext import number_text
 from crossgrant.iam.patterns import Matcher, compile_tokens
 from crossgrant.iam.variables import (
     Context,
@@ -118,6 +126,64 @@ def is_negated(base: str) -> bool:
     return known is not None and known[2]
 
 
+class ConditionSet:
+    """The tests of one Condition block, shared by every statement that wrote the same
+    block, remembering its answer for the last request context.
+
+    A role's policies repeat the same block in statement after statement; within one
+    request it is decided once. The context is remembered by identity: the engine hands
+    each request's context (a new mapping, never changed afterwards) to every statement.
+    """
+
+    __slots__ = ("_last", "tests")
+
+    def __init__(self, tests: tuple[Test, ...]) -> None:
+        self.tests = tests
+        self._last: tuple[object, bool] = (None, False)  # one tuple: atomic across threads
+
+    def holds(self, ctx: Context) -> bool:
+        last = self._last
+        if last[0] is ctx:
+            return last[1]
+        hit = True
+        for t in self.tests:
+            if not t(ctx):
+                hit = False
+                break
+        self._last = (ctx, hit)
+        return hit
+
+
+NO_CONDITIONS = ConditionSet(())
+_BLOCK_CACHE_SIZE = 4096
+# (block as written, variables) -> its conditions without paths, and their shared tests
+_blocks: dict[tuple[str, bool], tuple[tuple[Condition, ...], ConditionSet]] = {}
+
+
+def compile_conditions(block: object, where: str, *, variables: bool,
+                       path: str = "Condition") -> tuple[tuple[Condition, ...], ConditionSet]:
+    """The block's conditions (with their JSON paths under `path`) and its shared tests.
+
+    Equal blocks (the same text, keys in the same order) compile once: the conditions of
+    a repeated block are the cached ones with this statement's paths.
+    """
+    try:
+        text = json.dumps(block, separators=(",", ":"))
+    except (TypeError, ValueError, RecursionError):
+        text = None  # not plain JSON: compiling says what is wrong with it
+    hit = None if text is None else _blocks.get((text, variables))
+    if hit is None:
+        conditions = compile_condition_block(block, where, variables=variables, path="")
+        hit = (conditions, ConditionSet(tuple(c.test for c in conditions)))
+        if text is not None:
+            if len(_blocks) >= _BLOCK_CACHE_SIZE:
+                _blocks.clear()
+            _blocks[(text, variables)] = hit
+    conditions, tests = hit
+    placed = tuple(replace(c, path=f"{path}{c.path}") for c in conditions)
+    return placed, tests
+
+
 def compile_condition_block(block: object, where: str, *, variables: bool,
                             path: str = "Condition") -> tuple[Condition, ...]:
     """`where` names the block in errors; `path` is its JSON path in the document."""
@@ -167,9 +233,13 @@ def _values(raw: object, where: str) -> list[str]:
         elif isinstance(v, str):
             out.append(v)
         elif isinstance(v, int | float) and not (isinstance(v, float) and not math.isfinite(v)):
-            out.append(str(v))
+            out.append(number_text(v, where))
         else:
-            raise PolicyError(f"{where}: condition value {v!r} must be a string, number or bool")
+            what = repr(v) if isinstance(v, float) or v is None else \
+                "a list" if isinstance(v, list) else "an object" if isinstance(v, Mapping) \
+                else f"a {type(v).__name__}"
+            raise PolicyError(f"{where}: a condition value must be a string, number or "
+                              f"bool, not {what}")
     return out
 
 
@@ -295,7 +365,7 @@ def _quantified(key: str, factory: PredFactory, *, negated: bool, qualifier: str
 
     def test(ctx: Context) -> bool:
         vals = ctx.get(key)
-        if vals is None:
+        if not vals:  # absent, or an empty list: a null data set
             return absent
         pred = static if static is not None else factory(ctx)
         if pred is None:
@@ -401,5 +471,6 @@ def _ip_in(s: str, nets: list[Network]) -> bool:
     return any(ip.version == n.version and ip in n for n in nets)
 
 
-__all__ = ["OPERATOR_NAMES", "Condition", "Piece", "compile_condition",
-           "compile_condition_block", "is_negated", "split_operator"]
+__all__ = ["NO_CONDITIONS", "OPERATOR_NAMES", "Condition", "ConditionSet", "Piece",
+           "compile_condition", "compile_condition_block", "compile_conditions", "is_negated",
+           "split_operator"]

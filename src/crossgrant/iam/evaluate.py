@@ -15,6 +15,15 @@ the caller's own policies decide together:
 
 Principals outside IAM (services, anonymous callers, web identities) have no identity
 policies, so only a resource policy can grant to them.
+
+RCPs only take away: RCPFullAWSAccess is attached to the root, every OU and every account
+and cannot be detached, and no other RCP may say Allow, so an RCP level whose documents
+hold only Deny statements (or none) lets the request through; its Denies refuse.
+https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_rcps_evaluation.html
+
+Writes to what AWS owns (AWS managed policies, service-linked and /aws-reserved/ roles,
+alias/aws/ KMS aliases; `iam.facts.AWS_OWNED_RULES`) are refused whatever the policies
+say: short of an explicit deny, the decision is ImplicitDeny naming the rule.
 """
 
 from __future__ import annotations
@@ -22,6 +31,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from crossgrant.iam.facts import aws_owned_rule
 from crossgrant.iam.policy import Policy
 from crossgrant.iam.principal import Principal, PrincipalKind, Strength
 from crossgrant.iam.request import Request
@@ -63,6 +73,9 @@ class Decision:
     effect: Effect
     because: tuple[StatementRef, ...] = ()
     missing: PolicyType | None = None  # an implicit deny: the policy type with no allow
+    # An implicit deny that no policy could change: the AWS rule that refuses the request
+    # (`iam.facts.AWS_OWNED_RULES`), as "name: what it says".
+    rule: str | None = None
 
     @property
     def allowed(self) -> bool:
@@ -81,6 +94,8 @@ class Decision:
             kind = self.denied_by.value
             article = "an" if kind[0] in "aeiou" else "a"
             return f"with an explicit deny in {article} {kind}"
+        if self.effect is Effect.IMPLICIT_DENY and self.rule is not None:
+            return f"because AWS refuses it whatever the policies say ({self.rule})"
         if self.effect is Effect.IMPLICIT_DENY and self.missing is not None:
             return f"because no {self.missing.value} allows the {action} action"
         return "allowed" if self.allowed else "denied"
@@ -115,7 +130,7 @@ def _scan(policy: Policy, action_key: str, resource: str, ctx: Context, p: Princ
             strength = ps.strength(p)
             if not strength:
                 continue
-        if st.conditions and not st.conditions_hold(ctx):
+        if st.conditions and not st.condition_set.holds(ctx):
             continue
         if st.allow:
             allows.append((st, strength))
@@ -136,6 +151,15 @@ def _level_allows(levels: tuple[tuple[Policy, ...], ...], action_key: str, resou
 
 def evaluate(req: Request, policies: PolicySet) -> Decision:
     """Decide `req` against `policies`; never raises on parsed documents."""
+    decision = _decide(req, policies)
+    if decision.effect is not _EXPLICIT:
+        rule = aws_owned_rule(req.action_key, req.resource)
+        if rule is not None:
+            return Decision(_IMPLICIT, rule=f"{rule.name}: {rule.says}")
+    return decision
+
+
+def _decide(req: Request, policies: PolicySet) -> Decision:
     p = req.principal
     ctx = req.full_context
     akey = req.action_key
@@ -145,8 +169,8 @@ def evaluate(req: Request, policies: PolicySet) -> Decision:
     denies: list[Statement] = []
 
     # Gather every applicable statement once; explicit denies are collected on the way.
-    rcp_levels = _level_allows(policies.rcps, akey, resource, ctx, p, denies) \
-        if policies.rcps else []
+    if policies.rcps:
+        _level_allows(policies.rcps, akey, resource, ctx, p, denies)
     scp_levels = _level_allows(policies.scps, akey, resource, ctx, None, denies) \
         if policies.scps and is_iam else []
     vpce_allows: Found = []
@@ -169,9 +193,8 @@ def evaluate(req: Request, policies: PolicySet) -> Decision:
 
     if denies:
         return Decision(_EXPLICIT, tuple([s.ref for s in denies]))
-    for level in rcp_levels:
-        if not level:
-            return Decision(_IMPLICIT, (), PolicyType.RCP)
+    # RCP levels need no allow of their own (RCPFullAWSAccess is always there): their
+    # statements were scanned above for the Denies alone.
     for level in scp_levels:
         if not level:
             return Decision(_IMPLICIT, (), PolicyType.SCP)

@@ -8,7 +8,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from crossgrant.errors import PolicyError
-from crossgrant.iam.statement import PolicyType, Statement, StatementRef, compile_statement
+from crossgrant.iam.jsontext import loads, shown, too_many_digits
+from crossgrant.iam.memo import Memo
+from crossgrant.iam.statement import (
+    PatternSet,
+    PolicyType,
+    Statement,
+    StatementRef,
+    compile_statement,
+)
 
 __all__ = ["MAX_DOCUMENT_CHARS", "Policy", "PolicyType", "StatementRef", "parse_bare_statement",
            "parse_policy"]
@@ -18,6 +26,43 @@ MAX_DOCUMENT_CHARS = 1_000_000  # far above any AWS limit; guards against hostil
 _TOP_KEYS = frozenset({"Version", "Id", "Statement"})
 
 
+@dataclass(frozen=True, slots=True)
+class _Selection:
+    """The statements of one policy that cover one action, with their Resource elements
+    deduplicated: `sets[index[i]]` is statement i's (shared) pattern set, -1 for none."""
+
+    statements: tuple[Statement, ...]
+    sets: tuple[PatternSet, ...]
+    index: tuple[int, ...]
+
+    @classmethod
+    def of(cls, statements: tuple[Statement, ...]) -> _Selection:
+        sets: dict[int, tuple[int, PatternSet]] = {}
+        index = []
+        for s in statements:
+            rs = s.resources
+            if rs is None:
+                index.append(-1)
+            else:
+                index.append(sets.setdefault(id(rs), (len(sets), rs))[0])
+        return cls(statements, tuple(rs for _, rs in sets.values()), tuple(index))
+
+    def for_resource(self, resource: str) -> tuple[Statement, ...]:
+        """The statements whose Resource may cover `resource`; each distinct Resource list
+        is matched once."""
+        sets = self.sets
+        if not sets:
+            return self.statements
+        if len(sets) == 1 and -1 not in self.index:
+            return self.statements if sets[0].static_verdict(resource) is not False else ()
+        verdicts = [rs.static_verdict(resource) is not False for rs in sets]
+        return tuple([s for s, i in zip(self.statements, self.index, strict=True)
+                      if i < 0 or verdicts[i]])
+
+
+_NO_SELECTION = _Selection((), (), ())
+
+
 @dataclass(frozen=True, eq=False)
 class Policy:
     name: str
@@ -25,18 +70,21 @@ class Policy:
     version: str
     statements: tuple[Statement, ...]
     document: dict[str, Any] = field(repr=False)
-    _by_action: dict[str, tuple[Statement, ...]] = field(default_factory=dict, repr=False)
-    _by_request: dict[tuple[str, str], tuple[Statement, ...]] = field(default_factory=dict,
-                                                                     repr=False)
+    _by_action: Memo[str, _Selection] = field(default_factory=Memo, repr=False)
+    _by_request: Memo[tuple[str, str], tuple[Statement, ...]] = field(
+        default_factory=lambda: Memo(16384), repr=False)
+
+    def _selection(self, action_key: str) -> _Selection:
+        hit = self._by_action.get(action_key)
+        if hit is None:
+            covering = tuple(s for s in self.statements if s.covers_action(action_key))
+            hit = _Selection.of(covering) if covering else _NO_SELECTION
+            self._by_action.put(action_key, hit)
+        return hit
 
     def statements_for(self, action_key: str) -> tuple[Statement, ...]:
         """The statements whose Action/NotAction covers a lower-cased action, memoised."""
-        hit = self._by_action.get(action_key)
-        if hit is None:
-            hit = tuple(s for s in self.statements if s.covers_action(action_key))
-            if len(self._by_action) < 4096:
-                self._by_action[action_key] = hit
-        return hit
+        return self._selection(action_key).statements
 
     def candidates(self, action_key: str, resource: str) -> tuple[Statement, ...]:
         """Statements that cover the action and may cover the resource, memoised.
@@ -47,11 +95,8 @@ class Policy:
         key = (action_key, resource)
         hit = self._by_request.get(key)
         if hit is None:
-            hit = tuple(s for s in self.statements_for(action_key)
-                        if s.resources is None or s.resources.static_verdict(resource)
-                        is not False)
-            if len(self._by_request) < 16384:
-                self._by_request[key] = hit
+            hit = self._selection(action_key).for_resource(resource)
+            self._by_request.put(key, hit)
         return hit
 
     def canonical_json(self) -> str:
@@ -91,26 +136,21 @@ def parse_bare_statement(statement: Mapping[str, Any], *, name: str = "policy",
 
 def _parse(doc: str | Mapping[str, Any], name: str, policy_type: PolicyType, *,
            bare: bool) -> Policy:
+    plain: Any = None  # the document as JSON values, owned by the Policy
     if isinstance(doc, str):
         if len(doc) > MAX_DOCUMENT_CHARS:
             raise PolicyError(f"{name}: document is {len(doc):,} characters, over the "
                               f"{MAX_DOCUMENT_CHARS:,} limit")
-        try:
-            doc = json.loads(doc)
-        except json.JSONDecodeError as exc:
-            raise PolicyError(f"{name}: invalid JSON at line {exc.lineno} column {exc.colno}: "
-                              f"{exc.msg}") from None
-        except RecursionError:
-            raise PolicyError(f"{name}: JSON nested too deeply") from None
+        doc = plain = loads(doc, name, PolicyError)  # fresh from the text: no copy needed
     if not isinstance(doc, Mapping):
         raise PolicyError(f"{name}: a policy document must be a JSON object")
     unknown = set(doc) - _TOP_KEYS
     if unknown:
-        raise PolicyError(f"{name}: unknown top-level field {sorted(unknown)[0]!r}")
+        raise PolicyError(f"{name}: unknown top-level field {shown(sorted(unknown, key=str)[0])}")
     version = doc.get("Version", "2008-10-17")
     if version not in VERSIONS:
         raise PolicyError(f"{name}: Version must be \"2012-10-17\" or \"2008-10-17\", "
-                          f"got {version!r}")
+                          f"got {shown(version)}")
     if "Statement" not in doc:
         raise PolicyError(f"{name}: missing Statement")
     raw = doc["Statement"]
@@ -118,11 +158,18 @@ def _parse(doc: str | Mapping[str, Any], name: str, policy_type: PolicyType, *,
     raws = [raw] if single else raw
     if not isinstance(raws, list):
         raise PolicyError(f"{name}: Statement must be an object or a list of objects")
+    problem = None
+    if plain is None:
+        plain, problem = _plain(doc)
+    # Each statement keeps its part of the owned document as its `source` (no copy).
+    sources = (None if plain is None else
+               [plain["Statement"]] if single else plain["Statement"])
     variables = version == "2012-10-17"
     statements = tuple(
         compile_statement(r, i, document=name, policy_type=policy_type, variables=variables,
                           path="" if bare else "Statement" if single
-                          else f"Statement[{i}]")
+                          else f"Statement[{i}]",
+                          source=None if sources is None else sources[i])
         for i, r in enumerate(raws))
     seen: set[str] = set()
     for s in statements:
@@ -131,13 +178,20 @@ def _parse(doc: str | Mapping[str, Any], name: str, policy_type: PolicyType, *,
             if sid in seen:
                 raise PolicyError(f"{name}: Statement[{s.ref.index}]: duplicate Sid {sid!r}")
             seen.add(sid)
-    return Policy(name, policy_type, version, statements, _plain(doc))
+    if problem is not None:
+        raise PolicyError(f"{name}: document is not plain JSON: {problem}")
+    return Policy(name, policy_type, version, statements, plain)
 
 
-def _plain(doc: Mapping[str, Any]) -> dict[str, Any]:
-    """A JSON-clean copy of the document, so serialising never sees foreign types."""
+def _plain(doc: Mapping[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
+    """A JSON-clean copy of the document, so serialising never sees foreign types; or
+    None and why not."""
     try:
         result: dict[str, Any] = json.loads(json.dumps(doc))
-    except (TypeError, ValueError, RecursionError) as exc:
-        raise PolicyError(f"document is not plain JSON: {exc}") from None
-    return result
+    except ValueError:
+        return None, too_many_digits()
+    except RecursionError:
+        return None, "nested too deeply"
+    except TypeError as exc:
+        return None, str(exc)
+    return result, None

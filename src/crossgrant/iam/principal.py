@@ -16,6 +16,7 @@ from crossgrant.errors import ArnError, PolicyError
 from crossgrant.iam import arn
 from crossgrant.iam.arn import is_account_id
 from crossgrant.iam.elements import string_values
+from crossgrant.iam.memo import Memo
 
 _UNIQUE_ID_RE = re.compile(r"(AROA|AIDA|AIPA|ANPA|ASIA|AKIA)[A-Z0-9]{8,}")
 _SERVICE_RE = re.compile(r"[a-z0-9][a-z0-9.-]*\.amazonaws\.com(\.cn)?|[a-z0-9-]+\.amazonaws\.com")
@@ -171,14 +172,15 @@ class PrincipalEntry:
         return Strength.NONE  # canonical users are never the caller in our requests
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, weakref_slot=True)
 class PrincipalSet:
-    """The compiled `Principal` or `NotPrincipal` element of one statement."""
+    """The compiled `Principal` or `NotPrincipal` element of a statement (shared by the
+    statements that wrote the same element)."""
 
     entries: tuple[PrincipalEntry, ...]
     negated: bool = False
     allow: bool = True  # the statement's effect; NotPrincipal reads differently for each
-    _cache: dict[str, Strength] = field(default_factory=dict, compare=False, repr=False)
+    _cache: Memo[str, Strength] = field(default_factory=Memo, compare=False, repr=False)
 
     def strength(self, p: Principal) -> Strength:
         """The strongest way this element names the caller (NONE if it does not)."""
@@ -186,8 +188,7 @@ class PrincipalSet:
         hit = self._cache.get(key)
         if hit is None:
             hit = self._excluding(p) if self.negated else self._best(p)
-            if len(self._cache) < 4096:
-                self._cache[key] = hit
+            self._cache.put(key, hit)
         return hit
 
     def _best(self, p: Principal) -> Strength:

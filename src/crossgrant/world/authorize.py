@@ -373,4 +373,4 @@ def authorize(state: AccountState, request: Request, *, session_policy: Policy |
     refs = tuple(StatementRef(u.name, u.policy_type, 0, "(unknown document)", "Unknown")
                  for u in got.unknown)
     return UnknownDecision(Effect.IMPLICIT_DENY, refs, got.unknown[0].policy_type,
-                           got.unknown)
+                           unknown=got.unknown)
