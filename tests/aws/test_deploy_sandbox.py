@@ -9,7 +9,6 @@ import io
 import json
 import threading
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ from typer.testing import CliRunner
 from crossgrant.aws.clients import AccountMismatchError, Connection, from_sessions
 from crossgrant.aws.deploy import ApplyResult, DestroyResult, Options, apply, destroy
 from crossgrant.aws.journal import Journal
+from crossgrant.aws.ownership import NotOwnedError
 from crossgrant.aws.plan import make_plan
 from crossgrant.aws.policies import Timing
 from crossgrant.cli.deploy import register
@@ -39,11 +39,10 @@ TIMING = Timing(settle=0.2, timeout=10.0)
 
 
 @pytest.fixture(scope="module")
-def sb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
-    sandbox = Sandbox(port=0, accounts=(A, B), region=REGION,
-                      state_dir=tmp_path_factory.mktemp("sandbox")).start()
-    yield sandbox
-    sandbox.stop()
+def sb(sandbox: Sandbox) -> Sandbox:
+    """The test session's sandbox (tests/conftest.py): accounts A and B in REGION."""
+    assert sandbox.accounts == (A, B) and sandbox.region == REGION
+    return sandbox
 
 
 @pytest.fixture(scope="module")
@@ -100,10 +99,10 @@ def journal_at(path: Path, grant_name: str) -> Journal:
 
 
 def apply_grant(sb: Sandbox, grant: Grant, journal: Journal,
-                target_session: Any = None) -> ApplyResult:
+                target_session: Any = None, *, adopt: bool = False) -> ApplyResult:
     """`apply` as the accounts' administrators (B's: target_session when given)."""
     return apply(render(grant), accounts_for(sb, grant, target_session), journal,
-                 options=Options(timing=TIMING))
+                 options=Options(timing=TIMING, adopt=adopt))
 
 
 def destroy_grant(sb: Sandbox, grant: Grant, journal: Journal) -> DestroyResult:
@@ -132,7 +131,7 @@ def grant_yaml(name: str, function: str, execution_role: str, mode: str, *lines:
 
 def make_resources(sb: Sandbox, grant: Grant) -> None:
     s3 = sb.client(B, "s3")
-    for access in grant.s3:
+    for access in {a.bucket: a for a in grant.s3}.values():  # one bucket, many entries
         s3.create_bucket(Bucket=access.bucket,
                          CreateBucketConfiguration={"LocationConstraint": REGION})
         s3.put_bucket_ownership_controls(Bucket=access.bucket, OwnershipControls={
@@ -163,7 +162,7 @@ def make_resources(sb: Sandbox, grant: Grant) -> None:
 
 def drop_resources(sb: Sandbox, grant: Grant) -> None:
     s3 = sb.client(B, "s3")
-    for access in grant.s3:
+    for access in {a.bucket: a for a in grant.s3}.values():
         for obj in s3.list_objects_v2(Bucket=access.bucket).get("Contents", []):
             s3.delete_object(Bucket=access.bucket, Key=obj["Key"])
         s3.delete_bucket(Bucket=access.bucket)
@@ -213,19 +212,21 @@ def test_example_end_to_end(sb: Sandbox, app: typer.Typer, tmp_path: Path,
                             example: Path) -> None:
     grant_file = example_grant(sb, example, tmp_path)
     grant = load_grant(grant_file)
+    if getattr(grant.source, "many", False):
+        pytest.skip("many source accounts roll out through a StackSet, not `deploy`")
     make_resources(sb, grant)
     journal = str(tmp_path / "journal.json")
     try:
-        first = cli(app, sb, "plan", str(grant_file), "--json")
+        first = cli(app, sb, "plan", str(grant_file), "--json", "--journal", journal)
         assert first.exit_code == 0, first.output
         assert json.loads(first.output)["pending"] > 0
 
-        deployed = cli(app, sb, "deploy", str(grant_file), "--journal", journal)
+        deployed = cli(app, sb, "deploy", str(grant_file), "--journal", journal, "--yes")
         assert deployed.exit_code == 0, deployed.output
         assert "Apply complete" in deployed.output
 
         # idempotent: the plan is empty, and a second apply changes nothing
-        again = cli(app, sb, "plan", str(grant_file), "--json", "--check")
+        again = cli(app, sb, "plan", str(grant_file), "--json", "--check", "--journal", journal)
         assert again.exit_code == 0, again.output
         assert json.loads(again.output)["pending"] == 0
         entries = len(json.loads(Path(journal).read_text())["entries"])
@@ -234,12 +235,15 @@ def test_example_end_to_end(sb: Sandbox, app: typer.Typer, tmp_path: Path,
         assert json.loads(second.output)["steps"] == []
         assert len(json.loads(Path(journal).read_text())["entries"]) == entries
 
-        # the probe as the admin: the Lambda execution role does not trust it, so it skips
-        skipped = cli(app, sb, "probe", str(grant_file), "--json")
-        assert skipped.exit_code == 0, skipped.output
-        steps = json.loads(skipped.output)["steps"]
-        assert steps[1]["call"] == "AssumeRole" and steps[1]["status"] == "skipped"
-        assert "needs to run as the execution role" in steps[1]["answer"]
+        # the probe as the admin: the Lambda execution role does not trust it, so the
+        # sandbox's Lambda runner assumes it as lambda.amazonaws.com for the probe
+        as_lambda = cli(app, sb, "probe", str(grant_file), "--write", "--json")
+        assert as_lambda.exit_code == 0, as_lambda.output
+        steps = json.loads(as_lambda.output)["steps"]
+        assert steps[1]["call"] == "AssumeRole" and steps[1]["status"] == "ok"
+        assert steps[1]["principal"] == "lambda.amazonaws.com"
+        assert "Lambda runner" in steps[1]["answer"]
+        assert json.loads(as_lambda.output)["ok"] is True
 
         # once the role trusts the account, the probe exercises the access for real
         let_admin_assume_exec_role(sb, grant)
@@ -254,11 +258,13 @@ def test_example_end_to_end(sb: Sandbox, app: typer.Typer, tmp_path: Path,
             assert {"DescribeTable", "PutItem"} & set(ran)
 
         # drift (the trust edited by hand) shows in the plan, and deploy puts it back
-        drift_text = cli(app, sb, "plan", str(grant_file), "--json").output
+        drift_text = cli(app, sb, "plan", str(grant_file), "--json", "--journal",
+                         journal).output
         drift = json.loads(drift_text)
         assert [c["kind"] for c in drift["accounts"][0]["changes"]
                 if c["action"] == "update"] == ["trust policy"]
-        assert cli(app, sb, "deploy", str(grant_file), "--journal", journal).exit_code == 0
+        assert cli(app, sb, "deploy", str(grant_file), "--journal", journal,
+                   "--auto-approve").exit_code == 0
 
         # a snapshot of both accounts proves the grant offline
         state_file = tmp_path / "state.json"
@@ -270,10 +276,11 @@ def test_example_end_to_end(sb: Sandbox, app: typer.Typer, tmp_path: Path,
 
         # no secret ever reaches the output or the journal
         secrets = [sb.keys[a].secret for a in (A, B)]
-        for text in (deployed.output, probed.output, drift_text, Path(journal).read_text()):
+        for text in (deployed.output, probed.output, as_lambda.output, drift_text,
+                     Path(journal).read_text()):
             assert not any(secret in text for secret in secrets)
 
-        gone = cli(app, sb, "destroy", str(grant_file), "--journal", journal)
+        gone = cli(app, sb, "destroy", str(grant_file), "--journal", journal, "--yes")
         assert gone.exit_code == 0, gone.output
         assert not role_exists(sb, A, grant.source.execution_role)
         if grant.target.role_name:
@@ -402,13 +409,14 @@ def test_concurrent_applies_keep_both_grants(sb: Sandbox, tmp_path: Path) -> Non
         s3.delete_bucket_policy(Bucket="dep-race-bucket")
         ddb.delete_resource_policy(ResourceArn=table_arn)
     try:
-        for round_ in range(3):
+        for _round in range(3):
             barrier = threading.Barrier(2)
             results: dict[str, Any] = {}
 
-            def run(g: Grant, round_: int = round_, barrier: Any = barrier,
+            def run(g: Grant, barrier: Any = barrier,
                     results: dict[str, Any] = results) -> None:
-                journal = journal_at(tmp_path / f"{g.name}.{round_}.json", g.name)
+                # each grant's own journal: it proves the roles it created are its own
+                journal = journal_at(tmp_path / f"{g.name}.pre.json", g.name)
                 # sessions of their own: a boto3 session is not safe to share between
                 # threads while clients are being created
                 accounts = from_sessions(g, sb.session(A), sb.session(B), connection(sb))
@@ -433,7 +441,7 @@ def test_concurrent_applies_keep_both_grants(sb: Sandbox, tmp_path: Path) -> Non
             ddb.delete_resource_policy(ResourceArn=table_arn)
     finally:
         for g in grants:
-            destroy_grant(sb, g, journal_at(tmp_path / f"{g.name}.end.json", g.name))
+            destroy_grant(sb, g, journal_at(tmp_path / f"{g.name}.pre.json", g.name))
         drop_resources(sb, grants[0])
 
 
@@ -444,7 +452,8 @@ def test_account_mismatch_is_refused_before_any_change(sb: Sandbox, app: typer.T
     grant_file = tmp_path / "fault.yaml"
     grant_file.write_text(FAULT.replace("dep-fault", "dep-swap").replace("DepFault", "DepSwap"))
     result = cli(app, sb, "deploy", str(grant_file), "--journal", str(tmp_path / "j.json"),
-                 "--source-profile", f"sandbox-{B}", "--target-profile", f"sandbox-{A}")
+                 "--source-profile", f"sandbox-{B}", "--target-profile", f"sandbox-{A}",
+                 "--yes")
     assert isinstance(result.exception, AccountMismatchError)
     message = str(result.exception)
     assert f"profile 'sandbox-{B}'" in message and A in message and B in message
@@ -460,7 +469,8 @@ def test_missing_bucket_is_a_plan_problem_and_apply_refuses(sb: Sandbox, app: ty
     plan = cli(app, sb, "plan", str(grant_file))
     assert plan.exit_code == 1
     assert "dep-missing-bucket does not exist" in plan.output.replace("\n", " ")
-    deployed = cli(app, sb, "deploy", str(grant_file), "--journal", str(tmp_path / "j.json"))
+    deployed = cli(app, sb, "deploy", str(grant_file), "--journal", str(tmp_path / "j.json"),
+                   "--yes")
     assert deployed.exit_code == 1
     assert not role_exists(sb, A, "DepMissingExec")
 
@@ -484,7 +494,13 @@ def test_existing_role_gets_its_trust_back_and_stays(sb: Sandbox, tmp_path: Path
     try:
         plan = make_plan(artifacts, accounts_for(sb, grant))
         assert any("not created by crossgrant" in w for w in plan.warnings)
-        assert apply_grant(sb, grant, journal).ok
+        # a role of the grant's name that the journal did not create is never taken over
+        # silently: deploy refuses, naming it and --adopt, and changes nothing
+        with pytest.raises(NotOwnedError, match=r"role arn:aws:iam::222222222222:role/"
+                                                r"DepAdoptTarget .*--adopt"):
+            apply_grant(sb, grant, journal)
+        assert not role_exists(sb, A, "DepAdoptExec")
+        assert apply_grant(sb, grant, journal, adopt=True).ok
         assert destroy_grant(sb, grant, journal).ok
         role = iam_b.get_role(RoleName="DepAdoptTarget")["Role"]
         assert role["AssumeRolePolicyDocument"] == old_trust
@@ -527,19 +543,19 @@ def test_function_deployed_with_the_grant(sb: Sandbox, app: typer.Typer,
     zip_path = package(tmp_path, HANDLER)
     try:
         deployed = cli(app, sb, "deploy", str(grant_file), "--journal", journal,
-                       "--function-zip", str(zip_path))
+                       "--function-zip", str(zip_path), "--yes")
         assert deployed.exit_code == 0, deployed.output
         result = sb.control.runner.invoke("dep-whoami", {})
         assert result.value == f"arn:aws:sts::{A}:assumed-role/DepFnExec/dep-whoami"
         same = cli(app, sb, "plan", str(grant_file), "--function-zip", str(zip_path),
-                   "--json", "--check")
+                   "--json", "--check", "--journal", journal)
         assert same.exit_code == 0, same.output
         changed = package(tmp_path, HANDLER + "\n# v2\n")
         update = json.loads(cli(app, sb, "plan", str(grant_file), "--function-zip",
-                                str(changed), "--json").output)
+                                str(changed), "--json", "--journal", journal).output)
         assert [(c["kind"], c["action"]) for c in update["accounts"][0]["changes"]
                 if c["action"] != "no-change"] == [("function", "update")]
-        gone = cli(app, sb, "destroy", str(grant_file), "--journal", journal)
+        gone = cli(app, sb, "destroy", str(grant_file), "--journal", journal, "--yes")
         assert gone.exit_code == 0, gone.output
         assert "dep-whoami" not in {s.name for s in sb.control.runner.registry.all()}
     finally:

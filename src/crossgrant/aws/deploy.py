@@ -6,19 +6,22 @@ policies), because AWS refuses a policy that names a principal that does not exi
 IAM is eventually consistent, so a refusal that only time heals ("Invalid principal" right
 after a role was created, a role Lambda cannot assume yet) is retried with backoff, and in
 assume-role mode apply ends by assuming the target role as the execution role, where the
-caller may, until it works or a clear timeout.
+caller may, until it works or a clear timeout (`aws.propagation`).
 
 Each step is journaled before and after its call, with what was there before crossgrant
-first touched it; an apply that fails stops at once and reports what it did, and running
-it again resumes from the live state, as every step is a no-op once done. Destroy undoes
-exactly what the journal (and the `crossgrant:grant` tag on roles) says crossgrant did.
+first touched it and the identity of what it created; an apply that fails stops at once
+and reports what it did, and running it again resumes from the live state, as every step
+is a no-op once done. What exists under crossgrant's names without the journal's proof
+is refused, or adopted when the caller says so (`aws.ownership`). Destroy deletes only
+what the journal proves crossgrant created in this place and gives back what it adopted.
+A plan that was shown or saved is applied only while the accounts still hold what it read.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -31,11 +34,18 @@ from crossgrant.aws.clients import (
     AwsError,
     answer,
     error_code,
-    is_access_denied,
     retry,
 )
 from crossgrant.aws.functions import FunctionBundle, FunctionTarget, is_role_not_ready
 from crossgrant.aws.journal import Journal, function_key, inline_key, policy_key, role_key
+from crossgrant.aws.ownership import (
+    NotOwnedError,
+    Owner,
+    adopt_hint,
+    role_owner,
+    same_role,
+    statements_of,
+)
 from crossgrant.aws.plan import (
     Action,
     Change,
@@ -52,19 +62,21 @@ from crossgrant.aws.plan import (
 from crossgrant.aws.policies import (
     LivePolicy,
     Timing,
+    by_sid,
     is_invalid_principal,
     merge_into,
     restore,
     store_for,
 )
+from crossgrant.aws.propagation import (
+    execution_session,
+    trust_allows,
+    wait_for_iam,
+)
 from crossgrant.errors import CrossgrantError
-from crossgrant.iam import PolicySet, PolicyType, Request, evaluate, parse_policy, parse_principal
-from crossgrant.iam.arn import assumed_role_arn
 from crossgrant.render.artifacts import Artifacts, PolicyStatements, RoleArtifact
 from crossgrant.serial import to_json
 from crossgrant.spec.model import Mode
-
-SESSION_NAME = "crossgrant-deploy"
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +85,11 @@ class Options:
     function: FunctionBundle | None = None
     functions: FunctionTarget | None = None
     wait_for_iam: bool = True
+    adopt: bool = False  # take over what exists under crossgrant's names without proof
+
+
+class StalePlanError(CrossgrantError):
+    """The accounts no longer hold what the plan being applied was computed from."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,8 +143,9 @@ def _json(doc: Any) -> str:
 # --- apply -----------------------------------------------------------------------------
 
 def _role_steps(art: RoleArtifact, changes: list[Change], accounts: Accounts,
-                journal: Journal, timing: Timing) -> list[_Step]:
+                journal: Journal, options: Options) -> list[_Step]:
     grant = accounts.grant
+    timing = options.timing
     iam = accounts.session(art.account).client("iam")
     by_kind = {(c.kind, c.name): c for c in changes if c.subject == art.arn}
     steps: list[_Step] = []
@@ -140,22 +158,33 @@ def _role_steps(art: RoleArtifact, changes: list[Change], accounts: Accounts,
     if role is not None and role.action is Action.CREATE:
         def create() -> str:
             tags = [{"Key": k, "Value": v} for k, v in role_tags(art, grant.name).items()]
-            propagating(lambda: iam.create_role(
+            made = propagating(lambda: iam.create_role(
                 RoleName=art.name, AssumeRolePolicyDocument=_json(art.trust_policy),
                 MaxSessionDuration=art.max_session_duration, Tags=tags,
                 Description=f"crossgrant {grant.name}: {art.purpose}"[:1000]))
-            journal.remember(role_key(art.arn), {"kind": "role", "account": art.account,
-                                                  "arn": art.arn, "created": True})
+            journal.remember(role_key(art.arn), {
+                "kind": "role", "account": art.account, "arn": art.arn, "created": True,
+                "role_id": made["Role"].get("RoleId")}, replace=True)
             return "created"
         steps.append(_Step(art.account, "create role", art.arn, create))
 
     def remember_live_role() -> None:
-        """The role as it is before we change it, for destroy to put back."""
+        """The role as it is before we change it (for destroy to put back), and whose it
+        is: what destroy may delete is decided here, by the RoleId."""
         live = read_role(accounts.session(art.account), art)
+        if not live.exists:
+            return
+        owner = role_owner(art, True, live.role_id, live.tags, journal, grant.name)
+        if owner is Owner.FOREIGN and not options.adopt:
+            raise NotOwnedError(adopt_hint([f"role {art.arn}"]))
+        record = journal.original(role_key(art.arn))
         journal.remember(role_key(art.arn), {
-            "kind": "role", "account": art.account, "arn": art.arn,
-            "created": live.owned_by(grant.name), "trust_policy": live.trust,
-            "max_session_duration": live.max_session_duration})
+            "kind": "role", "account": art.account, "arn": art.arn, "role_id": live.role_id,
+            "created": owner is Owner.CREATED, "shared": owner is Owner.SHARED,
+            "adopted": owner in (Owner.FOREIGN, Owner.ADOPTED), "trust_policy": live.trust,
+            "max_session_duration": live.max_session_duration},
+            replace=record is not None and not same_role(record, live.role_id, live.tags,
+                                                         grant.name))
 
     trust = by_kind.get((ChangeKind.TRUST, ""))
     if trust is not None and trust.action is Action.UPDATE:
@@ -177,6 +206,7 @@ def _role_steps(art: RoleArtifact, changes: list[Change], accounts: Accounts,
             continue
 
         def put_inline(name: str = name, doc: Any = doc, before: Any = change.before) -> str:
+            remember_live_role()
             journal.remember(inline_key(art.arn, name), {
                 "kind": "inline-policy", "account": art.account, "role": art.arn,
                 "name": name, "created": before is None, "document": before})
@@ -188,18 +218,41 @@ def _role_steps(art: RoleArtifact, changes: list[Change], accounts: Accounts,
 
 
 def _policy_step(ps: PolicyStatements, accounts: Accounts, journal: Journal,
-                 timing: Timing, owns: Callable[[object], bool]) -> _Step:
+                 artifacts: Artifacts, options: Options) -> _Step:
+    """Merge the grant's statements into one resource policy, recording first which Sids
+    crossgrant adds (created) and which it takes over (adopted, with what they were)."""
     session = accounts.session(ps.account)
     store = store_for(session, ps.kind, ps.resource, accounts.grant.target.region)
     key = policy_key(ps.kind.value, ps.resource)
-
-    def before_write(current: LivePolicy) -> None:
-        journal.remember(key, {"kind": ps.kind.value, "account": ps.account,
-                               "resource": ps.resource, "address": current.address,
-                               "existed": current.text is not None, "text": current.text})
+    wanted_sids = {str(st["Sid"]) for st in ps.statements}
 
     def run() -> str:
-        result = merge_into(store, ps.statements, owns, timing, before_write)
+        first = store.read()
+        if first.problem is not None:
+            raise AwsError(f"{first.label}: {first.problem}")
+        mine = statements_of(journal, ps.kind.value, ps.resource, first.document,
+                             artifacts.owns)
+        originals = dict(mine.originals or {})
+        give_back = tuple(originals[sid] for sid in sorted(mine.adopted - wanted_sids)
+                          if sid in originals)
+
+        def before_write(current: LivePolicy) -> None:
+            present = by_sid(current.document, artifacts.owns)
+            taken = {sid: st for sid, st in present.items()
+                     if sid in wanted_sids and sid not in mine.mine}
+            if taken and not options.adopt:
+                raise NotOwnedError(adopt_hint([f"statement {sid} in the {current.label}"
+                                                for sid in sorted(taken)]))
+            journal.remember(key, {"kind": ps.kind.value, "account": ps.account,
+                                   "resource": ps.resource, "address": current.address,
+                                   "existed": current.text is not None, "text": current.text})
+            adopted = {sid: st for sid, st in originals.items() if sid in wanted_sids}
+            adopted.update(taken)
+            journal.update(key, created_sids=sorted((mine.created | wanted_sids) - set(adopted)),
+                           adopted=adopted)
+
+        result = merge_into(store, ps.statements + give_back, mine.owns(*wanted_sids),
+                            options.timing, before_write)
         return f"{len(ps.statements)} statement(s) merged in {result.writes} write(s)"
     return _Step(ps.account, "merge statements", ps.label, run)
 
@@ -214,6 +267,9 @@ def _function_step(artifacts: Artifacts, change: Change, options: Options,
 
     def run() -> str:
         live = target.read(name)
+        if live is not None and journal.original(function_key(name)) is None and \
+                not options.adopt:
+            raise NotOwnedError(adopt_hint([f"function {name}"]))
         journal.remember(function_key(name), {
             "kind": "function", "account": grant.source.account, "name": name,
             "created": live is None, "previous": to_json(live)})
@@ -231,14 +287,13 @@ def _steps(plan: Plan, accounts: Accounts, journal: Journal, options: Options) -
     for _, account in plan.order:
         for art in artifacts.roles_in(account):
             steps.extend(_role_steps(art, [c for c in pending if c.subject == art.arn],
-                                     accounts, journal, options.timing))
+                                     accounts, journal, options))
         for change in pending:
             if change.kind is ChangeKind.FUNCTION and change.account == account:
                 steps.append(_function_step(artifacts, change, options, journal))
         for ps in artifacts.policies_in(account):
             if any(c.subject == ps.resource and c.account == account for c in pending):
-                steps.append(_policy_step(ps, accounts, journal, options.timing,
-                                          artifacts.owns))
+                steps.append(_policy_step(ps, accounts, journal, artifacts, options))
     return steps
 
 
@@ -271,15 +326,31 @@ def _run(steps: list[_Step], journal: Journal, operation: str,
     return results, error
 
 
+def stale(expected: Mapping[str, str], now: Mapping[str, str]) -> list[str]:
+    """The accounts whose documents differ from what a plan read."""
+    return sorted(a for a in set(expected) | set(now) if expected.get(a) != now.get(a))
+
+
 def apply(artifacts: Artifacts, accounts: Accounts, journal: Journal, *,
           options: Options | None = None,
-          on_step: Callable[[StepResult], None] | None = None) -> ApplyResult:
-    """Make both accounts hold what `artifacts` describe; see the module docstring."""
+          on_step: Callable[[StepResult], None] | None = None,
+          expected: Mapping[str, str] | None = None) -> ApplyResult:
+    """Make both accounts hold what `artifacts` describe; see the module docstring.
+
+    `expected`: the fingerprints of a plan shown or saved before; the apply refuses
+    (StalePlanError, nothing changed) when an account no longer holds what it read."""
     options = options or Options()
     accounts.check()
     with journal.locked():
         plan = make_plan(artifacts, accounts, function=options.function,
-                         functions=options.functions, journal=journal)
+                         functions=options.functions, journal=journal, adopt=options.adopt)
+        if expected is not None:
+            changed = stale(expected, plan.fingerprints)
+            if changed:
+                raise StalePlanError(f"account {' and '.join(changed)} changed since the plan "
+                                     f"was made; nothing was changed: plan again")
+        if plan.foreign:
+            raise NotOwnedError(adopt_hint(list(plan.foreign)))
         if plan.problems:
             return ApplyResult(plan, (), False, "the plan has problems; nothing was changed")
         steps = _steps(plan, accounts, journal, options)
@@ -319,81 +390,6 @@ def _forget(journal: Journal, scope: Scope) -> None:
             journal.forget(inline_key(art.arn, name))
 
 
-# --- IAM propagation -----------------------------------------------------------------------
-
-_ALLOW_ALL = {"Version": "2012-10-17",
-              "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
-
-
-def trust_allows(trust: dict[str, Any] | None, caller_arn: str, role_arn: str) -> bool:
-    """Would this trust policy let `caller_arn` assume `role_arn` (its own identity
-    policies assumed to allow)? Decided offline by crossgrant's engine."""
-    if trust is None:
-        return False
-    try:
-        policy = parse_policy(trust, name=f"trust policy of {role_arn}",
-                              policy_type=PolicyType.RESOURCE)
-        identity = parse_policy(_ALLOW_ALL, name="the caller's identity policies")
-        principal = parse_principal(caller_arn)
-    except CrossgrantError:
-        return False
-    request = Request.build(principal, "sts:AssumeRole", role_arn,
-                            resource_account=role_arn.split(":")[4])
-    return evaluate(request, PolicySet(identity=(identity,), resource=policy)).allowed
-
-
-def execution_session(artifacts: Artifacts, accounts: Accounts, timing: Timing,
-                      session_name: str) -> tuple[AccountSession | None, str]:
-    """A session of the execution role, if the source credentials are it or may assume
-    it; otherwise None and why not."""
-    grant = artifacts.grant
-    exec_arn = grant.execution_role_arn
-    caller = accounts.source.identity()
-    prefix = assumed_role_arn(grant.source.account, grant.source.execution_role, "")
-    if caller.arn.startswith(prefix):
-        return accounts.source, f"running as {caller.arn}"
-    art = next(r for r in artifacts.roles if r.arn == exec_arn)
-    live = read_role(accounts.source, art)
-    if not trust_allows(live.trust, caller.arn, exec_arn):
-        return None, f"{caller.arn} may not assume {exec_arn}: its trust policy does not " \
-                     f"allow it"
-    session = retry(lambda: accounts.source.assume(exec_arn, session_name=session_name),
-                    retry_on=is_access_denied, timeout=timing.timeout, sleep=timing.sleep,
-                    clock=timing.clock)
-    return session, f"assumed {exec_arn}"
-
-
-def wait_for_iam(artifacts: Artifacts, accounts: Accounts, timing: Timing) -> str:
-    """Retry sts:AssumeRole of the target role as the execution role until IAM lets it.
-
-    Only the execution role may assume the target role; if the caller may not become the
-    execution role, the wait is skipped and says so."""
-    grant = artifacts.grant
-    target_arn = grant.target_role_arn
-    assert target_arn is not None
-    started = timing.clock()
-    try:
-        exec_session, how = execution_session(artifacts, accounts, timing, SESSION_NAME)
-    except ClientError as exc:
-        raise AwsError(f"IAM did not let the source credentials assume "
-                       f"{grant.execution_role_arn} within {timing.timeout:.0f} s: "
-                       f"{answer(exc)}", code=error_code(exc)) from None
-    if exec_session is None:
-        return f"skipped: {how}; `crossgrant probe` as the execution role checks it"
-    try:
-        retry(lambda: exec_session.assume(target_arn, session_name=SESSION_NAME,
-                                          external_id=grant.target.external_id,
-                                          source_identity=grant.source.function),
-              retry_on=is_access_denied, timeout=timing.timeout, sleep=timing.sleep,
-              clock=timing.clock)
-    except ClientError as exc:
-        raise AwsError(f"IAM did not let {grant.execution_role_arn} assume {target_arn} "
-                       f"within {timing.timeout:.0f} s: {answer(exc)}",
-                       code=error_code(exc)) from None
-    return f"{grant.execution_role_arn} assumed {target_arn} after " \
-           f"{timing.clock() - started:.1f} s ({how})"
-
-
 # --- destroy ---------------------------------------------------------------------------
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -413,14 +409,22 @@ def plan_destroy(artifacts: Artifacts, accounts: Accounts,
 
 def destroy(artifacts: Artifacts, accounts: Accounts, journal: Journal, *,
             options: Options | None = None, dry_run: bool = False,
-            on_step: Callable[[StepResult], None] | None = None) -> DestroyResult:
-    """Remove what crossgrant created and give each shared policy back its foreign
-    statements, in reverse deploy order (the target's policies name the source's role)."""
+            on_step: Callable[[StepResult], None] | None = None,
+            expected: Sequence[Change] | None = None) -> DestroyResult:
+    """Remove what the journal proves crossgrant created, give back what it adopted, and
+    give each shared policy back its foreign statements, in reverse deploy order (the
+    target's policies name the source's role).
+
+    `expected`: the changes shown to (and confirmed by) the user; destroy refuses
+    (StalePlanError, nothing changed) when it would now do something else."""
     options = options or Options()
     accounts.check()
     with journal.locked():
         scope = everything(artifacts, journal)
         changes, notes = undo_changes(artifacts, accounts, journal, scope)
+        if expected is not None and to_json(list(expected)) != to_json(changes):
+            raise StalePlanError("the accounts changed since the destroy plan was shown; "
+                                 "nothing was changed: run destroy again")
         if dry_run:
             return DestroyResult(ok=True, notes=tuple(notes), changes=tuple(changes), steps=())
         steps = _undo_steps(artifacts, accounts, journal, scope, changes, options)
@@ -447,7 +451,7 @@ def _undo_steps(artifacts: Artifacts, accounts: Accounts, journal: Journal, scop
         for ps in scope.policies:
             if ps.account == account and any(
                     c.subject == ps.resource and c.account == account and
-                    c.action is Action.DELETE for c in changes):
+                    c.action in (Action.DELETE, Action.UPDATE) for c in changes):
                 steps.append(_restore_step(ps, session, journal, artifacts, options.timing))
         if account == grant.source.account and scope.function and any(
                 c.kind is ChangeKind.FUNCTION and c.action is Action.DELETE for c in changes):
@@ -464,7 +468,7 @@ def _undo_steps(artifacts: Artifacts, accounts: Accounts, journal: Journal, scop
                 steps.extend(_role_undo_step(iam, art, change, journal)
                              for change in changes if change.subject == art.arn and (
                                  change.action is Action.DELETE or
-                                 change.kind is ChangeKind.TRUST))
+                                 change.kind in (ChangeKind.TRUST, ChangeKind.INLINE)))
     return steps
 
 
@@ -474,8 +478,13 @@ def _restore_step(ps: PolicyStatements, session: AccountSession, journal: Journa
     record = journal.original(policy_key(ps.kind.value, ps.resource))
 
     def run() -> str:
-        result = restore(store, artifacts.owns, record.get("text") if record else None,
-                         record is not None, timing)
+        first = store.read()
+        if first.problem is not None:
+            raise AwsError(f"{first.label}: {first.problem}")
+        mine = statements_of(journal, ps.kind.value, ps.resource, first.document,
+                             artifacts.owns)
+        result = restore(store, mine.owns(), record.get("text") if record else None,
+                         record is not None, timing, mine.originals)
         final = result.final.text
         if final is None:
             return "policy deleted: nothing foreign was left"
@@ -492,6 +501,13 @@ def _delete_function(target: FunctionTarget, name: str) -> str:
 
 
 def _role_undo_step(iam: Any, art: RoleArtifact, change: Change, journal: Journal) -> _Step:
+    if change.kind is ChangeKind.INLINE and change.action is Action.UPDATE:
+        def give_back() -> str:
+            iam.put_role_policy(RoleName=art.name, PolicyName=change.name,
+                                PolicyDocument=_json(change.after))
+            return "given back as it was"
+        return _Step(art.account, "restore inline policy", f"{art.arn} {change.name}",
+                     give_back)
     if change.kind is ChangeKind.INLINE:
         def delete_inline() -> str:
             _ignore_missing(lambda: iam.delete_role_policy(RoleName=art.name,
@@ -508,7 +524,9 @@ def _role_undo_step(iam: Any, art: RoleArtifact, change: Change, journal: Journa
                 iam.update_role(RoleName=art.name, MaxSessionDuration=old)
             return "trust policy restored"
         return _Step(art.account, "restore trust policy", art.arn, restore_trust)
-    return _Step(art.account, "delete role", art.arn, partial(_delete_role, iam, art))
+    record = journal.original(role_key(art.arn)) or {}
+    return _Step(art.account, "delete role", art.arn,
+                 partial(_delete_role, iam, art, record.get("role_id")))
 
 
 def _ignore_missing(call: Callable[[], Any]) -> None:
@@ -519,10 +537,20 @@ def _ignore_missing(call: Callable[[], Any]) -> None:
             raise
 
 
-def _delete_role(iam: Any, art: RoleArtifact) -> str:
+def _delete_role(iam: Any, art: RoleArtifact, role_id: str | None) -> str:
     """Delete a role crossgrant created, unless other policies are left on it (another
     grant sharing the execution role, or someone's own): then it stays, and the step says
-    which. The last grant to leave deletes it."""
+    which. The last grant to leave deletes it. The role is first checked to be the very
+    one the journal recorded (its RoleId): one made since under the same name stays."""
+    try:
+        live_id = iam.get_role(RoleName=art.name)["Role"].get("RoleId")
+    except ClientError as exc:
+        if error_code(exc) == "NoSuchEntity":
+            return "already gone"
+        raise
+    if role_id and live_id != role_id:
+        return f"kept: it is not the role this journal created (RoleId {live_id}, " \
+               f"recorded {role_id})"
     others = [n for page in iam.get_paginator("list_role_policies").paginate(RoleName=art.name)
               for n in page["PolicyNames"] if n not in dict(art.inline_policies)]
     attached = [p["PolicyArn"] for page in
@@ -539,5 +567,6 @@ def _delete_role(iam: Any, art: RoleArtifact) -> str:
     return "deleted"
 
 
-__all__ = ["ApplyResult", "DestroyResult", "Options", "StepResult", "apply", "destroy",
-           "execution_session", "plan_destroy", "trust_allows", "wait_for_iam"]
+__all__ = ["ApplyResult", "DestroyResult", "Options", "StalePlanError", "StepResult", "apply",
+           "destroy", "execution_session", "plan_destroy", "stale", "trust_allows",
+           "wait_for_iam"]

@@ -12,25 +12,21 @@ import base64
 import hashlib
 import json
 import shutil
-import ssl
 import tempfile
-import urllib.error
-import urllib.request
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import quote
 
 from botocore.exceptions import ClientError
 
 from crossgrant.aws.clients import AccountSession, AwsError, answer, error_code, error_message
 from crossgrant.errors import CrossgrantError
+from crossgrant.sandbox import protocol
 from crossgrant.serial import OMIT, to_json
 
 MANIFEST = "crossgrant-package.json"  # optional: {"handler": "...", "runtime": "..."}
 SHA_FILE = ".crossgrant-code-sha256"
-CONTROL_HEADER = "X-Crossgrant-Control"
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +152,17 @@ class LambdaFunctions:
                 raise
 
 
+def control(url: str, token: str, ca_bundle: str | None, method: str, path: str,
+            body: Any = None) -> tuple[int, Any]:
+    """One call of the sandbox's control API (`body` sent as JSON): status and answer."""
+    data = None if body is None else json.dumps(body).encode()
+    try:
+        return protocol.call(url, token, method, path, data, ca_bundle=ca_bundle)
+    except OSError as exc:
+        raise CrossgrantError(f"cannot reach the sandbox's control API at {url}: "
+                              f"{exc}") from None
+
+
 class SandboxFunctions:
     """The sandbox's runner, through its control API (POST/GET/DELETE functions)."""
 
@@ -172,26 +179,7 @@ class SandboxFunctions:
         return f"SandboxFunctions({self.control_url})"
 
     def _call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-        data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(f"{self.control_url}/_crossgrant/{quote(path)}",
-                                     data=data, method=method,
-                                     headers={CONTROL_HEADER: self._token,
-                                              "Content-Type": "application/json"})
-        context = ssl.create_default_context(cafile=self.ca_bundle) \
-            if self.control_url.startswith("https") else None
-        try:
-            with urllib.request.urlopen(req, timeout=60, context=context) as resp:
-                status, raw = int(resp.status), resp.read()
-        except urllib.error.HTTPError as exc:
-            status, raw = exc.code, exc.read()
-        except OSError as exc:
-            raise CrossgrantError(f"cannot reach the sandbox's control API at "
-                                  f"{self.control_url}: {exc}") from None
-        try:
-            parsed = json.loads(raw) if raw else None
-        except ValueError:
-            parsed = {"message": raw.decode("utf-8", "replace")}
-        return status, parsed
+        return control(self.control_url, self._token, self.ca_bundle, method, path, body)
 
     def read(self, name: str) -> LiveFunction | None:
         status, got = self._call("GET", f"functions/{name}")
@@ -260,4 +248,4 @@ def is_role_not_ready(exc: BaseException) -> bool:
 
 
 __all__ = ["FunctionBundle", "FunctionTarget", "LambdaFunctions", "LiveFunction",
-           "SandboxFunctions", "is_role_not_ready", "wanted"]
+           "SandboxFunctions", "control", "is_role_not_ready", "wanted"]

@@ -1,30 +1,40 @@
-"""The local journal of one grant's deploys: what crossgrant changed, and what was there
-before it first touched it.
+"""The local journal of one grant's deploys to one place: what crossgrant created there,
+what it changed, and what was there before it first touched it.
 
-`destroy` must put back exactly what it found, and AWS keeps no history of a bucket policy
-or a role's trust policy, so the first time crossgrant writes a document it records the
-document as it was (a resource policy's exact text). Later applies never overwrite that
-record. Every step is logged before and after its AWS call, so an apply that stopped
-half-way shows what it did, and the next apply resumes from the live state.
+`destroy` must put back exactly what it found and delete only what crossgrant made, and
+AWS keeps no history of a bucket policy or a role's trust policy, so the first time
+crossgrant writes a document it records the document as it was (a resource policy's exact
+text), and what it creates it records with the created object's identity (a role's
+RoleId, the Sids it added). Later applies never overwrite the record of what was there
+before. A journal is keyed by grant, accounts and place (`aws.place`): the journal of one
+sandbox proves nothing about another sandbox with the same account ids. Every step is
+logged before and after its AWS call, so an apply that stopped half-way shows what it did,
+and the next apply resumes from the live state.
 
-The file is JSON, rewritten atomically after every step; one apply or destroy of a grant
-at a time holds its lock file.
+The file is JSON, rewritten atomically after every step; one apply or destroy of a
+journal at a time holds its lock file (`aws.lock`).
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import threading
-from collections.abc import Callable, Iterator
+import uuid
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from crossgrant.aws.lock import LOCK_SUFFIX, hold
+from crossgrant.aws.place import Place
 from crossgrant.errors import CrossgrantError
+from crossgrant.serial import to_json
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)  # 1: keyed by grant only, no created objects' identities
+JOURNAL_DIR = ".crossgrant"
 
 
 # The key of each record: one per thing crossgrant changes (each is its wording's format).
@@ -34,8 +44,17 @@ policy_key: Callable[[str, str], str] = "policy:{}:{}".format  # resource kind, 
 function_key: Callable[[str], str] = "function:{}".format  # function name
 
 
-def default_journal_path(grant_name: str, base: Path | None = None) -> Path:
-    return (base or Path.cwd()) / ".crossgrant" / f"{grant_name}.journal.json"
+def default_journal_path(grant_name: str, base: Path | None = None, *,
+                         accounts: dict[str, str] | None = None,
+                         place: Place | None = None) -> Path:
+    """`.crossgrant/GRANT.SOURCE-TARGET.PLACE.journal.json` in `base` (the current
+    directory); without accounts and place, the path crossgrant used before journals were
+    keyed by place (`.crossgrant/GRANT.journal.json`)."""
+    directory = (base or Path.cwd()) / JOURNAL_DIR
+    if accounts is None or place is None:
+        return directory / f"{grant_name}.journal.json"
+    return directory / (f"{grant_name}.{accounts.get('source')}-{accounts.get('target')}."
+                        f"{place.slug}.journal.json")
 
 
 def _now() -> str:
@@ -50,24 +69,26 @@ class Journal:
 
     @classmethod
     def open(cls, path: Path, grant: str, accounts: dict[str, str],
-             grant_file: str = "") -> Journal:
-        """The journal at `path`, or a new one; one of another grant is refused."""
+             grant_file: str = "", place: Place | None = None) -> Journal:
+        """The journal at `path`, or a new one; one of another grant, other accounts or
+        another place is refused."""
         try:
             text = path.read_text(encoding="utf-8")
         except FileNotFoundError:
-            data: dict[str, Any] = {"version": FORMAT_VERSION, "grant": grant,
-                                    "grant_file": grant_file, "accounts": accounts,
+            data: dict[str, Any] = {"version": FORMAT_VERSION, "id": uuid.uuid4().hex,
+                                    "grant": grant, "grant_file": grant_file,
+                                    "accounts": accounts, "place": to_json(place),
                                     "status": "new", "updated": _now(), "resources": {},
                                     "entries": []}
             return cls(path, data)
-        except OSError as exc:
+        except (OSError, UnicodeDecodeError) as exc:
             raise CrossgrantError(f"{path}: cannot read the journal: "
-                                  f"{exc.strerror or exc}") from None
+                                  f"{getattr(exc, 'strerror', None) or exc}") from None
         try:
             data = json.loads(text)
         except ValueError as exc:
             raise CrossgrantError(f"{path}: the journal is not JSON: {exc}") from None
-        if not isinstance(data, dict) or data.get("version") != FORMAT_VERSION:
+        if not isinstance(data, dict) or data.get("version") not in READABLE_VERSIONS:
             raise CrossgrantError(f"{path}: not a crossgrant journal (version "
                                   f"{FORMAT_VERSION})")
         if data.get("grant") != grant:
@@ -76,6 +97,16 @@ class Journal:
         if data.get("accounts") != accounts:
             raise CrossgrantError(f"{path}: this journal records accounts "
                                   f"{data.get('accounts')}, the grant names {accounts}")
+        recorded = data.get("place")
+        if place is not None and recorded is not None and recorded != to_json(place):
+            where = recorded.get("kind", "?") if isinstance(recorded, dict) else "?"
+            raise CrossgrantError(
+                f"{path}: this journal records deploys to another place ({where} "
+                f"{recorded.get('id') if isinstance(recorded, dict) else recorded}), these "
+                f"credentials reach {place.label}; pass another --journal")
+        if place is not None and recorded is None:
+            data["place"] = to_json(place)  # a legacy journal, now claimed for this place
+        data.setdefault("id", uuid.uuid4().hex)
         data.setdefault("resources", {})
         data.setdefault("entries", [])
         return cls(path, data)
@@ -88,18 +119,24 @@ class Journal:
     def status(self) -> str:
         return str(self.data.get("status", "new"))
 
-    # -- what was there before ---------------------------------------------------------
+    @property
+    def legacy(self) -> bool:
+        """Written by a crossgrant that recorded no created object's identity (version 1)."""
+        return self.data.get("version") == 1
+
+    # -- what was there before, and what crossgrant created ------------------------------
 
     def original(self, key: str) -> dict[str, Any] | None:
         with self._lock:
             found = self.data["resources"].get(key)
             return dict(found) if isinstance(found, dict) else None
 
-    def remember(self, key: str, record: dict[str, Any]) -> None:
+    def remember(self, key: str, record: dict[str, Any], *, replace: bool = False) -> None:
         """Record what `key` was before crossgrant's first change; a later call for the
-        same key keeps the first record."""
+        same key keeps the first record, unless `replace` (the recorded object is gone and
+        another one took its name)."""
         with self._lock:
-            if key in self.data["resources"]:
+            if key in self.data["resources"] and not replace:
                 return
             self.data["resources"][key] = {**record, "recorded": _now()}
         self.save()
@@ -148,6 +185,7 @@ class Journal:
     def save(self) -> None:
         with self._lock:
             self.data["updated"] = _now()
+            self.data["version"] = FORMAT_VERSION
             text = json.dumps(self.data, indent=2, sort_keys=False, ensure_ascii=False) + "\n"
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(self.path.name + f".{os.getpid()}.{threading.get_ident()}"
@@ -155,27 +193,11 @@ class Journal:
         tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, self.path)
 
-    @contextlib.contextmanager
-    def locked(self) -> Iterator[None]:
-        """Hold the grant's lock file: two applies of one grant must not interleave their
-        journal records (applies of different grants may run at once)."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        lock_path = self.path.with_name(self.path.name + ".lock")
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            try:
-                import fcntl  # noqa: PLC0415 - POSIX only
-
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except ImportError:  # pragma: no cover - no advisory locks on this platform
-                pass
-            except OSError:
-                raise CrossgrantError(f"{lock_path}: another crossgrant apply or destroy of "
-                                      f"this grant is running") from None
-            yield
-        finally:
-            os.close(fd)
+    def locked(self) -> AbstractContextManager[None]:
+        """Hold the journal's lock file: two applies of one grant to one place must not
+        interleave their records (applies of different grants may run at once)."""
+        return hold(self.path.with_name(self.path.name + LOCK_SUFFIX))
 
 
-__all__ = ["FORMAT_VERSION", "Journal", "default_journal_path", "function_key", "inline_key",
-           "policy_key", "role_key"]
+__all__ = ["FORMAT_VERSION", "JOURNAL_DIR", "Journal", "default_journal_path",
+           "function_key", "inline_key", "policy_key", "role_key"]

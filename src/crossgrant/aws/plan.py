@@ -10,77 +10,43 @@ role, trust policy, inline policy, resource-policy statement and function.
 
 Problems are what would make `apply` fail or do harm: a bucket, table or key the grant
 names that does not exist (crossgrant does not create them), a policy it cannot read (it
-would not know what to keep), a foreign statement already using one of its Sids.
+would not know what to keep), a foreign statement already using one of its Sids, and a
+role, inline policy, statement or function of crossgrant's name that its journal did not
+create here (`aws.ownership`: taken over only with `adopt`).
+
+A plan keeps a fingerprint of every document it read in each account, so a plan that was
+shown (and confirmed) or saved is applied only while the accounts still hold what it was
+computed from.
 """
 
 from __future__ import annotations
 
-import enum
-import json
-from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from crossgrant.aws.clients import Accounts, AccountSession, answer, error_code
+from crossgrant.aws.changes import STATEMENT_KIND, Action, Change, ChangeKind, Reads
+from crossgrant.aws.clients import Accounts, answer, error_code
 from crossgrant.aws.functions import FunctionBundle, FunctionTarget, wanted
-from crossgrant.aws.journal import Journal, function_key, policy_key, role_key
+from crossgrant.aws.journal import Journal
+from crossgrant.aws.ownership import (
+    GRANT_TAG,
+    Owner,
+    function_owner,
+    inline_owner,
+    role_owner,
+    statements_of,
+)
 from crossgrant.aws.policies import LivePolicy, by_sid, canonical, store_for
+from crossgrant.aws.roles import LiveRole, read_role, role_tags
+from crossgrant.aws.undo import Scope, everything, orphans, undo_changes
 from crossgrant.errors import CrossgrantError
-from crossgrant.iam.facts import DEFAULT_MAX_SESSION_SECONDS
-from crossgrant.render.artifacts import Artifacts, PolicyStatements, ResourceKind, RoleArtifact
-from crossgrant.serial import to_json
+from crossgrant.render.artifacts import Artifacts, ResourceKind, RoleArtifact
+from crossgrant.serial import OMIT, to_json
 from crossgrant.world.merge import merge
 
-GRANT_TAG = "crossgrant:grant"  # on every role crossgrant creates: whose it is
-
-
-class Action(enum.StrEnum):
-    CREATE = "create"
-    UPDATE = "update"
-    DELETE = "delete"
-    NOOP = "no-change"
-
-
-class ChangeKind(enum.StrEnum):
-    ROLE = "role"
-    TRUST = "trust policy"
-    INLINE = "inline policy"
-    BUCKET = "bucket policy statement"
-    TABLE = "table policy statement"
-    STREAM = "stream policy statement"
-    KEY = "key policy statement"
-    FUNCTION = "function"
-
-
-STATEMENT_KIND = {ResourceKind.BUCKET: ChangeKind.BUCKET, ResourceKind.TABLE: ChangeKind.TABLE,
-                  ResourceKind.STREAM: ChangeKind.STREAM, ResourceKind.KEY: ChangeKind.KEY}
-
-
-@dataclass(frozen=True, slots=True)
-class Change:
-    account: str
-    kind: ChangeKind
-    subject: str  # role ARN, bucket name, table ARN, stream ARN pattern, key ARN, function
-    name: str  # the inline policy's name or the statement's Sid; "" otherwise
-    action: Action
-    before: Any = None
-    after: Any = None
-    note: str = ""
-
-    @property
-    def label(self) -> str:
-        if self.kind is ChangeKind.ROLE:
-            return f"role {self.subject}"
-        if self.kind is ChangeKind.TRUST:
-            return f"trust policy of {self.subject}"
-        if self.kind is ChangeKind.INLINE:
-            return f"inline policy {self.name!r} of {self.subject}"
-        if self.kind is ChangeKind.FUNCTION:
-            return f"function {self.subject}"
-        return f"statement {self.name} in the {self.kind.value.split()[0]} policy of " \
-               f"{self.subject}"
+ADOPT_NOTE = "adopted: destroy gives it back as it was and never deletes it"
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +56,10 @@ class Plan:
     problems: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
     order: tuple[tuple[str, str], ...] = field(default=())  # (side, account), deploy order
+    # What exists under crossgrant's names without the journal's proof (not adopted).
+    foreign: tuple[str, ...] = field(default=(), metadata=OMIT)
+    # sha256 of the documents read, per account: what a saved plan is checked against.
+    fingerprints: dict[str, str] = field(default_factory=dict, metadata=OMIT)
 
     @property
     def pending(self) -> tuple[Change, ...]:
@@ -117,78 +87,42 @@ class Plan:
         }
 
 
-# --- live roles ------------------------------------------------------------------------
+@dataclass(slots=True)
+class _Findings:
+    """What a plan collects while it reads: the changes and what to say about them."""
 
-@dataclass(frozen=True, slots=True)
-class LiveRole:
-    name: str
-    arn: str
-    exists: bool
-    trust: dict[str, Any] | None = None
-    max_session_duration: int = DEFAULT_MAX_SESSION_SECONDS
-    path: str = "/"
-    tags: Mapping[str, str] = field(default_factory=dict)
-    inline: Mapping[str, dict[str, Any] | None] = field(default_factory=dict)
-    problem: str | None = None
+    journal: Journal | None
+    adopt: bool
+    changes: list[Change] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    foreign: list[str] = field(default_factory=list)
 
-    def owned_by(self, grant: str) -> bool:
-        return self.tags.get(GRANT_TAG) == grant
-
-
-def read_role(session: AccountSession, art: RoleArtifact) -> LiveRole:
-    iam = session.client("iam")
-    try:
-        role = iam.get_role(RoleName=art.name)["Role"]
-    except ClientError as exc:
-        if error_code(exc) == "NoSuchEntity":
-            return LiveRole(art.name, art.arn, exists=False)
-        return LiveRole(art.name, art.arn, exists=True,
-                        problem=f"cannot read role {art.arn}: {answer(exc)}")
-    inline: dict[str, dict[str, Any] | None] = {}
-    for name, _ in art.inline_policies:
-        try:
-            inline[name] = _decoded(iam.get_role_policy(RoleName=art.name,
-                                                        PolicyName=name)["PolicyDocument"])
-        except ClientError as exc:
-            if error_code(exc) != "NoSuchEntity":
-                return LiveRole(art.name, art.arn, exists=True,
-                                problem=f"cannot read inline policy {name!r} of {art.arn}: "
-                                        f"{answer(exc)}")
-            inline[name] = None
-    tags = {t["Key"]: t["Value"] for t in role.get("Tags", [])}
-    return LiveRole(art.name, role["Arn"], exists=True,
-                    trust=_decoded(role.get("AssumeRolePolicyDocument")),
-                    max_session_duration=int(role.get("MaxSessionDuration",
-                                                      DEFAULT_MAX_SESSION_SECONDS)),
-                    path=role.get("Path", "/"), tags=tags, inline=inline)
+    def not_ours(self, label: str) -> str:
+        """Something of crossgrant's name without the journal's proof: refused, or
+        adopted when allowed; returns the note for its change."""
+        if self.journal is None:
+            return ""
+        if self.adopt:
+            self.warnings.append(f"{label} exists and this journal did not create it: "
+                                 f"adopting it (destroy gives it back and keeps it)")
+            return ADOPT_NOTE
+        self.foreign.append(label)
+        self.problems.append(f"{label} exists and this journal did not create it: pass "
+                             f"--adopt to take it over")
+        return ""
 
 
-def _decoded(doc: Any) -> dict[str, Any] | None:
-    """IAM documents come back as dicts from boto3, or URL-encoded text from elsewhere."""
-    if doc is None:
-        return None
-    if isinstance(doc, dict):
-        return doc
-    from urllib.parse import unquote  # noqa: PLC0415
-
-    text = str(doc)
-    parsed = json.loads(unquote(text) if text.startswith("%7B") else text)
-    return parsed if isinstance(parsed, dict) else None
-
-
-def role_tags(art: RoleArtifact, grant: str) -> dict[str, str]:
-    return {**dict(art.tags), GRANT_TAG: grant}
-
-
-def _role_changes(art: RoleArtifact, live: LiveRole, grant: str, changes: list[Change],
-                  problems: list[str], warnings: list[str]) -> None:
+def _role_changes(art: RoleArtifact, live: LiveRole, grant: str, found: _Findings) -> None:
+    changes, warnings = found.changes, found.warnings
     if live.problem is not None:
-        problems.append(live.problem)
+        found.problems.append(live.problem)
         return
     if not live.exists:
         if not art.create:
-            problems.append(f"role {art.arn} does not exist; the grant says it does "
-                            f"(source.existing_role), so crossgrant only adds a policy to it")
+            found.problems.append(f"role {art.arn} does not exist; the grant says it does "
+                                  f"(source.existing_role), so crossgrant only adds a policy "
+                                  f"to it")
             return
         changes.append(Change(art.account, ChangeKind.ROLE, art.arn, "", Action.CREATE,
                               None, {"trust_policy": art.trust_policy,
@@ -198,7 +132,11 @@ def _role_changes(art: RoleArtifact, live: LiveRole, grant: str, changes: list[C
             changes.append(Change(art.account, ChangeKind.INLINE, art.arn, name,
                                   Action.CREATE, None, doc))
         return
-    foreign = not live.owned_by(grant)
+    owner = role_owner(art, live.exists, live.role_id, live.tags, found.journal, grant)
+    role_note = found.not_ours(f"role {art.arn}") if owner is Owner.FOREIGN else ""
+    if owner is Owner.SHARED and not live.owned_by(grant):
+        role_note = f"shared with grant {live.tags.get(GRANT_TAG)}"
+    foreign = not live.owned_by(grant) and GRANT_TAG not in live.tags
     if live.path != "/":
         warnings.append(f"role {live.arn} has path {live.path}: the grant's documents name "
                         f"{art.arn}")
@@ -216,50 +154,72 @@ def _role_changes(art: RoleArtifact, live: LiveRole, grant: str, changes: list[C
     if live.max_session_duration < art.max_session_duration:
         changes.append(Change(art.account, ChangeKind.ROLE, art.arn, "", Action.UPDATE,
                               {"max_session_duration": live.max_session_duration},
-                              {"max_session_duration": art.max_session_duration}))
+                              {"max_session_duration": art.max_session_duration}, role_note))
     else:
-        changes.append(Change(art.account, ChangeKind.ROLE, art.arn, "", Action.NOOP))
+        changes.append(Change(art.account, ChangeKind.ROLE, art.arn, "", Action.NOOP,
+                              note=role_note))
     for name, doc in art.inline_policies:
         before = live.inline.get(name)
+        note = ""
         if before is None:
             action = Action.CREATE
         else:
             action = Action.NOOP if canonical(before) == canonical(doc) else Action.UPDATE
+            if inline_owner(art, name, True, owner, found.journal) is Owner.FOREIGN and \
+                    owner is not Owner.FOREIGN:
+                note = found.not_ours(f"inline policy {name!r} of {art.arn}")
         changes.append(Change(art.account, ChangeKind.INLINE, art.arn, name, action, before,
-                              doc))
+                              doc, note))
 
 
 def _statement_changes(artifacts: Artifacts, live: LivePolicy, statements: tuple[Any, ...],
-                       changes: list[Change], problems: list[str]) -> None:
+                       found: _Findings) -> None:
     kind = STATEMENT_KIND[live.kind]
     account = artifacts.grant.target.account
     if live.problem is not None:
-        problems.append(f"{live.label}: {live.problem}"
-                        + ("; crossgrant does not create buckets, tables, streams or keys"
-                           if not live.exists else ""))
+        found.problems.append(f"{live.label}: {live.problem}"
+                              + ("; crossgrant does not create buckets, tables, streams or "
+                                 "keys" if not live.exists else ""))
         return
     try:
         doc = live.document
         merge(doc, statements, artifacts.owns, live.label)
     except CrossgrantError as exc:
-        problems.append(str(exc))
+        found.problems.append(str(exc))
         return
     ours = by_sid(doc, artifacts.owns)
+    mine = statements_of(found.journal, live.kind.value, live.resource, doc, artifacts.owns)
     for st in statements:
         before = ours.get(st["Sid"])
+        note = ""
         if before is None:
             action = Action.CREATE
         else:
             action = Action.NOOP if canonical(before) == canonical(st) else Action.UPDATE
-        changes.append(Change(account, kind, live.resource, st["Sid"], action, before, st))
+            if st["Sid"] not in mine.mine:
+                note = found.not_ours(f"statement {st['Sid']} in the {live.label}")
+        changes_note = note or ("" if st["Sid"] not in mine.adopted else ADOPT_NOTE)
+        found.changes.append(Change(account, kind, live.resource, st["Sid"], action, before,
+                                    st, changes_note))
     wanted_sids = {st["Sid"] for st in statements}
     for sid, st in ours.items():
-        if sid not in wanted_sids:
-            changes.append(Change(account, kind, live.resource, sid, Action.DELETE, st, None,
-                                  "no longer part of the grant"))
+        if sid in wanted_sids:
+            continue
+        if found.journal is None or sid in mine.created:
+            found.changes.append(Change(account, kind, live.resource, sid, Action.DELETE, st,
+                                        None, "no longer part of the grant"))
+        elif sid in mine.adopted and mine.originals and sid in mine.originals:
+            if canonical(mine.originals[sid]) != canonical(st):
+                found.changes.append(Change(account, kind, live.resource, sid, Action.UPDATE,
+                                            st, mine.originals[sid],
+                                            "no longer part of the grant: given back as it "
+                                            "was"))
+        else:
+            found.warnings.append(f"{live.label}: statement {sid} has crossgrant's Sid but "
+                                  f"this journal did not create it: left in place")
 
 
-def _requirement_warnings(artifacts: Artifacts, accounts: Accounts) -> list[str]:
+def _requirement_warnings(artifacts: Artifacts, accounts: Accounts, reads: Reads) -> list[str]:
     out: list[str] = []
     target = accounts.target
     region = artifacts.grant.target.region
@@ -282,6 +242,7 @@ def _requirement_warnings(artifacts: Artifacts, accounts: Accounts) -> list[str]
             out.append(f"could not check that {req.resource} has {req.field} {req.value}: "
                        f"{answer(exc)}")
             continue
+        reads.add(req.account, f"{req.resource} {req.field}", actual)
         if actual is not None and actual != req.value:
             out.append(f"{req.resource}: {req.field} is {actual}, the grant needs "
                        f"{req.value}: {req.why}")
@@ -291,171 +252,68 @@ def _requirement_warnings(artifacts: Artifacts, accounts: Accounts) -> list[str]
 def make_plan(artifacts: Artifacts, accounts: Accounts, *,
               function: FunctionBundle | None = None,
               functions: FunctionTarget | None = None,
-              journal: Journal | None = None) -> Plan:
+              journal: Journal | None = None, adopt: bool = False) -> Plan:
     """Read what the grant touches in both accounts and list what apply would change.
 
     With the journal, what an earlier version of the grant deployed and this one no longer
     renders (a bucket dropped from the grant, the target role after a switch to
-    resource-policy mode) is listed for removal too."""
+    resource-policy mode) is listed for removal too, and what exists under crossgrant's
+    names without the journal's proof is a problem unless `adopt`. Without a journal
+    (a bare diff) nobody's ownership is checked."""
     grant = artifacts.grant
-    changes: list[Change] = []
-    problems: list[str] = []
-    warnings: list[str] = []
+    found = _Findings(journal, adopt)
+    reads = Reads()
     sides = {"source": grant.source.account, "target": grant.target.account}
     order = tuple((side, sides[side]) for side in artifacts.deploy_order)
     for _, account in order:
         session = accounts.session(account)
         for art in artifacts.roles_in(account):
-            _role_changes(art, read_role(session, art), grant.name, changes, problems,
-                          warnings)
+            live_role = read_role(session, art)
+            reads.add(account, f"role {art.arn}", live_role)
+            _role_changes(art, live_role, grant.name, found)
         if account == grant.source.account and function is not None:
-            changes.extend(_function_changes(artifacts, function, functions, problems))
+            found.changes.extend(_function_changes(artifacts, function, functions, found,
+                                                   reads))
         for ps in artifacts.policies_in(account):
             live = store_for(session, ps.kind, ps.resource, grant.target.region).read()
-            _statement_changes(artifacts, live, ps.statements, changes, problems)
-    warnings.extend(_requirement_warnings(artifacts, accounts))
+            reads.add(account, ps.label, (live.exists, live.text, live.problem))
+            _statement_changes(artifacts, live, ps.statements, found)
+    found.warnings.extend(_requirement_warnings(artifacts, accounts, reads))
     if journal is not None:
-        gone, notes = undo_changes(artifacts, accounts, journal, orphans(artifacts, journal))
-        changes.extend(replace(c, note=c.note or "no longer part of the grant") for c in gone)
-        warnings.extend(notes)
-    return Plan(artifacts, tuple(changes), tuple(problems), tuple(warnings), order)
-
-
-# --- undoing: destroy, and what the grant no longer renders -----------------------------
-
-@dataclass(frozen=True, slots=True)
-class Scope:
-    """The roles and resource policies an undo covers."""
-
-    policies: tuple[PolicyStatements, ...] = ()
-    roles: tuple[RoleArtifact, ...] = ()
-    function: bool = False
-
-    @property
-    def empty(self) -> bool:
-        return not (self.policies or self.roles or self.function)
-
-
-def everything(artifacts: Artifacts, journal: Journal) -> Scope:
-    """What destroy covers: the grant as rendered now, and what the journal adds."""
-    extra = orphans(artifacts, journal)
-    return Scope(artifacts.resource_policies + extra.policies, artifacts.roles + extra.roles,
-                 True)
-
-
-def orphans(artifacts: Artifacts, journal: Journal) -> Scope:
-    """What the journal says crossgrant put somewhere the grant no longer renders."""
-    policies: list[PolicyStatements] = []
-    roles: dict[str, RoleArtifact] = {}
-    rendered = {policy_key(p.kind.value, p.resource) for p in artifacts.resource_policies}
-    rendered_roles = {r.arn for r in artifacts.roles}
-    records = journal.resources()
-    for key, record in records.items():
-        kind = record.get("kind")
-        if key.startswith("policy:") and key not in rendered:
-            try:
-                policies.append(PolicyStatements(str(record["account"]),
-                                                 ResourceKind(str(kind)),
-                                                 str(record["resource"]), ()))
-            except (KeyError, ValueError):
-                continue
-        elif kind in ("role", "inline-policy"):
-            arn = str(record.get("arn") or record.get("role") or "")
-            if not arn or arn in rendered_roles or arn in roles:
-                continue
-            names = tuple(sorted({str(r["name"]) for r in records.values()
-                                  if r.get("kind") == "inline-policy" and r.get("role") == arn}))
-            created = bool((records.get(role_key(arn)) or {}).get("created"))
-            roles[arn] = RoleArtifact(account=arn.split(":")[4], name=arn.rsplit("/", 1)[-1],
-                                      trust_policy=None,
-                                      inline_policies=tuple((n, {}) for n in names),
-                                      create=created)
-    return Scope(tuple(policies), tuple(roles.values()))
-
-
-def undo_changes(artifacts: Artifacts, accounts: Accounts, journal: Journal,
-                 scope: Scope) -> tuple[list[Change], list[str]]:
-    """What taking `scope` out again would change, target account first (its policies name
-    the source's role), and notes on what stays."""
-    grant = artifacts.grant
-    changes: list[Change] = []
-    notes: list[str] = []
-    for account in (grant.target.account, grant.source.account):
-        session = accounts.session(account)
-        for ps in (p for p in scope.policies if p.account == account):
-            live = store_for(session, ps.kind, ps.resource, grant.target.region).read()
-            if live.problem is not None:
-                if live.exists:
-                    notes.append(f"{live.label}: {live.problem}")
-                continue
-            ours = by_sid(live.document, artifacts.owns)
-            for sid, st in ours.items():
-                changes.append(Change(account, STATEMENT_KIND[ps.kind], ps.resource, sid,
-                                      Action.DELETE, st, None))
-            if ours and journal.original(policy_key(ps.kind.value, ps.resource)) is None:
-                notes.append(f"{live.label}: the journal has no record of it before "
-                             f"crossgrant, so its other statements are kept but the text is "
-                             f"not restored byte for byte")
-        if account == grant.source.account and scope.function:
-            record = journal.original(function_key(grant.source.function))
-            if record is not None and record.get("created"):
-                changes.append(Change(account, ChangeKind.FUNCTION, grant.source.function, "",
-                                      Action.DELETE))
-            elif record is not None:
-                notes.append(f"function {grant.source.function} existed before crossgrant "
-                             f"deployed it: left in place")
-        for art in (r for r in scope.roles if r.account == account):
-            _role_undo(art, read_role(session, art), journal, grant.name, changes, notes)
-    return changes, notes
-
-
-def _role_undo(art: RoleArtifact, live: LiveRole, journal: Journal, grant: str,
-               changes: list[Change], notes: list[str]) -> None:
-    if live.problem is not None:
-        notes.append(live.problem)
-        return
-    if not live.exists:
-        return
-    record = journal.original(role_key(art.arn))
-    # Created by crossgrant: by this grant (journal, tag), or by another grant that shares
-    # the role; it goes once no grant's policy is left on it.
-    created = bool(record is not None and record.get("created")) or GRANT_TAG in live.tags
-    for name, _ in art.inline_policies:
-        if live.inline.get(name) is not None:
-            changes.append(Change(art.account, ChangeKind.INLINE, art.arn, name, Action.DELETE,
-                                  live.inline[name], None))
-    if created:
-        changes.append(Change(art.account, ChangeKind.ROLE, art.arn, "", Action.DELETE, None,
-                              None, "unless other policies are left on it"))
-    elif record is not None and record.get("trust_policy") is not None:
-        if canonical(record["trust_policy"]) != canonical(live.trust):
-            changes.append(Change(art.account, ChangeKind.TRUST, art.arn, "", Action.UPDATE,
-                                  live.trust, record["trust_policy"],
-                                  "restored as it was before crossgrant"))
-    elif art.trust_policy is not None and art.create:
-        notes.append(f"role {art.arn} was not created by crossgrant and the journal has no "
-                     f"earlier trust policy: its trust policy is left as is")
+        gone, notes = undo_changes(artifacts, accounts, journal, orphans(artifacts, journal),
+                                   reads)
+        found.changes.extend(replace(c, note=c.note or "no longer part of the grant")
+                             for c in gone)
+        found.warnings.extend(notes)
+    return Plan(artifacts, tuple(found.changes), tuple(found.problems),
+                tuple(found.warnings), order, tuple(found.foreign), reads.fingerprints())
 
 
 def _function_changes(artifacts: Artifacts, bundle: FunctionBundle,
-                      functions: FunctionTarget | None, problems: list[str]) -> list[Change]:
+                      functions: FunctionTarget | None, found: _Findings,
+                      reads: Reads) -> list[Change]:
     grant = artifacts.grant
     if functions is None:
-        problems.append("a function package was given but there is no way to deploy it here")
+        found.problems.append("a function package was given but there is no way to deploy "
+                              "it here")
         return []
     try:
         live = functions.read(grant.source.function)
     except CrossgrantError as exc:
-        problems.append(str(exc))
+        found.problems.append(str(exc))
         return []
+    reads.add(grant.source.account, f"function {grant.source.function}", live)
     after = wanted(bundle, grant.execution_role_arn, sandbox=functions.sandbox)
     if live is None:
         return [Change(grant.source.account, ChangeKind.FUNCTION, grant.source.function, "",
                        Action.CREATE, None, after)]
+    note = ""
+    if function_owner(grant.source.function, True, found.journal) is Owner.FOREIGN:
+        note = found.not_ours(f"function {grant.source.function}")
     before = {k: v for k, v in to_json(live).items() if k in after}
     action = Action.NOOP if before == after else Action.UPDATE
     return [Change(grant.source.account, ChangeKind.FUNCTION, grant.source.function, "",
-                   action, before, after)]
+                   action, before, after, note)]
 
 
 __all__ = ["GRANT_TAG", "STATEMENT_KIND", "Action", "Change", "ChangeKind", "LiveRole", "Plan",

@@ -362,28 +362,33 @@ def merge_into(store: PolicyStore, ours: Sequence[Mapping[str, Any]], owns: Owns
 
 
 def restore(store: PolicyStore, owns: Owns, original_text: str | None, recorded: bool,
-            timing: Timing) -> WriteResult:
-    """Take crossgrant's statements out again.
+            timing: Timing, originals: Mapping[str, Any] | None = None) -> WriteResult:
+    """Take crossgrant's statements (those `owns` recognises) out again, and give the ones
+    it adopted (`originals`: Sid -> the statement as it was) back as they were.
 
     When the foreign statements are still those of the policy as it was before crossgrant
     first touched it (`original_text`, from the journal), that text is written back byte
     for byte (or the policy deleted, if there was none); when someone changed them since,
-    their current version is kept and only crossgrant's statements go.
+    their current version is kept, crossgrant's statements go and the adopted ones are
+    put back.
     """
+    given_back = dict(originals or {})
 
     def want(current: LivePolicy) -> str | None:
         foreign = strip(current.document, owns, current.label)
         if recorded:
             orig_doc = json.loads(original_text) if original_text is not None else None
-            orig_foreign = strip(orig_doc, owns, current.label)
-            if canonical(orig_foreign) == canonical(foreign):
-                if original_text is not None and not by_sid(orig_doc, owns):
-                    return original_text
-                return None if orig_foreign is None else compact(orig_foreign)
-        return None if foreign is None else compact(foreign)
+            if canonical(strip(orig_doc, owns, current.label)) == canonical(foreign):
+                return original_text
+        back = [given_back[sid] for sid in by_sid(current.document, owns) if sid in given_back]
+        if foreign is None and not back:
+            return None
+        doc = foreign or {"Version": "2012-10-17", "Statement": []}
+        return compact({**doc, "Statement": statements(doc) + back})
 
     def done(current: LivePolicy) -> bool:
-        return not by_sid(current.document, owns)
+        return all(sid in given_back and canonical(st) == canonical(given_back[sid])
+                   for sid, st in by_sid(current.document, owns).items())
 
     return _converge(store, want, done, timing, None)
 

@@ -2,34 +2,53 @@
 
 `verify` proves the documents offline; the probe asks AWS itself, as the function would:
 it becomes the execution role (if the caller is not already it and the role's trust lets
-the caller in; a Lambda execution role normally trusts only Lambda, and then the probe says
-it must run as that role and skips), assumes the target role in assume-role mode, and calls
+the caller in; a Lambda execution role normally trusts only Lambda, and then, in the
+sandbox, the sandbox's Lambda runner assumes it as `lambda.amazonaws.com` for the probe,
+while in AWS the probe says it must run as that role), assumes the target role in
+assume-role mode, and calls
 HeadBucket and ListObjectsV2 under each prefix, DescribeTable, and DescribeStream. Writes
 are probed without leaving anything behind where possible: a DynamoDB PutItem whose
 condition can never hold is authorized first and then refused on its condition, so
 `ConditionalCheckFailedException` proves the permission and writes nothing. An S3 write
 cannot be probed that way, so it needs `--write` (a small object under the prefix,
 deleted again if the grant allows deleting).
+
+A probe that could not exercise any of the grant's access (every check skipped) has
+proved nothing, and says so: it is not ok.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
+import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from crossgrant.aws.clients import Accounts, AccountSession, answer, error_code, is_access_denied
-from crossgrant.aws.deploy import execution_session
+from crossgrant.aws.clients import (
+    Accounts,
+    AccountSession,
+    AwsError,
+    answer,
+    error_code,
+    is_access_denied,
+)
+from crossgrant.aws.functions import control
+from crossgrant.aws.lambda_session import HANDLER
 from crossgrant.aws.policies import Timing
+from crossgrant.aws.propagation import execution_session
+from crossgrant.iam.arn import parse_arn
 from crossgrant.render.artifacts import Artifacts
+from crossgrant.sandbox import protocol
+from crossgrant.serial import OMIT
 from crossgrant.spec.model import Mode, S3Level, TableLevel
 
 SESSION_NAME = "crossgrant-probe"
 PROBE_DIR = "crossgrant-probe/"
+LAMBDA_SERVICE = "lambda.amazonaws.com"
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +58,9 @@ class ProbeStep:
     resource: str
     status: str  # "ok", "denied", "failed", "skipped"
     answer: str  # AWS's answer, or why the step was skipped
+    # Does the step exercise the grant's access? Not so: who the caller is, and becoming
+    # the execution role (what the function is given, not what the grant grants).
+    check: bool = field(default=True, metadata=OMIT)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,17 +70,82 @@ class ProbeReport:
 
     @property
     def ok(self) -> bool:
-        """No step was denied or failed (skipped steps do not count either way)."""
-        return all(s.status in ("ok", "skipped") for s in self.steps)
+        """No step was denied or failed, and at least one check of the grant's access was
+        made (skipped steps do not count either way)."""
+        return all(s.status in ("ok", "skipped") for s in self.steps) and \
+            self.nothing_exercised is None
 
     @property
     def exercised(self) -> int:
         return sum(1 for s in self.steps if s.status != "skipped")
 
+    @property
+    def nothing_exercised(self) -> str | None:
+        """Why no check of the grant's access ran, when none did."""
+        checks = [s for s in self.steps if s.check]
+        if any(s.status != "skipped" for s in checks):
+            return None
+        skipped = [s for s in self.steps if s.status == "skipped"]
+        reasons = [s.answer for s in skipped if not s.check][:1] or \
+            list(dict.fromkeys(s.answer for s in skipped))
+        return "nothing was exercised" + (f": {'; '.join(reasons)}" if reasons else "")
+
     def __json__(self) -> dict[str, Any]:
-        """With the verdict and the count, so a script need not recompute them."""
-        return {"grant": self.grant, "ok": self.ok, "exercised": self.exercised,
-                "steps": self.steps}
+        """With the verdict and the count, so a script need not recompute them; when no
+        check ran, the reason as `error`."""
+        out: dict[str, Any] = {"grant": self.grant, "ok": self.ok,
+                               "exercised": self.exercised, "steps": self.steps}
+        if self.nothing_exercised is not None:
+            out["error"] = self.nothing_exercised
+        return out
+
+
+class LambdaRefusedError(AwsError):
+    """The sandbox's Lambda runner could not assume the execution role."""
+
+
+def _control(accounts: Accounts, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+    conn = accounts.connection
+    assert conn.control_url is not None and conn.control_token is not None
+    return control(conn.control_url, conn.control_token, conn.ca_bundle, method, path, body)
+
+
+def _refusal(got: Any) -> str:
+    if not isinstance(got, dict):
+        return str(got)
+    text = f"{got.get('__type', '?')}: {got.get('message', '')}"
+    return f"{text} ({got['Reason']})" if got.get("Reason") else text
+
+
+def as_lambda(accounts: Accounts, role_arn: str) -> AccountSession:
+    """A session of `role_arn` as Lambda gets one, from the sandbox's own Lambda runner:
+    a function of this module's handler is registered under the role, invoked once
+    through the control API and removed again. LambdaRefusedError when the runner
+    could not assume the role (its trust policy does not let Lambda in)."""
+    name = f"crossgrant-probe-{uuid.uuid4().hex[:12]}"
+    spec = {"name": name, "handler": HANDLER, "role_arn": role_arn, "timeout": 30}
+    status, got = _control(accounts, "POST", protocol.FUNCTIONS, spec)
+    if status >= 400:
+        raise AwsError(f"the sandbox did not register the probe's function: {_refusal(got)}")
+    try:
+        status, got = _control(accounts, "POST", f"{protocol.INVOKE}/{name}", {})
+    finally:
+        _control(accounts, "DELETE", f"{protocol.FUNCTIONS}/{name}")
+    if status >= 400:
+        raise LambdaRefusedError(_refusal(got), code=str(got.get("__type", ""))
+                                 if isinstance(got, dict) else "")
+    creds = got.get("Payload") if isinstance(got, dict) else None
+    if not isinstance(creds, dict) or got.get("FunctionError") or \
+            not creds.get("AWS_ACCESS_KEY_ID"):
+        raise AwsError(f"the sandbox's Lambda runner gave the probe no session for "
+                       f"{role_arn}")
+    session = boto3.Session(aws_access_key_id=creds["AWS_ACCESS_KEY_ID"],
+                            aws_secret_access_key=creds["AWS_SECRET_ACCESS_KEY"],
+                            aws_session_token=creds["AWS_SESSION_TOKEN"],
+                            region_name=accounts.source.region)
+    return AccountSession(session, label=f"role {role_arn} (assumed by Lambda)",
+                          connection=accounts.connection, region=accounts.source.region,
+                          expected_account=parse_arn(role_arn).account)
 
 
 class _Prober:
@@ -86,31 +173,54 @@ class _Prober:
         self.steps.append(ProbeStep(name, who, resource, "ok", text))
         return True
 
-    def skip(self, name: str, who: str, resource: str, why: str) -> None:
-        self.steps.append(ProbeStep(name, who, resource, "skipped", why))
+    def skip(self, name: str, who: str, resource: str, why: str, *, check: bool = True) -> None:
+        self.steps.append(ProbeStep(name, who, resource, "skipped", why, check))
+
+    def _as_lambda(self, how: str) -> AccountSession | None:
+        """Where the caller may not become the execution role: in the sandbox, as the
+        sandbox's Lambda runner gets it; elsewhere the probe must run as that role."""
+        g = self.grant
+        caller = self.accounts.source.identity().arn
+        conn = self.accounts.connection
+        if not (conn.sandbox and conn.control_url and conn.control_token):
+            self.skip("AssumeRole", caller, g.execution_role_arn,
+                      f"{how}; the probe needs to run as the execution role", check=False)
+            self._skip_access("the probe needs to run as the execution role")
+            return None
+        try:
+            session = as_lambda(self.accounts, g.execution_role_arn)
+        except LambdaRefusedError as exc:
+            denied = "AccessDenied" in str(exc) or exc.code == "InvalidParameterValueException"
+            self.steps.append(ProbeStep("AssumeRole", LAMBDA_SERVICE, g.execution_role_arn,
+                                        "denied" if denied else "failed", str(exc)))
+            self._skip_access("Lambda could not assume the execution role")
+            return None
+        self.steps.append(ProbeStep(
+            "AssumeRole", LAMBDA_SERVICE, g.execution_role_arn, "ok",
+            f"assumed by the sandbox's Lambda runner, as Lambda would ({how})", check=False))
+        return session
 
     def run(self, timing: Timing) -> ProbeReport:
         g = self.grant
         caller = self.accounts.source.identity()
         self.steps.append(ProbeStep("GetCallerIdentity", caller.arn, "", "ok",
-                                    f"account {caller.account}"))
+                                    f"account {caller.account}", check=False))
         try:
             exec_session, how = execution_session(self.artifacts, self.accounts, timing,
                                                   SESSION_NAME)
         except ClientError as exc:
             self.steps.append(ProbeStep("AssumeRole", caller.arn, g.execution_role_arn,
                                         "denied" if is_access_denied(exc) else "failed",
-                                        answer(exc)))
+                                        answer(exc), check=False))
             self._skip_access("the execution role could not be assumed")
             return self.report()
         if exec_session is None:
-            self.skip("AssumeRole", caller.arn, g.execution_role_arn,
-                      f"{how}; the probe needs to run as the execution role")
-            self._skip_access("the probe needs to run as the execution role")
-            return self.report()
-        if exec_session is not self.accounts.source:
+            exec_session = self._as_lambda(how)
+            if exec_session is None:
+                return self.report()
+        elif exec_session is not self.accounts.source:
             self.steps.append(ProbeStep("AssumeRole", caller.arn, g.execution_role_arn, "ok",
-                                        how))
+                                        how, check=False))
         actor = exec_session
         if g.mode is Mode.ASSUME_ROLE:
             target_arn = g.target_role_arn
@@ -145,7 +255,12 @@ class _Prober:
         for access in self.grant.s3:
             bucket = access.bucket
             if S3Level.LIST in access.levels:
-                self.call("HeadBucket", who, bucket, partial(_head_bucket, s3, bucket))
+                if "" in access.prefixes:
+                    self.call("HeadBucket", who, bucket, partial(_head_bucket, s3, bucket))
+                else:  # s3:ListBucket is granted under the prefixes only (s3:prefix)
+                    self.skip("HeadBucket", who, bucket, "not granted: the list level is "
+                                                         "limited to prefixes, and HeadBucket "
+                                                         "names none")
                 for prefix in access.prefixes:
                     def listing(b: str = bucket, p: str = prefix) -> str:
                         got = s3.list_objects_v2(Bucket=b, Prefix=p, MaxKeys=100)
@@ -258,4 +373,4 @@ def probe(artifacts: Artifacts, accounts: Accounts, *, write: bool = False,
     return _Prober(artifacts, accounts, write).run(timing or Timing(timeout=0))
 
 
-__all__ = ["ProbeReport", "ProbeStep", "probe"]
+__all__ = ["LambdaRefusedError", "ProbeReport", "ProbeStep", "as_lambda", "probe"]

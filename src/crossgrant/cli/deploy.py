@@ -1,14 +1,22 @@
 """`crossgrant plan | deploy (apply) | destroy | probe | snapshot`: the boto3 edge.
 
+`deploy` and `destroy` ask before they change anything, as Terraform does: they print
+what they would do and go on only on the answer `yes` from a terminal (`--yes` answers
+for the user); with no terminal to ask on, they refuse. A plan saved with `plan --out` is
+what was reviewed, so `deploy PLANFILE` applies it without asking, and only while the
+accounts still hold what it read.
+
 Exit codes: 0 when all is well; 1 when the plan has problems (or, with `--check`, pending
 changes), an apply or destroy stopped on an AWS error, or a probe step was denied or
-failed; 2 for a user's mistake (a bad grant file, credentials of the wrong account, no
-sandbox running), as everywhere in crossgrant.
+failed; 2 for a user's mistake or a refusal that changed nothing (a bad grant file,
+credentials of the wrong account, no sandbox running, no confirmation, a stale saved
+plan, something of crossgrant's name that its journal did not create, a probe that
+exercised nothing). `plan --detailed-exitcode` follows Terraform instead: 0 no changes,
+2 pending changes, 1 any error.
 """
 
 from __future__ import annotations
 
-import difflib
 import json
 import os
 import sys
@@ -21,25 +29,28 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 
+from crossgrant.cli.deploy_view import (
+    print_apply,
+    print_destroy,
+    print_destroy_plan,
+    print_plan,
+    print_probe,
+    print_step,
+)
 from crossgrant.errors import CrossgrantError
 from crossgrant.iam.arn import check_account_id
 from crossgrant.render import Artifacts, render
 from crossgrant.sandbox import protocol
 from crossgrant.serial import to_json
-from crossgrant.spec import load_grant
+from crossgrant.spec import load_grant, parse_grant
 from crossgrant.spec.model import Grant
 
 if TYPE_CHECKING:  # boto3 is imported when a command runs, not when the CLI starts
     from crossgrant.aws.clients import Accounts, AccountSession, Connection
-    from crossgrant.aws.deploy import ApplyResult, DestroyResult, StepResult
     from crossgrant.aws.functions import FunctionBundle, FunctionTarget
     from crossgrant.aws.journal import Journal
-    from crossgrant.aws.plan import Change, Plan
+    from crossgrant.aws.planfile import SavedPlan
     from crossgrant.aws.policies import Timing
-    from crossgrant.aws.probe import ProbeReport
-
-_MARK = {"create": ("+", "green"), "update": ("~", "yellow"), "delete": ("-", "red"),
-         "no-change": ("=", "dim")}
 
 
 # --- credentials ---------------------------------------------------------------------------
@@ -99,14 +110,17 @@ def _accounts(grant: Grant, source_profile: str | None, target_profile: str | No
 
 def _functions(grant: Grant, accounts: Accounts, journal_path: Path) -> FunctionTarget:
     from crossgrant.aws.functions import LambdaFunctions, SandboxFunctions  # noqa: PLC0415
+    from crossgrant.aws.place import place_of  # noqa: PLC0415
 
     conn = accounts.connection
     if conn.sandbox:
         if not conn.control_url or not conn.control_token:
             raise CrossgrantError("the sandbox's control token is missing: this sandbox "
                                   "cannot register functions")
+        # Beside the journal, one directory per sandbox: each runs its own copy.
         return SandboxFunctions(conn.control_url, conn.control_token, conn.ca_bundle,
-                                journal_path.parent / "functions" / grant.name)
+                                journal_path.parent / "functions" / place_of(accounts).slug /
+                                grant.name)
     return LambdaFunctions(accounts.source, grant.source.region)
 
 
@@ -157,6 +171,11 @@ Settle = Annotated[float | None, typer.Option(
     "--settle", help="Seconds between a policy write and the read that checks it stayed "
                      "(default 1, sandbox 0.2).")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
+Yes = Annotated[bool, typer.Option("--yes", "--auto-approve",
+                                   help="Do not ask for confirmation.")]
+Adopt = Annotated[bool, typer.Option(
+    "--adopt", help="Take over what exists under crossgrant's names without the journal's "
+                    "proof (destroy gives it back and never deletes it).")]
 
 
 def _load(grant_file: Path) -> tuple[Grant, Artifacts]:
@@ -171,115 +190,111 @@ def _timing(wait: float, settle: float | None, sandbox: bool) -> Timing:
                   timeout=wait)
 
 
-def _journal(grant: Grant, path: Path | None) -> Journal:
+def _journal(grant: Grant, path: Path | None, accounts: Accounts) -> Journal:
+    """The journal of this grant, these accounts and this place (`--journal` for another
+    file); an older crossgrant's journal, keyed by the grant alone, is never taken for it."""
     from crossgrant.aws.journal import Journal, default_journal_path  # noqa: PLC0415
+    from crossgrant.aws.place import place_of  # noqa: PLC0415
 
-    return Journal.open(path or default_journal_path(grant.name), grant.name,
-                        {"source": grant.source.account, "target": grant.target.account},
-                        grant.path)
-
-
-# --- printing ------------------------------------------------------------------------------
-
-def _pretty(doc: Any) -> list[str]:
-    return json.dumps(doc, indent=2, sort_keys=True).splitlines()
-
-
-def _print_change(console: Console, change: Change) -> None:
-    action = change.action.value
-    mark, style = _MARK[action]
-    verb = "no change:" if action == "no-change" else action
-    console.print(f"  [{style}]{mark} {verb}[/{style}] {escape(change.label)}"
-                  + (f" [dim]({escape(change.note)})[/dim]" if change.note else ""))
-    if action == "create":
-        for line in _pretty(change.after):
-            console.print(f"      [green]+ {escape(line)}[/green]")
-    elif action == "delete" and change.before is not None:
-        for line in _pretty(change.before):
-            console.print(f"      [red]- {escape(line)}[/red]")
-    elif action == "update":
-        diff = difflib.unified_diff(_pretty(change.before), _pretty(change.after),
-                                    "before", "after", lineterm="", n=2)
-        for line in list(diff)[2:]:
-            style = {"+": "green", "-": "red", "@": "cyan"}.get(line[:1], "")
-            text = escape(line)
-            console.print(f"      [{style}]{text}[/{style}]" if style else f"      {text}")
+    place = place_of(accounts)
+    names = {"source": grant.source.account, "target": grant.target.account}
+    chosen = path or default_journal_path(grant.name, accounts=names, place=place)
+    legacy = default_journal_path(grant.name)
+    if path is None and legacy.exists():
+        Console(stderr=True, highlight=False).print(
+            f"[yellow]warning:[/yellow] {escape(str(legacy))} was written by an older "
+            f"crossgrant and does not say where it deployed; it is not used for "
+            f"{escape(place.label)}: pass --journal {escape(str(legacy))} if it is this "
+            f"place's")
+    return Journal.open(chosen, grant.name, names, grant.path, place)
 
 
-def print_plan(plan: Plan, console: Console) -> None:
-    """The plan the way Terraform shows one: per account, `+` create, `~` update, `-`
-    delete, `=` no change, with the documents and a diff for updates."""
-    grant = plan.artifacts.grant
-    console.print(f"[bold]crossgrant plan: {escape(grant.name)}[/bold] ({escape(grant.path)})")
-    for side, account in plan.order:
-        console.print(f"\n[bold]{side} account {account}[/bold]")
-        mine = [c for c in plan.changes if c.account == account]
-        if not mine:
-            console.print("  (nothing)")
-        for change in mine:
-            _print_change(console, change)
-    for problem in plan.problems:
-        console.print(f"[bold red]problem:[/bold red] {escape(problem)}")
-    for warning in plan.warnings:
-        console.print(f"[yellow]warning:[/yellow] {escape(warning)}")
-    s = plan.summary()
-    console.print(f"\nPlan: {s['create']} to create, {s['update']} to update, "
-                  f"{s['delete']} to delete, {s['no-change']} unchanged."
-                  + (f" [bold red]{len(plan.problems)} problem(s): apply would refuse."
-                     f"[/bold red]" if plan.problems else ""))
+def _stdin_is_terminal() -> bool:
+    return sys.stdin.isatty()
 
 
-def _print_step(console: Console, step: StepResult) -> None:
-    mark = {"done": "[green]✓[/green]", "failed": "[bold red]✗[/bold red]",
-            "skipped": "[yellow]-[/yellow]", "not run": "[dim]·[/dim]"}[step.status]
-    detail = f": {escape(step.detail)}" if step.detail else ""
-    console.print(f"{mark} {step.action} {escape(step.subject)}{detail} "
-                  f"[dim]({step.seconds:.1f} s)[/dim]")
-
-
-def print_apply(result: ApplyResult, console: Console) -> None:
-    if result.plan.problems:
-        print_plan(result.plan, console)
-        console.print("[bold red]apply refused: fix the problems above; nothing was "
-                      "changed[/bold red]")
+def confirm(what: str, question: str, console: Console, *, yes: bool, as_json: bool) -> None:
+    """Go on only on `yes`, as Terraform asks: `--yes` answers for the user; no terminal
+    (or JSON output, which has no dialogue) and no `--yes` is a refusal (exit 2)."""
+    if yes:
         return
-    if not result.plan.pending:
-        console.print("No changes: both accounts already hold the grant.")
-    for step in result.steps:
-        if step.status == "not run":
-            _print_step(console, step)
-    if result.ok:
-        done = len(result.applied)
-        console.print(f"[bold green]Apply complete:[/bold green] {done} step(s) done.")
-        return
-    console.print(f"[bold red]Apply stopped:[/bold red] {escape(result.error or '')}")
-    applied = [f"{s.action} {s.subject}" for s in result.applied]
-    console.print("applied before it stopped: " + (escape("; ".join(applied)) if applied
-                                                     else "nothing"))
-    console.print("fix the cause and run `crossgrant deploy` again: it resumes from the "
-                  "live state")
-
-
-def print_probe(report: ProbeReport, console: Console) -> None:
-    from rich.table import Table  # noqa: PLC0415
-
-    table = Table(title=f"crossgrant probe: {report.grant}")
-    for col in ("#", "call", "as", "resource", "result", "AWS's answer"):
-        table.add_column(col, overflow="fold")
-    styles = {"ok": "green", "denied": "bold red", "failed": "bold red", "skipped": "yellow"}
-    for i, step in enumerate(report.steps, 1):
-        style = styles[step.status]
-        table.add_row(str(i), step.call, escape(step.principal), escape(step.resource),
-                      f"[{style}]{step.status}[/{style}]", escape(step.answer))
-    console.print(table)
-    bad = sum(1 for s in report.steps if s.status in ("denied", "failed"))
-    skipped = sum(1 for s in report.steps if s.status == "skipped")
-    console.print(f"{report.exercised - bad} of {report.exercised} calls answered as granted"
-                  + (f", [bold red]{bad} not[/bold red]" if bad else "")
-                  + (f"; {skipped} skipped" if skipped else ""))
+    if as_json:
+        raise CrossgrantError(f"{what} --json needs --yes (or --auto-approve): JSON output "
+                              f"has no confirmation dialogue; nothing was changed")
+    if not _stdin_is_terminal():
+        raise CrossgrantError(f"{what} needs confirmation and there is no terminal to ask "
+                              f"on: pass --yes (or --auto-approve); nothing was changed")
+    console.print(f"\n[bold]{escape(question)}[/bold]\n  crossgrant will perform the "
+                  f"actions described above.\n  Only 'yes' will be accepted to approve.\n")
+    answer = typer.prompt("  Enter a value", default="", show_default=False)
+    if answer.strip() != "yes":
+        raise CrossgrantError(f"{what} cancelled: the answer was not 'yes'; nothing was "
+                              f"changed")
 
 
 # --- commands --------------------------------------------------------------------------------
+
+def _plan_to_file(out: Path, grant: Grant, artifacts: Artifacts, plan: Any, book: Journal,
+                  accounts: Accounts, adopt: bool, bundle: FunctionBundle | None) -> None:
+    from crossgrant.aws import planfile  # noqa: PLC0415
+    from crossgrant.aws.place import place_of  # noqa: PLC0415
+
+    try:
+        text = Path(grant.path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise CrossgrantError(f"{grant.path}: cannot read: {exc.strerror or exc}") from None
+    function = None if bundle is None else {
+        "zip": str(bundle.zip_path.resolve()), "sha256": bundle.sha256,
+        "handler": bundle.handler, "runtime": bundle.runtime, "timeout": bundle.timeout,
+        "memory": bundle.memory}
+    planfile.write(out, planfile.SavedPlan(
+        grant.name, grant.path, text, planfile.artifacts_digest(artifacts),
+        {"source": grant.source.account, "target": grant.target.account},
+        to_json(place_of(accounts)), str(book.path.resolve()), planfile.journal_digest(book),
+        adopt, function, dict(plan.fingerprints), to_json(plan)))
+
+
+def _saved(plan_path: Path, function_zip: Path | None,
+           adopt: bool) -> tuple[SavedPlan, Grant, Artifacts, FunctionBundle | None]:
+    """A saved plan, its grant as it was planned, and its function package (unchanged)."""
+    from crossgrant.aws import planfile  # noqa: PLC0415
+    from crossgrant.aws.functions import FunctionBundle  # noqa: PLC0415
+
+    saved = planfile.read(plan_path)
+    if function_zip is not None or adopt:
+        raise CrossgrantError(f"{plan_path}: a saved plan fixes the function package and "
+                              f"--adopt; give them to `crossgrant plan --out`")
+    grant = parse_grant(saved.grant_text, saved.grant_file)
+    artifacts = render(grant)
+    if planfile.artifacts_digest(artifacts) != saved.artifacts:
+        raise CrossgrantError(f"{plan_path}: this crossgrant renders {saved.grant_file} into "
+                              f"other documents than the one that made the plan: plan again")
+    bundle = None
+    if saved.function is not None:
+        fn = saved.function
+        bundle = FunctionBundle.load(Path(str(fn.get("zip"))), handler=fn.get("handler"),
+                                     runtime=fn.get("runtime"),
+                                     timeout=int(fn.get("timeout", 30)),
+                                     memory=int(fn.get("memory", 256)))
+        if bundle.sha256 != fn.get("sha256"):
+            raise CrossgrantError(f"{plan_path}: the function package {bundle.zip_path} "
+                                  f"changed since the plan was made: plan again")
+    return saved, grant, artifacts, bundle
+
+
+def _check_saved(saved: SavedPlan, accounts: Accounts, book: Journal) -> None:
+    from crossgrant.aws import planfile  # noqa: PLC0415
+    from crossgrant.aws.place import place_of  # noqa: PLC0415
+
+    place = place_of(accounts)
+    if saved.place != to_json(place):
+        raise CrossgrantError(f"{saved.path}: the plan was made for another place than "
+                              f"{place.label}: pass the credentials options it was made "
+                              f"with, or plan again")
+    if planfile.journal_digest(book) != saved.journal_digest:
+        raise CrossgrantError(f"{saved.path}: the journal {book.path} changed since the plan "
+                              f"was made; nothing was changed: plan again")
+
 
 def register(app: typer.Typer) -> None:
     @app.command("plan")
@@ -297,30 +312,61 @@ def register(app: typer.Typer) -> None:
         runtime: Runtime = None,
         function_timeout: FunctionTimeout = 30,
         function_memory: FunctionMemory = 256,
+        adopt: Adopt = False,
+        out: Path | None = typer.Option(None, "--out", metavar="PLANFILE",
+                                        help="Save the plan for `crossgrant deploy "
+                                             "PLANFILE`."),
         check: bool = typer.Option(False, "--check", help="Exit 1 when anything would "
                                                           "change (drift detection)."),
+        detailed_exitcode: bool = typer.Option(
+            False, "--detailed-exitcode", help="Exit 0 for no changes, 2 for pending "
+                                               "changes, 1 for an error (Terraform's "
+                                               "convention)."),
         as_json: AsJson = False,
     ) -> None:
         """Show what deploy would change in each account, like `terraform plan`."""
         from crossgrant.aws.plan import make_plan  # noqa: PLC0415
 
-        grant, artifacts = _load(grant_file)
-        bundle = _bundle(function_zip, handler, runtime, function_timeout, function_memory)
-        accounts = _accounts(grant, source_profile, target_profile, sandbox, sandbox_dir,
-                             endpoint_url, ca_bundle)
-        book = _journal(grant, journal)
-        functions = _functions(grant, accounts, book.path) if bundle else None
-        plan = make_plan(artifacts, accounts, function=bundle, functions=functions,
-                         journal=book)
+        try:
+            if check and detailed_exitcode:
+                raise CrossgrantError("--check and --detailed-exitcode exclude each other")
+            grant, artifacts = _load(grant_file)
+            bundle = _bundle(function_zip, handler, runtime, function_timeout,
+                             function_memory)
+            accounts = _accounts(grant, source_profile, target_profile, sandbox, sandbox_dir,
+                                 endpoint_url, ca_bundle)
+            book = _journal(grant, journal, accounts)
+            functions = _functions(grant, accounts, book.path) if bundle else None
+            plan = make_plan(artifacts, accounts, function=bundle, functions=functions,
+                             journal=book, adopt=adopt)
+            if out is not None and not plan.problems:
+                _plan_to_file(out, grant, artifacts, plan, book, accounts, adopt, bundle)
+        except CrossgrantError as exc:
+            if not detailed_exitcode:
+                raise
+            typer.echo(f"crossgrant: error: {exc}", err=True)
+            raise typer.Exit(1) from None
         if as_json:
             typer.echo(json.dumps(to_json(plan), indent=2))
         else:
-            print_plan(plan, Console(highlight=False))
-        if plan.problems or (check and plan.pending):
+            console = Console(highlight=False)
+            print_plan(plan, console)
+            if out is not None and not plan.problems:
+                console.print(f"Saved the plan to {escape(str(out))}: `crossgrant deploy "
+                              f"{escape(str(out))}` applies exactly this plan.")
+        if plan.problems:
+            if out is not None:
+                typer.echo(f"crossgrant: the plan has problems: {out} was not written",
+                           err=True)
             raise typer.Exit(1)
+        if check and plan.pending:
+            raise typer.Exit(1)
+        if detailed_exitcode and plan.pending:
+            raise typer.Exit(2)
 
     def deploy_command(
-        grant_file: GrantFile,
+        grant_file: Annotated[Path, typer.Argument(
+            metavar="GRANT|PLANFILE", help="grant.yaml, or a plan saved by `plan --out`.")],
         source_profile: SourceProfile = None,
         target_profile: TargetProfile = None,
         sandbox: UseSandbox = False,
@@ -337,32 +383,62 @@ def register(app: typer.Typer) -> None:
         settle: Settle = None,
         no_wait: bool = typer.Option(False, "--no-wait", help="Do not wait for IAM to let "
                                                               "the role be assumed."),
+        adopt: Adopt = False,
+        yes: Yes = False,
         as_json: AsJson = False,
     ) -> None:
         """Apply the grant to both accounts (source first), journaled and resumable."""
-        from crossgrant.aws.deploy import Options  # noqa: PLC0415
+        from crossgrant.aws import planfile  # noqa: PLC0415
+        from crossgrant.aws.deploy import ApplyResult, Options  # noqa: PLC0415
         from crossgrant.aws.deploy import apply as apply_grant  # noqa: PLC0415
+        from crossgrant.aws.ownership import NotOwnedError, adopt_hint  # noqa: PLC0415
+        from crossgrant.aws.plan import make_plan  # noqa: PLC0415
 
-        grant, artifacts = _load(grant_file)
-        bundle = _bundle(function_zip, handler, runtime, function_timeout, function_memory)
+        saved = None
+        if planfile.is_saved_plan(grant_file):
+            saved, grant, artifacts, bundle = _saved(grant_file, function_zip, adopt)
+            adopt = saved.adopt
+            journal = journal or Path(saved.journal)
+        else:
+            grant, artifacts = _load(grant_file)
+            bundle = _bundle(function_zip, handler, runtime, function_timeout,
+                             function_memory)
         accounts = _accounts(grant, source_profile, target_profile, sandbox, sandbox_dir,
                              endpoint_url, ca_bundle)
-        book = _journal(grant, journal)
+        book = _journal(grant, journal, accounts)
         options = Options(timing=_timing(wait_timeout, settle, accounts.connection.sandbox),
                           function=bundle,
                           functions=_functions(grant, accounts, book.path) if bundle else None,
-                          wait_for_iam=not no_wait)
+                          wait_for_iam=not no_wait, adopt=adopt)
         console = Console(highlight=False)
         if not as_json:
             console.print(f"crossgrant deploy: {grant.name} ({grant.path}); journal "
                           f"{book.path}")
+        if saved is not None:
+            _check_saved(saved, accounts, book)
+            expected = saved.fingerprints
+        else:
+            plan = make_plan(artifacts, accounts, function=bundle, functions=options.functions,
+                             journal=book, adopt=adopt)
+            if plan.foreign:
+                raise NotOwnedError(adopt_hint(list(plan.foreign)))
+            if not as_json:
+                print_plan(plan, console)
+            if plan.problems:
+                result = ApplyResult(plan, (), False, "the plan has problems; nothing was "
+                                                      "changed")
+                _print_apply_result(result, console, as_json)
+                raise typer.Exit(1)
+            if plan.pending:
+                confirm("deploy", "Do you want to perform these actions?", console, yes=yes,
+                        as_json=as_json)
+            expected = plan.fingerprints
         result = apply_grant(artifacts, accounts, book, options=options,
                              on_step=None if as_json else
-                             (lambda step: _print_step(console, step)))
-        if as_json:
-            typer.echo(json.dumps(to_json(result), indent=2))
-        else:
-            print_apply(result, console)
+                             (lambda step: print_step(console, step)), expected=expected)
+        if saved is not None and not as_json and result.plan.problems:
+            print_plan(result.plan, console)
+        _print_apply_result(result, console, as_json)
         if not result.ok:
             raise typer.Exit(1)
 
@@ -382,17 +458,18 @@ def register(app: typer.Typer) -> None:
         wait_timeout: WaitTimeout = 120.0,
         settle: Settle = None,
         dry_run: bool = typer.Option(False, "--dry-run", help="Only show what would go."),
+        yes: Yes = False,
         as_json: AsJson = False,
     ) -> None:
         """Remove what crossgrant created and restore the shared policies (target first)."""
-        from crossgrant.aws.deploy import Options  # noqa: PLC0415
+        from crossgrant.aws.deploy import Options, plan_destroy  # noqa: PLC0415
         from crossgrant.aws.deploy import destroy as destroy_grant  # noqa: PLC0415
         from crossgrant.aws.journal import function_key  # noqa: PLC0415
 
         grant, artifacts = _load(grant_file)
         accounts = _accounts(grant, source_profile, target_profile, sandbox, sandbox_dir,
                              endpoint_url, ca_bundle)
-        book = _journal(grant, journal)
+        book = _journal(grant, journal, accounts)
         functions = None
         record = book.original(function_key(grant.source.function))
         if record is not None and record.get("created"):
@@ -400,13 +477,27 @@ def register(app: typer.Typer) -> None:
         options = Options(timing=_timing(wait_timeout, settle, accounts.connection.sandbox),
                           functions=functions)
         console = Console(highlight=False)
+        expected = None
+        if not dry_run:
+            changes, notes = plan_destroy(artifacts, accounts, book)
+            if not as_json:
+                print_destroy_plan(changes, notes, console, f"crossgrant destroy: {grant.name} "
+                                                            f"({grant.path}); journal "
+                                                            f"{book.path}")
+            if changes:
+                confirm("destroy", f"Do you really want to destroy crossgrant's part of "
+                                   f"{grant.name}?", console, yes=yes, as_json=as_json)
+            expected = changes
         result = destroy_grant(artifacts, accounts, book, options=options, dry_run=dry_run,
                                on_step=None if as_json or dry_run else
-                               (lambda step: _print_step(console, step)))
+                               (lambda step: print_step(console, step)), expected=expected)
         if as_json:
             typer.echo(json.dumps(to_json(result), indent=2))
+        elif dry_run:
+            print_destroy_plan(result.changes, result.notes, console,
+                               "crossgrant destroy (dry run)")
         else:
-            _print_destroy(result, console, dry_run)
+            print_destroy(result, console)
         if not result.ok:
             raise typer.Exit(1)
 
@@ -434,6 +525,9 @@ def register(app: typer.Typer) -> None:
             typer.echo(json.dumps(to_json(report), indent=2))
         else:
             print_probe(report, Console(highlight=False, width=160))
+        if report.nothing_exercised is not None:
+            typer.echo(f"crossgrant: error: probe: {report.nothing_exercised}", err=True)
+            raise typer.Exit(2)
         if not report.ok:
             raise typer.Exit(1)
 
@@ -507,24 +601,11 @@ def _snapshot_with_progress(sessions: list[AccountSession], regions: list[str]) 
         return take_snapshot(sessions, regions=regions or None, progress=progress)
 
 
-def _print_destroy(result: DestroyResult, console: Console, dry_run: bool) -> None:
-    if dry_run:
-        console.print("[bold]crossgrant destroy (dry run)[/bold]")
-        for change in result.changes:
-            _print_change(console, change)
-        if not result.changes:
-            console.print("Nothing of crossgrant's is left.")
-    for note in result.notes:
-        console.print(f"[yellow]note:[/yellow] {escape(note)}")
-    if dry_run:
-        return
-    if result.ok:
-        done = sum(1 for s in result.steps if s.status == "done")
-        console.print(f"[bold green]Destroy complete:[/bold green] {done} step(s) done."
-                      if done else "Nothing of crossgrant's is left.")
+def _print_apply_result(result: Any, console: Console, as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps(to_json(result), indent=2))
     else:
-        console.print(f"[bold red]Destroy stopped:[/bold red] {escape(result.error or '')}; "
-                      f"run `crossgrant destroy` again to continue")
+        print_apply(result, console)
 
 
-__all__ = ["print_apply", "print_plan", "print_probe", "register"]
+__all__ = ["confirm", "print_apply", "print_plan", "print_probe", "register"]
