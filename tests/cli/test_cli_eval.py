@@ -199,6 +199,76 @@ def test_malformed_cases_are_error_rows(broken: Any, tmp_path: Path,
     assert code == 1
 
 
+# -- Only typed errors (issue 11) -----------------------------------------------------------
+# Python's json raises ValueError for integers of more than 4,300 digits and RecursionError
+# for deep nesting; a case whose `expect` is a list used to raise TypeError. Each is now an
+# Error row with a one-line message naming the place, never a traceback.
+
+BIG = "9" * 5000
+
+
+@pytest.mark.parametrize(("label", "line", "says"), [
+    ("expect is a list", json.dumps({**ALLOWED, "expect": ["Allow"]}), "expect must be one of"),
+    ("expect is an object", json.dumps({**ALLOWED, "expect": {"a": 1}}), "expect must be one of"),
+    ("huge name", json.dumps(ALLOWED).replace('"identity policy allows"', BIG, 1), "4,300 digits"),
+    ("huge number in a policy", json.dumps(ALLOWED).replace(
+        '"Resource": "arn:aws:s3:::uploads/*"',
+        '"Resource": "*", "Condition": {"NumericLessThan": {"s3:max-keys": ' + BIG + "}}", 1),
+     "4,300 digits"),
+    ("huge context value", json.dumps(ALLOWED).replace('"context": {}',
+                                                       '"context": {"k": ' + BIG + "}", 1),
+     "4,300 digits"),
+    ("deep array", "[" * 10_000 + "]" * 10_000, "nested too deeply"),
+    ("deep policy", json.dumps(ALLOWED).replace(
+        '"resource": null', '"resource": ' + "[" * 10_000 + "]" * 10_000, 1),
+     "nested too deeply"),
+], ids=lambda v: v if isinstance(v, str) and len(v) < 40 else None)
+def test_hostile_cases_are_one_line_error_rows(label: str, line: str, says: str, tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(tmp_path, jsonl(ALLOWED) + line + "\n")
+    code, lines, err = run(capsys, "eval", "--check", path)
+    assert err == ""
+    rows = decoded(lines[:-1])
+    assert rows[0]["decision"] == "Allow"
+    bad = rows[1]
+    assert bad["decision"] == "Error", label
+    assert bad["ok"] is False
+    assert says in bad["error"]
+    assert "\n" not in bad["error"]
+    assert path in bad["error"] or "case 'identity policy allows'" in bad["error"]
+    assert lines[-1] == "1 passed, 1 failed"
+    assert code == 1
+
+
+def test_a_deeply_nested_single_object_file_is_an_error_row(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(tmp_path, '{"a":' * 10_000 + "1" + "}" * 10_000, "deep.json")
+    code, lines, err = run(capsys, "eval", "--check", path)
+    assert err == ""
+    assert "nested too deeply" in json.loads(lines[0])["error"]
+    assert code == 1
+
+
+def test_a_rule_that_no_policy_can_change_is_shown(tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    # IAM User Guide, "Managed policies and inline policies": you cannot change the
+    # permissions defined in AWS managed policies; the row names the rule, and keeps
+    # the contract's keys (docs/eval.md).
+    # https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies_managed-vs-inline.html
+    admin = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+    owned = case("AWS managed policy", "ImplicitDeny", identity=[admin])
+    owned["request"]["action"] = "iam:CreatePolicyVersion"
+    owned["request"]["resource"] = "arn:aws:iam::aws:policy/ReadOnlyAccess"
+    code, lines, _ = run(capsys, "eval", "--check", write(tmp_path, jsonl(owned)))
+    row = json.loads(lines[0])
+    assert code == 0
+    assert row["decision"] == "ImplicitDeny" and row["ok"] is True
+    assert row["because"] == []
+    assert row["rule"].startswith("aws-managed-policy: ")
+    assert "missing" not in row
+
+
 # -- Inputs --------------------------------------------------------------------------------
 
 def test_dash_reads_stdin(monkeypatch: pytest.MonkeyPatch,

@@ -391,6 +391,46 @@ def test_set_operators_on_an_empty_list() -> None:
     assert not one("ForAnyValue:StringEquals", TAGKEYS, "team", {TAGKEYS: []})
 
 
+@pytest.mark.parametrize("op", [
+    *(o for o, _ in POSITIVE + NEGATED), *(f"{o}IfExists" for o, _ in POSITIVE + NEGATED),
+    *(f"{q}:{o}" for q in ("ForAllValues", "ForAnyValue") for o, _ in SET_CAPABLE),
+    *(f"{q}:{o}IfExists" for q in ("ForAllValues", "ForAnyValue") for o, _ in SET_CAPABLE)])
+def test_an_empty_list_is_an_absent_key_to_every_operator(op: str) -> None:
+    # IAM User Guide, "Single-valued vs. multivalued context keys": ForAllValues "also
+    # returns true if there are no context keys in the request, or if the context key
+    # value resolves to a null data set"; and "Condition operator to check existence of
+    # condition keys": Null tests for exactly that. So a key given as [] (an empty tagging
+    # header) reads as absent everywhere, IfExists included: one operator seeing it present
+    # while Null sees it absent let an empty header past a Deny meant for untagged uploads.
+    # https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-single-vs-multi-valued-context-keys.html
+    # https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html#Conditions_Null
+    value = dict(POSITIVE + NEGATED + SET_CAPABLE)[
+        op.rsplit(":", maxsplit=1)[-1].removesuffix("IfExists")]
+    assert one(op, "my:key", value, {"my:key": []}) is one(op, "my:key", value)
+
+
+def test_null_sees_an_empty_list_as_null() -> None:
+    assert one("Null", "my:key", "true", {"my:key": []}) is True
+    assert one("Null", "my:key", "false", {"my:key": []}) is False
+
+
+def test_an_empty_tagging_header_does_not_slip_past_a_deny_for_untagged_uploads() -> None:
+    # The Deny some accounts use to force tags on uploads, written with IfExists; both an
+    # untagged upload and one with an empty x-amz-tagging header must meet it.
+    doc = {"Version": V2012, "Statement": [
+        {"Effect": "Allow", "Action": "s3:PutObject", "Resource": "*"},
+        {"Sid": "RequireProjectTag", "Effect": "Deny", "Action": "s3:PutObject", "Resource": "*",
+         "Condition": {"ForAnyValue:StringNotEqualsIfExists": {
+             "s3:RequestObjectTagKeys": "project"}}}]}
+    policy = parse_policy(doc, name="identity")
+    for context in ({}, {"s3:RequestObjectTagKeys": []}):
+        request = Request.build(parse_principal(USER), "s3:PutObject", RESOURCE, context=context)
+        assert evaluate(request, PolicySet(identity=(policy,))).effect is Effect.EXPLICIT_DENY
+    tagged = Request.build(parse_principal(USER), "s3:PutObject", RESOURCE,
+                           context={"s3:RequestObjectTagKeys": ["project"]})
+    assert evaluate(tagged, PolicySet(identity=(policy,))).effect is Effect.ALLOW
+
+
 def test_for_any_value_arn_like_over_a_list_of_arns() -> None:
     ctx = {"my:arns": ["arn:aws:s3:::other", "arn:aws:s3:::a-uploads"]}
     assert one("ForAnyValue:ArnLike", "my:arns", "arn:aws:s3:::a-*", ctx)

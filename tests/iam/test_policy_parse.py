@@ -396,3 +396,41 @@ def test_canonical_json_round_trips() -> None:
     again = parse_policy(policy.canonical_json())
     assert again.canonical_json() == policy.canonical_json()
     assert again == policy
+
+
+# -- Only typed errors ---------------------------------------------------------------------
+# Python's json raises ValueError for an integer of more than 4,300 digits (the int/str
+# conversion limit) and RecursionError for deep nesting; a document must never escape
+# with either (issue 11). Each error is one line naming the document and the place.
+
+BIG = "9" * 5000
+HUGE = 10 ** 5000  # built without text: int("9" * 5000) itself hits the limit
+
+
+@pytest.mark.parametrize("text", [
+    '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", '
+    f'"Resource": "*", "Condition": {{"NumericLessThan": {{"s3:max-keys": {BIG}}}}}}}]}}',
+    f'{{"Version": {BIG}, "Statement": []}}',
+    '{"Statement": ' + "[" * 10_000 + "]" * 10_000 + "}",
+], ids=["huge-condition-number", "huge-version", "deep"])
+def test_hostile_json_text_is_a_policy_error(text: str) -> None:
+    message = rejects(text)
+    assert "digits" in message or "nested too deeply" in message
+
+
+@pytest.mark.parametrize("document", [
+    doc({**ALLOW, "Condition": {"NumericLessThan": {"s3:max-keys": HUGE}}}),
+    {"Version": HUGE, "Statement": [ALLOW]},
+    doc({**ALLOW, "Effect": HUGE}),
+], ids=["condition", "version", "effect"])
+def test_huge_numbers_in_decoded_documents_are_policy_errors(document: dict[str, Any]) -> None:
+    message = rejects(document)
+    assert "4,300 digits" in message
+
+
+def test_deeply_nested_values_in_decoded_documents_are_policy_errors() -> None:
+    deep: Any = "x"
+    for _ in range(5000):
+        deep = [deep]
+    rejects(doc({**ALLOW, "Condition": {"StringEquals": {"aws:username": deep}}}))
+    rejects(doc({**ALLOW, "Sid": {"a": deep}}))

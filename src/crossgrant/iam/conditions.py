@@ -30,6 +30,7 @@ from typing import Any, TypeVar
 
 from crossgrant.errors import PolicyError
 from crossgrant.iam.jsontext import number_text
+from crossgrant.iam.memo import counted
 from crossgrant.iam.patterns import Matcher, compile_tokens
 from crossgrant.iam.variables import (
     Context,
@@ -158,6 +159,7 @@ NO_CONDITIONS = ConditionSet(())
 _BLOCK_CACHE_SIZE = 4096
 # (block as written, variables) -> its conditions without paths, and their shared tests
 _blocks: dict[tuple[str, bool], tuple[tuple[Condition, ...], ConditionSet]] = {}
+counted(_blocks.__len__, _BLOCK_CACHE_SIZE)
 
 
 def compile_conditions(block: object, where: str, *, variables: bool,
@@ -460,6 +462,9 @@ def _parse_ip(s: str) -> Network | ipaddress.IPv4Address | ipaddress.IPv6Address
         return ipaddress.ip_network(text, strict=False)
     except ValueError:
         return None
+
+
+counted(lambda: _parse_ip.cache_info().currsize, 4096)
 
 
 def _ip_in(s: str, nets: list[Network]) -> bool:

@@ -12,14 +12,16 @@ push the others out. The bound counts entries, whatever their size.
 from __future__ import annotations
 
 import weakref
+from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
-__all__ = ["TOTAL_ENTRIES", "Memo", "clear_all", "live_entries"]
+__all__ = ["TOTAL_ENTRIES", "Memo", "cache_bound", "cache_entries", "clear_all", "counted",
+           "live_entries"]
 
 K = TypeVar("K")
 V = TypeVar("V")
 
-TOTAL_ENTRIES = 200_000  # entries held by all memos together, at most
+TOTAL_ENTRIES = 100_000  # entries held by all memos together, at most
 
 
 class _Registry:
@@ -80,3 +82,22 @@ def clear_all() -> None:
 def live_entries() -> int:
     """Entries held by all live memos now."""
     return sum(len(m) for m in _registry.memos())
+
+
+# The engine's other caches, each of a fixed size: (entries now, cap).
+_fixed: list[tuple[Callable[[], int], int]] = []
+
+
+def counted(size: Callable[[], int], cap: int) -> None:
+    """Count a fixed-size cache (an `lru_cache`, an intern table) in `cache_entries`."""
+    _fixed.append((size, cap))
+
+
+def cache_entries() -> int:
+    """Entries held by every cache of the engine now: the memos and the fixed caches."""
+    return live_entries() + sum(size() for size, _ in _fixed)
+
+
+def cache_bound() -> int:
+    """What `cache_entries` can never exceed, however many requests are decided."""
+    return TOTAL_ENTRIES + sum(cap for _, cap in _fixed)

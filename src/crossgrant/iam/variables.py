@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
+from crossgrant.iam.memo import counted
 from crossgrant.iam.patterns import QMARK, STAR, Matcher, Token, compile_tokens
 
 Context = Mapping[str, tuple[str, ...]]
@@ -117,3 +118,6 @@ def as_text(tokens: tuple[Token, ...] | list[Token]) -> str:
 def compile_resolved(tokens: tuple[Token, ...], ignore_case: bool, arn: bool,
                      strict: bool = False) -> Matcher:
     return compile_tokens(list(tokens), ignore_case=ignore_case, arn=arn, strict=strict)
+
+
+counted(lambda: compile_resolved.cache_info().currsize, 4096)
