@@ -154,7 +154,8 @@ EndpointUrl = Annotated[str | None, typer.Option("--endpoint-url",
 CaBundle = Annotated[Path | None, typer.Option("--ca-bundle",
                                                help="CA bundle for --endpoint-url.")]
 JournalFile = Annotated[Path | None, typer.Option(
-    "--journal", help="Journal file (default .crossgrant/GRANT.journal.json).")]
+    "--journal", help="Journal file (default "
+                      ".crossgrant/GRANT.SOURCE-TARGET.PLACE.journal.json).")]
 FunctionZip = Annotated[Path | None, typer.Option(
     "--function-zip", help="A `crossgrant package` zip: create or update the function.")]
 Handler = Annotated[str | None, typer.Option(
