@@ -134,7 +134,9 @@ def test_checkov_fails_nothing_and_skips_only_with_a_reason(
         "CKV_AWS_111"}
     skipped = report["results"]["skipped_checks"]
     assert {(c["check_id"], c["file_path"].split("/")[1]) for c in skipped} == {
-        ("CKV_AWS_61", "whole-account-owned")}
+        ("CKV_AWS_61", "whole-account-owned"),
+        # the organization example trusts a wildcard narrowed by OU paths and role name
+        ("CKV_AWS_60", "example-central-archive")}
     assert all(len(c["check_result"]["suppress_comment"]) > 40 for c in skipped)
 
 

@@ -78,7 +78,11 @@ def _edit(old: str, new: str, text: str = BASE) -> str:
 def test_every_example_loads(path: Path) -> None:
     grant = load_grant(path)
     assert grant.path == str(path)
-    assert grant.source.account == "111111111111"
+    if grant.source.organization is None:
+        assert grant.source.account == "111111111111"
+    else:  # an organization's members are stand-ins, placed in its OUs
+        assert grant.source.organization.units
+        assert {a for a, _ in grant.source.organization.members} == set(grant.source.accounts)
     assert grant.target.account == "222222222222"
     assert grant.s3 or grant.dynamodb
 
@@ -355,7 +359,9 @@ BAD: list[tuple[str, str, int, str, str]] = [
      "access", "no access entries"),
     ("access-null", HEAD + "access:\n", 12, "access",
      "expected a mapping, got nothing (null)"),
-    ("duplicate-bucket", BASE + "    - bucket: b-thumbnails\n      levels: [read]\n", 17,
+    # the same bucket and prefix twice (several entries per bucket are fine otherwise)
+    ("duplicate-bucket", _edit('["thumbs/"]', '[""]')
+     + "    - bucket: b-thumbnails\n      levels: [read]\n", 17,
      "access.s3[1].bucket", "already listed at access.s3[0] (line 14)"),
     ("duplicate-table", BASE + "  dynamodb:\n    - {table: tbl, levels: [read]}\n"
      "    - {table: tbl, levels: [write]}\n", 19, "access.dynamodb[1].table",

@@ -3,7 +3,9 @@
 This is what `verify` proves things about, and it uses the same merge rules as the real
 deploy: foreign statements in a bucket, table or key policy survive, ours replace ours.
 A resource the state does not know yet is created the way the grant expects it (bucket
-owner enforced, SSE-KMS with the declared key, a key with AWS's default key policy).
+owner enforced, SSE-KMS with the declared key, a key with AWS's default key policy). An
+organization grant's members are placed in its OUs (the organization, its root and the
+OUs created if the state lacks them), so `aws:PrincipalOrgPaths` is really set for them.
 """
 
 from __future__ import annotations
@@ -12,7 +14,9 @@ from dataclasses import replace
 
 from crossgrant.iam import PolicyType, parse_policy
 from crossgrant.iam.facts import default_key_policy
+from crossgrant.render.actions import table_grants
 from crossgrant.render.artifacts import Artifacts, PolicyStatements, ResourceKind, RoleArtifact
+from crossgrant.spec.model import OrgSource
 from crossgrant.world import (
     Account,
     AccountState,
@@ -29,7 +33,13 @@ from crossgrant.world import (
     merge_by_sid,
     put,
 )
-from crossgrant.world.state import key_policy_label, trust_policy_label
+from crossgrant.world.state import (
+    OrgAccount,
+    Organization,
+    OrgUnit,
+    key_policy_label,
+    trust_policy_label,
+)
 
 _STREAM_LABEL = "2024-01-01T00:00:00.000"  # a stand-in stream label for tables we create
 _KINDS = {ResourceKind.BUCKET: DocKind.BUCKET, ResourceKind.TABLE: DocKind.TABLE,
@@ -39,9 +49,13 @@ _KINDS = {ResourceKind.BUCKET: DocKind.BUCKET, ResourceKind.TABLE: DocKind.TABLE
 def apply(artifacts: Artifacts, state: AccountState | None = None) -> AccountState:
     """The state after deploying `artifacts` over `state` (empty accounts if None)."""
     state = state if state is not None else AccountState()
-    for acct_id in (artifacts.grant.source.account, artifacts.grant.target.account):
+    grant = artifacts.grant
+    for acct_id in (*grant.source.accounts, grant.target.account):
         if state.account(acct_id) is None:
             state = state.with_account(Account(id=acct_id))
+    if grant.source.organization is not None:
+        state = state.with_organization(place_members(state.organization,
+                                                      grant.source.organization))
     for role in artifacts.roles:
         state = _role(state, role)
     for ps in artifacts.resource_policies:
@@ -104,10 +118,31 @@ def _resource(artifacts: Artifacts, state: AccountState, ps: PolicyStatements) \
 
 
 def _new_table(artifacts: Artifacts, arn: str) -> Table:
+    """The table as the grant's entries for it expect: their indexes, and a stream when an
+    entry reads it."""
     name = arn.split(":table/", 1)[1]
-    access = next((a for a in artifacts.grant.dynamodb if a.table == name), None)
-    indexes = tuple(i for i in access.indexes if i != "*") if access else ()
+    entries = [a for a in artifacts.grant.dynamodb if a.table == name]
+    indexes = tuple(dict.fromkeys(i for a in entries for i in a.indexes if i != "*"))
+    stream = any(table_grants(a).stream for a in entries)
     return Table(name=name, region=artifacts.grant.target.region, arn=arn, indexes=indexes,
-                 stream_arn=f"{arn}/stream/{_STREAM_LABEL}" if access and access.streams
-                 else None)
+                 stream_arn=f"{arn}/stream/{_STREAM_LABEL}" if stream else None)
 
+
+
+def place_members(current: Organization | None, org: OrgSource) -> Organization:
+    """`current` (or a new organization `org.id`) with the grant's OUs and its members in
+    them; what `current` already holds stays where it is. A state of another organization
+    is left alone: its accounts are not the grant's."""
+    if current is not None and current.id != org.id:
+        return current
+    tree = current or Organization(id=org.id, root_id=org.root)
+    ous = dict(tree.ous)
+    for unit in (*org.units, *(ou for _, ou in org.members)):
+        if unit not in ous:
+            parent = org.parent_of(unit)
+            ous[unit] = OrgUnit(id=unit, name=unit, parent=parent if parent in ous
+                                or parent == tree.root_id else tree.root_id)
+    accounts = dict(tree.accounts)
+    for account, unit in org.members:
+        accounts.setdefault(account, OrgAccount(parent=unit))
+    return replace(tree, ous=FrozenMap(ous), accounts=FrozenMap(accounts))

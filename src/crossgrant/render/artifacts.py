@@ -20,7 +20,7 @@ Statement = dict[str, Any]
 
 # What follows the grant's Sid prefix in a statement crossgrant owns.
 _PURPOSE_RE = re.compile(
-    r"(S3Object|S3List|Kms|DenyInsecureTransport|Table|Index|Stream|Assume|Logs)\d*")
+    r"(S3Object|S3List|S3Bucket|Kms|DenyInsecureTransport|Table|Index|Stream|Assume|Logs)\d*")
 
 
 class ResourceKind(enum.StrEnum):

@@ -6,6 +6,11 @@ target stack takes the source stack's `ExecutionRoleArn` output as `SourceExecut
 template that names the execution role refers to that parameter, so the target cannot be
 deployed before the source has produced the role.
 
+With many source accounts (`source.accounts`, `source.organization`) the source side is
+one StackSet for the administrator account instead (`render.cfn_stackset`), its template
+the execution role with `${AWS::AccountId}` for each account's id; the target template
+then names the execution roles (or the OUs) itself and needs no parameter.
+
 Resource policies of buckets, tables and keys that crossgrant does not create are shared
 with other teams. A CloudFormation resource policy owns its whole document, so by default
 this template does not touch them: it records crossgrant's statements under
@@ -26,17 +31,18 @@ import yaml
 
 from crossgrant.errors import RenderError
 from crossgrant.render.artifacts import Artifacts, PolicyStatements, ResourceKind, RoleArtifact
+from crossgrant.render.cfn_stackset import stackset_template
 from crossgrant.render.jsonfiles import (
-    ACCOUNT_TRUST_SKIP,
     MERGE_HINT,
     check_owned,
     generator,
-    narrowed_account_trust,
     ordered,
     owned_policy_document,
     side_accounts,
     statements_document,
 )
+from crossgrant.render.rollout import ACCOUNT_ID, Rollout, rollout, source_role
+from crossgrant.render.suppressions import trust_skips
 
 Template = dict[str, Any]
 
@@ -47,7 +53,18 @@ _KIND_LABEL = {ResourceKind.BUCKET: "Bucket", ResourceKind.TABLE: "Table",
 
 def template_names(artifacts: Artifacts) -> dict[str, str]:
     """side -> file name, so callers can say which file to deploy first."""
-    return {side: f"{side}-{account}.yaml" for side, account in side_accounts(artifacts).items()}
+    names = {side: f"{side}-{account}.yaml"
+             for side, account in side_accounts(artifacts).items()}
+    if artifacts.grant.source.many:
+        names["source"] = "source-stackset.yaml"
+    return names
+
+
+def source_template_body(artifacts: Artifacts) -> str:
+    """The StackSet's template: the source side as each source account gets it."""
+    return _dump(_source(artifacts, generic=True),
+                 f"# crossgrant {artifacts.grant.name}: the source side as every source "
+                 f"account gets it (a StackSet instance).\n")
 
 
 def to_cloudformation(artifacts: Artifacts, owned: Collection[str] = ()) -> dict[str, str]:
@@ -59,21 +76,34 @@ def to_cloudformation(artifacts: Artifacts, owned: Collection[str] = ()) -> dict
                 f"creates; leave it to `crossgrant deploy` (or use --format terraform)")
     names = template_names(artifacts)
     order = [names[side] for side in artifacts.deploy_order]
+    plan = rollout(artifacts)
+    source = _source(artifacts) if plan is None else _stackset(artifacts, plan)
     out: dict[str, str] = {}
-    for side, template in (("source", _source(artifacts)),
-                           ("target", _target(artifacts, owned_set))):
+    for side, template in (("source", source), ("target", _target(artifacts, owned_set))):
         out[names[side]] = _dump(template, _header(artifacts, side, order, owned_set, template))
     return out
 
 
 # --- the two templates -----------------------------------------------------------------
 
-def _source(artifacts: Artifacts) -> Template:
+def _stackset(artifacts: Artifacts, plan: Rollout) -> Template:
+    existing = artifacts.grant.source.existing_role
+    template = stackset_template(artifacts, plan, source_template_body(artifacts),
+                                 "CAPABILITY_IAM" if existing else "CAPABILITY_NAMED_IAM")
+    return {"AWSTemplateFormatVersion": template.pop("AWSTemplateFormatVersion"),
+            "Description": _description(artifacts, "source"),
+            "Metadata": {"crossgrant": _metadata(artifacts, "source", [])}, **template}
+
+
+def _source(artifacts: Artifacts, *, generic: bool = False) -> Template:
+    """The source account's template; `generic`: as every source account of a StackSet
+    gets it, each account's id written `${AWS::AccountId}` (through Fn::Sub)."""
     grant = artifacts.grant
-    account = grant.source.account
+    roles = [source_role(artifacts)] if generic else list(
+        artifacts.roles_in(grant.source.account))
     resources: dict[str, Any] = {}
     outputs: dict[str, Any] = {}
-    for role in artifacts.roles_in(account):
+    for role in roles:
         logical = _role_logical_id(artifacts, role)
         if role.create:
             resources[logical] = _role(role, artifacts, {})
@@ -87,7 +117,7 @@ def _source(artifacts: Artifacts) -> Template:
                                    "PolicyDocument": ordered(doc)}}
             arn = role.arn
         description = f"ARN of {role.name} ({role.purpose})"
-        if role.arn == grant.execution_role_arn:
+        if role.arn == grant.execution_role_arn and not grant.source.many:
             description += f"; pass it to the target stack as {SOURCE_ROLE_PARAMETER}"
             if not role.create:
                 description += " (if the existing role has a path, pass its real ARN)"
@@ -95,6 +125,12 @@ def _source(artifacts: Artifacts) -> Template:
             "Description": description,
             "Value": arn,
             "Export": {"Name": f"crossgrant-{_slug(grant.name)}-{logical}Arn"}}
+    if generic:
+        return {"AWSTemplateFormatVersion": "2010-09-09",
+                "Description": f"crossgrant grant {grant.name}: execution role "
+                               f"{grant.source.execution_role} of function "
+                               f"{grant.source.function}"[:1024],
+                "Resources": _sub_account(resources), "Outputs": _sub_account(outputs)}
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": _description(artifacts, "source"),
@@ -104,10 +140,24 @@ def _source(artifacts: Artifacts) -> Template:
     }
 
 
+def _sub_account(value: Any) -> Any:
+    """Strings holding `${AWS::AccountId}` as Fn::Sub, which resolves it per account."""
+    if isinstance(value, str):
+        return {"Fn::Sub": value} if ACCOUNT_ID in value else value
+    if isinstance(value, list):
+        return [_sub_account(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _sub_account(v) for k, v in value.items()}
+    return value
+
+
 def _target(artifacts: Artifacts, owned: frozenset[str]) -> Template:
     grant = artifacts.grant
     account = grant.target.account
-    links: dict[str, Any] = {grant.execution_role_arn: {"Ref": SOURCE_ROLE_PARAMETER}}
+    # One source stack hands its role's ARN over; a StackSet's many roles are named as
+    # the grant names them (or, for OUs, not named at all).
+    links: dict[str, Any] = {} if grant.source.many else {
+        grant.execution_role_arn: {"Ref": SOURCE_ROLE_PARAMETER}}
     resources: dict[str, Any] = {}
     outputs: dict[str, Any] = {}
     for role in artifacts.roles_in(account):
@@ -198,14 +248,25 @@ def _role(role: RoleArtifact, artifacts: Artifacts, links: Mapping[str, Any]) ->
     if role.tags:
         props["Tags"] = [{"Key": k, "Value": v} for k, v in role.tags]
     resource: dict[str, Any] = {"Type": "AWS::IAM::Role"}
-    if narrowed_account_trust(role.trust_policy):
-        check_id, reason = ACCOUNT_TRUST_SKIP
-        resource["Metadata"] = {"checkov": {"skip": [{"id": check_id, "comment": reason}]}}
+    skips = trust_skips(role.trust_policy)
+    if skips:
+        resource["Metadata"] = {"checkov": {"skip": [{"id": check_id, "comment": reason}
+                                                     for check_id, reason in skips]}}
     resource["Properties"] = props
     return resource
 
 
 # --- text around the templates ---------------------------------------------------------
+
+def _where(artifacts: Artifacts, side: str) -> str:
+    """The account a side's template is deployed in, in words."""
+    plan = rollout(artifacts) if side == "source" else None
+    if plan is None:
+        return f"{side} account {side_accounts(artifacts)[side]}"
+    admin = ("the organization's management account or a CloudFormation delegated "
+             "administrator" if plan.service_managed else "the StackSet administrator account")
+    return f"{admin}, for {plan.targets}"
+
 
 def _metadata(artifacts: Artifacts, side: str,
               to_merge: list[PolicyStatements]) -> dict[str, Any]:
@@ -219,9 +280,17 @@ def _metadata(artifacts: Artifacts, side: str,
         "deployOrder": [f"{side_} ({side_accounts(artifacts)[side_]})"
                         for side_ in artifacts.deploy_order],
     }
+    plan = rollout(artifacts)
+    if plan is not None:
+        meta["deployOrder"][0] = f"source ({_where(artifacts, 'source')})"
+        if side == "source":
+            del meta["account"]
+            meta["stackSet"] = {"name": plan.name, "permissionModel": plan.permission_model,
+                                "targets": list(plan.units or plan.accounts),
+                                "regions": list(plan.regions)}
     if artifacts.notes:
         meta["notes"] = list(artifacts.notes)
-    requirements = [r for r in artifacts.requirements if r.account == meta["account"]]
+    requirements = [r for r in artifacts.requirements if r.account == meta.get("account")]
     if requirements:
         meta["requirements"] = [{"resource": r.resource, "kind": r.kind.value,
                                  "field": r.field, "value": r.value, "why": r.why}
@@ -241,8 +310,7 @@ def _description(artifacts: Artifacts, side: str) -> str:
     else:
         what = (f"role {grant.target.role_name}" if grant.target.role_name
                 else "resource policies") + " granting the source account's function access"
-    return (f"crossgrant grant {grant.name}: {side} account {side_accounts(artifacts)[side]}, "
-            f"{what}")[:1024]
+    return f"crossgrant grant {grant.name}: {_where(artifacts, side)}, {what}"[:1024]
 
 
 def _header(artifacts: Artifacts, side: str, order: list[str], owned: frozenset[str],
@@ -252,10 +320,19 @@ def _header(artifacts: Artifacts, side: str, order: list[str], owned: frozenset[
     lines = [
         f"Generated by {generator()} from grant {grant.name!r} ({grant.path}); do not edit,",
         "re-render with `crossgrant render`.",
-        f"Stack {step} of {len(order)}, {side} account {side_accounts(artifacts)[side]}. "
+        f"Stack {step} of {len(order)}, {_where(artifacts, side)}. "
         f"Deploy order: {', '.join(order)}.",
     ]
-    roles = artifacts.roles_in(side_accounts(artifacts)[side])
+    plan = rollout(artifacts) if side == "source" else None
+    roles = () if plan is not None else artifacts.roles_in(side_accounts(artifacts)[side])
+    if plan is not None:
+        lines.append(f"It creates StackSet {plan.name} ({plan.permission_model}), which "
+                     f"deploys the source side (TemplateBody) to {plan.targets} in "
+                     f"{', '.join(plan.regions)}.")
+        if not plan.service_managed:
+            lines.append("Self-managed: this account needs the role "
+                         "AWSCloudFormationStackSetAdministrationRole and each target "
+                         "account AWSCloudFormationStackSetExecutionRole trusting it.")
     if any(r.create for r in roles):
         lines.append("Needs CAPABILITY_NAMED_IAM: roles have fixed names, which the other "
                      "account's policies refer to.")
@@ -264,6 +341,7 @@ def _header(artifacts: Artifacts, side: str, order: list[str], owned: frozenset[
     if side == "target" and _refers_to(template.get("Resources"), SOURCE_ROLE_PARAMETER):
         lines.append(f"Pass the source stack's ExecutionRoleArn output as the "
                      f"{SOURCE_ROLE_PARAMETER} parameter.")
+    if side == "target":
         for ps in artifacts.policies_in(grant.target.account):
             if ps.resource in owned:
                 lines.append(f"The {ps.label} is OWNED by this stack: deploying it REPLACES "
@@ -275,10 +353,19 @@ def _header(artifacts: Artifacts, side: str, order: list[str], owned: frozenset[
 
 
 class _Dumper(yaml.SafeDumper):
-    """No `&id001` anchors: a reader (and cfn-lint) should see each value where it is used."""
+    """No `&id001` anchors: a reader (and cfn-lint) should see each value where it is used.
+    Multi-line strings (a StackSet's TemplateBody) as literal blocks, readable as written."""
 
     def ignore_aliases(self, data: Any) -> bool:
         return True
+
+
+def _text(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in data else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
+
+
+_Dumper.add_representer(str, _text)
 
 
 def _dump(template: Template, header: str) -> str:
@@ -310,7 +397,8 @@ def _refers_to(value: Any, logical: str) -> bool:
 
 
 def _role_logical_id(artifacts: Artifacts, role: RoleArtifact) -> str:
-    if role.arn == artifacts.grant.execution_role_arn:
+    grant = artifacts.grant
+    if role.name == grant.source.execution_role and role.account != grant.target.account:
         return "ExecutionRole"
     if role.arn == artifacts.grant.target_role_arn:
         return "TargetRole"

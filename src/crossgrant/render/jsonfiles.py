@@ -15,7 +15,6 @@ from typing import Any
 
 from crossgrant import __version__
 from crossgrant.errors import RenderError
-from crossgrant.iam.arn import ACCOUNT_ID_RE, PARTITION_RE
 from crossgrant.iam.facts import default_key_statement
 from crossgrant.render.artifacts import (
     Artifacts,
@@ -24,6 +23,7 @@ from crossgrant.render.artifacts import (
     ResourceKind,
     RoleArtifact,
 )
+from crossgrant.render.rollout import ACCOUNT_ID, rollout, source_role
 from crossgrant.serial import to_json
 
 # IAM prints statements in this order; a fixed order keeps diffs between renders minimal.
@@ -75,39 +75,6 @@ def owned_policy_document(artifacts: Artifacts, ps: PolicyStatements) -> Documen
     return ordered({"Version": "2012-10-17", "Statement": statements})
 
 
-_ACCOUNT_ROOT = re.compile(rf"arn:{PARTITION_RE.pattern}:iam::{ACCOUNT_ID_RE.pattern}:root")
-
-ACCOUNT_TRUST_SKIP = (
-    "CKV_AWS_61",
-    "the account principal is narrowed to the execution role by an ArnEquals "
-    "aws:PrincipalArn condition (the grant's trust_whole_account option, which survives the "
-    "role being re-created); the check ignores conditions")
-
-
-def narrowed_account_trust(trust: Mapping[str, Any] | None) -> bool:
-    """Does this trust policy name a whole account, and only with every such statement
-    narrowed to one principal by `aws:PrincipalArn`? (The one place a checkov check about
-    account principals does not apply; un-narrowed account trust must still fail it.)"""
-    if trust is None:
-        return False
-    statements = trust.get("Statement", [])
-    statements = statements if isinstance(statements, list) else [statements]
-    found = False
-    for st in statements:
-        principals = st.get("Principal", {})
-        aws = principals.get("AWS", []) if isinstance(principals, Mapping) else []
-        aws = aws if isinstance(aws, list) else [aws]
-        if st.get("Effect") != "Allow" or not any(
-                isinstance(p, str) and _ACCOUNT_ROOT.fullmatch(p) for p in aws):
-            continue
-        conditions = st.get("Condition", {})
-        if not any("aws:PrincipalArn" in conditions.get(op, {})
-                   for op in ("ArnEquals", "ArnLike")):
-            return False
-        found = True
-    return found
-
-
 def check_owned(artifacts: Artifacts, owned: Collection[str]) -> frozenset[str]:
     """`owned` names resources by `PolicyStatements.resource`; a name that is not one of
     the grant's would silently own nothing, so it is an error."""
@@ -131,12 +98,19 @@ def resource_slug(ps: PolicyStatements) -> str:
     return f"{ps.kind.value}-{re.sub(r'[^A-Za-z0-9._-]', '-', name)}"
 
 
+STACKSET_DIR = "stackset"  # the source side of many accounts, written once
+
+
+def _directory(account: str) -> str:
+    return STACKSET_DIR if account == ACCOUNT_ID else account
+
+
 def role_trust_file(role: RoleArtifact) -> str:
-    return f"{role.account}/role-{role.name}.trust.json"
+    return f"{_directory(role.account)}/role-{role.name}.trust.json"
 
 
 def role_policy_file(role: RoleArtifact, policy_name: str) -> str:
-    return f"{role.account}/role-{role.name}.policy-{policy_name}.json"
+    return f"{_directory(role.account)}/role-{role.name}.policy-{policy_name}.json"
 
 
 def resource_policy_file(ps: PolicyStatements, owned: bool) -> str:
@@ -159,12 +133,18 @@ def to_json_files(artifacts: Artifacts, owned: Collection[str] = ()) -> dict[str
     A resource policy the export does not own is written as `*.statements.json`: a
     policy-shaped document holding only crossgrant's statements, to be merged, never put
     as is. One it owns is `*.policy.json`, the complete policy.
+
+    With many source accounts the source side is written once, under `stackset/`, with
+    `${AWS::AccountId}` where each account's id goes (as the StackSet deploys it).
     """
     owned_set = check_owned(artifacts, owned)
     files: dict[str, str] = {}
     entries: list[dict[str, Any]] = []
+    plan = rollout(artifacts)
+    roles = artifacts.roles if plan is None else (
+        source_role(artifacts), *artifacts.roles_in(artifacts.grant.target.account))
 
-    for role in artifacts.roles:
+    for role in roles:
         if role.trust_policy is not None:
             path = role_trust_file(role)
             files[path] = dump(ordered(role.trust_policy))
@@ -187,7 +167,9 @@ def to_json_files(artifacts: Artifacts, owned: Collection[str] = ()) -> dict[str
                         "sids": [st["Sid"] for st in ps.statements]})
 
     accounts = side_accounts(artifacts)
-    manifest = {
+    if plan is not None:
+        accounts["source"] = ACCOUNT_ID
+    manifest: dict[str, Any] = {
         "generator": generator(),
         "grant": artifacts.grant.name,
         "grant_file": artifacts.grant.path,
@@ -195,15 +177,25 @@ def to_json_files(artifacts: Artifacts, owned: Collection[str] = ()) -> dict[str
         "sid_prefix": artifacts.sid_prefix,
         "roles": [{"account": r.account, "name": r.name, "arn": r.arn, "create": r.create,
                    "max_session_duration": r.max_session_duration,
-                   "tags": dict(r.tags), "purpose": r.purpose} for r in artifacts.roles],
+                   "tags": dict(r.tags), "purpose": r.purpose} for r in roles],
         "files": entries,
         "deploy_order": [
             {"step": i, "side": side, "account": accounts[side],
              "files": [e["file"] for e in entries if e["account"] == accounts[side]]}
             for i, side in enumerate(artifacts.deploy_order, start=1)],
+    }
+    if plan is not None:
+        manifest["stackset"] = {
+            "name": plan.name, "permission_model": plan.permission_model,
+            "organizational_units": list(plan.units), "accounts": list(plan.accounts),
+            "regions": list(plan.regions),
+            "how": f"the files under {STACKSET_DIR}/ go to {plan.targets} through the "
+                   f"StackSet (see the cloudformation export); {ACCOUNT_ID} stands for each "
+                   f"account's id"}
+    manifest.update({
         "merge": MERGE_HINT,
         "notes": list(artifacts.notes),
         "requirements": to_json(artifacts.requirements),
-    }
+    })
     files["manifest.json"] = dump(manifest)
     return files

@@ -9,6 +9,10 @@ expression text. Where a document names a role this configuration manages, it re
 the role's `arn` attribute, so Terraform creates the execution role before the policies
 that name it (the ordering the notes demand) and uses the role's real ARN.
 
+With many source accounts the source side is a StackSet instead (`render.tf_stackset`):
+a third provider for the StackSet administrator replaces the source one, and the target's
+documents name the execution roles (or the OUs) as the grant does.
+
 Resource policies follow the same ownership rule as the CloudFormation export: only
 resources named in `owned` get an `aws_s3_bucket_policy`, `aws_dynamodb_resource_policy` or
 `aws_kms_key_policy`, which replaces the whole policy; every other policy's statements
@@ -18,23 +22,39 @@ are emitted as an output for `crossgrant deploy` to merge.
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from crossgrant.errors import RenderError
 from crossgrant.render.artifacts import Artifacts, PolicyStatements, ResourceKind, RoleArtifact
+from crossgrant.render.cloudformation import source_template_body
+from crossgrant.render.hcl import (
+    Attr,
+    Block,
+    comment_lines,
+    escape_template,
+    heredoc,
+    local_name,
+    quote,
+    ref,
+    string_map,
+)
 from crossgrant.render.jsonfiles import (
-    ACCOUNT_TRUST_SKIP,
     MERGE_HINT,
     check_owned,
     generator,
-    narrowed_account_trust,
     ordered,
     owned_policy_document,
     resource_slug,
     statements_document,
+)
+from crossgrant.render.rollout import rollout
+from crossgrant.render.suppressions import bucket_policy_skips, trust_skips
+from crossgrant.render.tf_stackset import (
+    stackset_blocks,
+    stackset_outputs,
+    stackset_provider,
+    stackset_variables,
 )
 
 AWS_PROVIDER_VERSION = ">= 5.43.0"  # aws_dynamodb_resource_policy first shipped in 5.43.0
@@ -57,105 +77,6 @@ def to_terraform(artifacts: Artifacts, owned: Collection[str] = ()) -> dict[str,
             "main.tf": config.main(), "outputs.tf": config.outputs()}
 
 
-# --- a small HCL writer ----------------------------------------------------------------
-
-@dataclass
-class Attr:
-    name: str
-    value: str  # a rendered expression; may span lines (heredoc, object)
-
-
-@dataclass
-class Block:
-    type: str
-    labels: tuple[str, ...] = ()
-    body: list[Attr | Block | str] = field(default_factory=list)  # str: a comment line
-
-    def render(self, indent: int = 0) -> str:
-        pad = " " * indent
-        head = " ".join([self.type, *(_quote(label) for label in self.labels)])
-        lines = [f"{pad}{head} {{"]
-        run: list[Attr] = []
-
-        def flush() -> None:
-            # Like `terraform fmt`: the `=` of adjacent attributes line up.
-            width = max((len(_key(a.name)) for a in run), default=0)
-            for a in run:
-                value = _reindent(a.value, indent + 2)
-                lines.append(f"{pad}  {_key(a.name).ljust(width)} = {value}")
-            run.clear()
-
-        for item in self.body:
-            if isinstance(item, Attr):
-                run.append(item)
-                continue
-            flush()
-            if isinstance(item, Block):
-                if len(lines) > 1:
-                    lines.append("")
-                lines.append(item.render(indent + 2))
-            else:
-                # Comments are written as `#text` when they are directives (checkov reads
-                # `#checkov:skip=...`), `# text` otherwise.
-                sep = "" if item.startswith("checkov:") else " "
-                lines.append(f"{pad}  #{sep}{item}" if item else "")
-        flush()
-        lines.append(f"{pad}}}")
-        return "\n".join(lines)
-
-
-def _reindent(value: str, indent: int) -> str:
-    """Continuation lines of a multi-line expression are written relative to column 0 and
-    shifted to the attribute's depth here."""
-    first, *rest = value.split("\n")
-    return "\n".join([first, *((" " * indent + line) if line else line for line in rest)])
-
-
-_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
-
-
-def _key(name: str) -> str:
-    return name if _IDENT.fullmatch(name) else _quote(name)
-
-
-def _escape_template(text: str) -> str:
-    """`${` and `%{` start interpolations in every HCL string; IAM policy variables such as
-    `${aws:username}` must reach AWS literally."""
-    return text.replace("${", "$${").replace("%{", "%%{")
-
-
-def _quote(text: str) -> str:
-    body = json.dumps(text, ensure_ascii=False)[1:-1]
-    return f'"{_escape_template(body)}"'
-
-
-def _ref(expression: str) -> str:
-    return "${" + expression + "}"
-
-
-def _heredoc(text: str) -> str:
-    body = text.rstrip("\n").split("\n")
-    return "\n".join(["<<-EOT", *("  " + line for line in body), "EOT"])
-
-
-def _string_map(pairs: Iterable[tuple[str, str]]) -> str:
-    items = list(pairs)
-    width = max(len(_key(k)) for k, _ in items)
-    return "\n".join(["{", *(f"  {_key(k).ljust(width)} = {_quote(v)}" for k, v in items),
-                      "}"])
-
-
-def _comment_lines(text: str, width: int = 96) -> list[str]:
-    words, lines, line = text.split(), [], ""
-    for word in words:
-        if line and len(line) + 1 + len(word) > width:
-            lines.append(line)
-            line = word
-        else:
-            line = f"{line} {word}" if line else word
-    return [*lines, line] if line else lines
-
-
 # --- the configuration -----------------------------------------------------------------
 
 class _Config:
@@ -165,14 +86,19 @@ class _Config:
         self.artifacts = artifacts
         self.grant = artifacts.grant
         self.owned = owned
-        # side -> (account, region)
+        self.plan = rollout(artifacts)
+        # side -> (account, region); a StackSet replaces the source side's provider
         self.sides: dict[str, tuple[str, str]] = {
             "source": (self.grant.source.account, self.grant.source.region),
             "target": (self.grant.target.account, self.grant.target.region)}
+        self.roles = artifacts.roles
+        if self.plan is not None:
+            del self.sides["source"]
+            self.roles = artifacts.roles_in(self.grant.target.account)
         # ARN -> Terraform expression, for every role this configuration manages or reads.
         self.links: dict[str, str] = {}
         self.role_names: dict[str, str] = {}
-        for role in artifacts.roles:
+        for role in self.roles:
             local = self._role_local(role)
             self.role_names[role.arn] = local
             kind = "aws_iam_role" if role.create else "data.aws_iam_role"
@@ -185,7 +111,7 @@ class _Config:
             return "execution"
         if role.arn == self.grant.target_role_arn:
             return "target"
-        return "role_" + _local(role.name)
+        return "role_" + local_name(role.name)
 
     def _header(self, what: str) -> str:
         lines = [f"Generated by {generator()} from grant {self.grant.name!r} "
@@ -199,11 +125,11 @@ class _Config:
         `skip`, the role whose own document this is: a role cannot depend on itself)."""
         text = json.dumps(ordered(document), indent=None if compact else 2,
                           separators=(",", ":") if compact else None, ensure_ascii=False)
-        text = _escape_template(text)
+        text = escape_template(text)
         for arn, expression in self.links.items():
             if arn != skip:
-                text = text.replace(json.dumps(arn), json.dumps(_ref(expression)))
-        return _heredoc(text)
+                text = text.replace(json.dumps(arn), json.dumps(ref(expression)))
+        return heredoc(text)
 
     def _merged(self) -> list[PolicyStatements]:
         return [ps for ps in self.artifacts.resource_policies if ps.resource not in self.owned]
@@ -212,8 +138,8 @@ class _Config:
 
     def versions(self) -> str:
         terraform = Block("terraform", body=[
-            Attr("required_version", _quote(TERRAFORM_VERSION)),
-            Block("required_providers", body=[Attr("aws", _string_map(
+            Attr("required_version", quote(TERRAFORM_VERSION)),
+            Block("required_providers", body=[Attr("aws", string_map(
                 [("source", "hashicorp/aws"), ("version", AWS_PROVIDER_VERSION)]))])])
         return self._header("Terraform and provider versions") + terraform.render() + "\n"
 
@@ -221,41 +147,51 @@ class _Config:
         blocks: list[Block] = []
         for side, (account, _region) in self.sides.items():
             blocks.append(Block("variable", (f"{side}_account_id",), [
-                Attr("description", _quote(
+                Attr("description", quote(
                     f"The {side} account. Pinned: every ARN in this configuration was "
                     f"rendered for {account}; a different account needs a re-render.")),
                 Attr("type", "string"),
-                Attr("default", _quote(account)),
+                Attr("default", quote(account)),
                 Block("validation", body=[
-                    Attr("condition", f"can(regex({_quote('^[0-9]{12}$')}, "
+                    Attr("condition", f"can(regex({quote('^[0-9]{12}$')}, "
                                       f"var.{side}_account_id))"),
-                    Attr("error_message", _quote(f"{side}_account_id must be a 12-digit AWS "
+                    Attr("error_message", quote(f"{side}_account_id must be a 12-digit AWS "
                                                  f"account id."))]),
                 Block("validation", body=[
-                    Attr("condition", f"var.{side}_account_id == {_quote(account)}"),
-                    Attr("error_message", _quote(
+                    Attr("condition", f"var.{side}_account_id == {quote(account)}"),
+                    Attr("error_message", quote(
                         f"This configuration was rendered for {side} account {account}; "
                         f"re-render the grant instead of overriding {side}_account_id."))]),
             ]))
             blocks.append(Block("variable", (f"{side}_profile",), [
-                Attr("description", _quote(
+                Attr("description", quote(
                     f"AWS CLI profile with credentials for the {side} account {account} "
                     f"(null: the default credential chain).")),
                 Attr("type", "string"),
                 Attr("default", "null"),
             ]))
+        if self.plan is not None:
+            blocks[:0] = stackset_variables(self.plan)
         return (self._header("input variables")
                 + "\n\n".join(b.render() for b in blocks) + "\n")
 
     def main(self) -> str:
         parts: list[str] = [self._preamble()]
+        if self.plan is not None:
+            parts.append(stackset_provider(self.plan).render())
         for side, (_account, region) in self.sides.items():
             parts.append(Block("provider", ("aws",), [
-                Attr("alias", _quote(side)),
-                Attr("region", _quote(region)),
+                Attr("alias", quote(side)),
+                Attr("region", quote(region)),
                 Attr("profile", f"var.{side}_profile"),
                 Attr("allowed_account_ids", f"[var.{side}_account_id]"),
             ]).render())
+        if self.plan is not None:
+            parts.append(f"# --- source accounts: StackSet {self.plan.name} " + "-" * 30)
+            existing = self.grant.source.existing_role
+            parts.extend(b.render() for b in stackset_blocks(
+                self.artifacts, self.plan, source_template_body(self.artifacts),
+                "CAPABILITY_IAM" if existing else "CAPABILITY_NAMED_IAM"))
         for side, (account, _region) in self.sides.items():
             roles = self.artifacts.roles_in(account)
             owned = [ps for ps in self.artifacts.policies_in(account)
@@ -274,13 +210,9 @@ class _Config:
                  f"({self.grant.path}).",
                  "Do not edit; re-render with `crossgrant render`.",
                  "",
-                 f"One configuration for both accounts: source {self.grant.source.account}, "
-                 f"target {self.grant.target.account}. Set source_profile and "
-                 f"target_profile (or the default credential chain) so that each provider "
-                 f"reaches its own account; allowed_account_ids refuses any other."]
+                 self._accounts_line()]
         for note in self.artifacts.notes:
-            lines += ["", f"Note: {note}. Terraform keeps that order by itself: documents refer "
-                          f"to the roles' arn attributes."]
+            lines += ["", f"Note: {note}. " + self._order_note()]
         for req in self.artifacts.requirements:
             lines += ["", f"Requires: {req.kind.value} {req.resource} has {req.field} = "
                           f"{req.value}: {req.why}."]
@@ -296,8 +228,37 @@ class _Config:
             elif line.startswith("  - "):  # list items stay one per line
                 out.append(f"# {line}")
             else:
-                out.extend(f"# {part}" for part in _comment_lines(line))
+                out.extend(f"# {part}" for part in comment_lines(line))
         return "\n".join(out)
+
+    def _order_note(self) -> str:
+        if self.plan is not None and not self.plan.service_managed:
+            return ("Terraform keeps that order: the target's resources depend on the "
+                    "StackSet's instances.")
+        if self.plan is not None:
+            return "Terraform applies both sides at once."
+        return "Terraform keeps that order by itself: documents refer to the roles' arn " \
+               "attributes."
+
+    def _after_stackset(self) -> list[Attr | Block | str]:
+        """Target resources naming the source accounts' roles wait for the StackSet (a
+        self-managed one names them by ARN, which AWS refuses before they exist)."""
+        if self.plan is None or self.plan.service_managed:
+            return []
+        return [Attr("depends_on", "[aws_cloudformation_stack_set_instance.source]")]
+
+    def _accounts_line(self) -> str:
+        if self.plan is None:
+            return (f"One configuration for both accounts: source {self.grant.source.account}, "
+                    f"target {self.grant.target.account}. Set source_profile and "
+                    f"target_profile (or the default credential chain) so that each "
+                    f"provider reaches its own account; allowed_account_ids refuses any "
+                    f"other.")
+        return (f"One configuration for the StackSet administrator, which deploys the source "
+                f"side to {self.plan.targets}, and the target account "
+                f"{self.grant.target.account}. Set stackset_profile and target_profile (or "
+                f"the default credential chain) so that each provider reaches its own "
+                f"account; allowed_account_ids refuses any other.")
 
     def _role_blocks(self, side: str, role: RoleArtifact) -> list[Block]:
         local = self.role_names[role.arn]
@@ -305,32 +266,33 @@ class _Config:
         blocks: list[Block] = []
         if role.create:
             body: list[Attr | Block | str] = []
-            if narrowed_account_trust(role.trust_policy):
-                body.append("checkov:skip={}:{}".format(*ACCOUNT_TRUST_SKIP))
+            body.extend("checkov:skip={}:{}".format(*skip)
+                        for skip in trust_skips(role.trust_policy))
             body += [
                 provider,
-                Attr("name", _quote(role.name)),
-                Attr("description", _quote(f"crossgrant {self.grant.name}: {role.purpose}")),
+                Attr("name", quote(role.name)),
+                Attr("description", quote(f"crossgrant {self.grant.name}: {role.purpose}")),
                 Attr("max_session_duration", str(role.max_session_duration)),
             ]
             if role.trust_policy is not None:
                 body.append(Attr("assume_role_policy",
                                  self._policy_json(role.trust_policy, skip=role.arn)))
             if role.tags:
-                body.append(Attr("tags", _string_map(role.tags)))
+                body.append(Attr("tags", string_map(role.tags)))
+            body += self._after_stackset()
             blocks.append(Block("resource", ("aws_iam_role", local), body))
             role_ref = f"aws_iam_role.{local}.name"
         else:
             # Reading the role makes plan fail early if it is missing and yields its real
             # ARN (with its path) for the target account's documents.
             blocks.append(Block("data", ("aws_iam_role", local), [
-                provider, Attr("name", _quote(role.name))]))
+                provider, Attr("name", quote(role.name))]))
             role_ref = f"data.aws_iam_role.{local}.name"
         for policy_name, doc in role.inline_policies:
             blocks.append(Block("resource", ("aws_iam_role_policy",
-                                             f"{local}_{_local(policy_name)}"), [
+                                             f"{local}_{local_name(policy_name)}"), [
                 provider,
-                Attr("name", _quote(policy_name)),
+                Attr("name", quote(policy_name)),
                 Attr("role", role_ref),
                 Attr("policy", self._policy_json(doc, skip=role.arn)),
             ]))
@@ -342,35 +304,32 @@ class _Config:
         if ps.kind is ResourceKind.KEY:
             head.append("AWS's default key administration statement stays in it, so that "
                         "the account can still manage the key.")
-        block = Block("resource", (resource_type, _local(resource_slug(ps))), [
+        document = owned_policy_document(self.artifacts, ps)
+        skips = bucket_policy_skips(document) if ps.kind is ResourceKind.BUCKET else []
+        block = Block("resource", (resource_type, local_name(resource_slug(ps))), [
+            *("checkov:skip={}:{}".format(*skip) for skip in skips),
             Attr("provider", f"aws.{side}"),
-            Attr(target_attr, _quote(ps.resource)),
+            Attr(target_attr, quote(ps.resource)),
             "Compact JSON: the service counts whitespace against its policy size limit.",
-            Attr("policy", self._policy_json(owned_policy_document(self.artifacts, ps),
-                                              compact=True)),
+            Attr("policy", self._policy_json(document, compact=True)),
+            *self._after_stackset(),
         ])
         return "".join(f"# {line}\n" for line in head) + block.render()
 
     def outputs(self) -> str:
-        blocks: list[Block] = []
-        for role in self.artifacts.roles:
+        blocks: list[Block] = stackset_outputs(self.plan) if self.plan is not None else []
+        for role in self.roles:
             local = self.role_names[role.arn]
             blocks.append(Block("output", (f"{local}_role_arn",), [
-                Attr("description", _quote(f"ARN of {role.name} ({role.purpose})")),
+                Attr("description", quote(f"ARN of {role.name} ({role.purpose})")),
                 Attr("value", self.links[role.arn]),
             ]))
         for ps in self._merged():
-            blocks.append(Block("output", (f"merge_{_local(resource_slug(ps))}",), [
-                Attr("description", _quote(
+            blocks.append(Block("output", (f"merge_{local_name(resource_slug(ps))}",), [
+                Attr("description", quote(
                     f"NOT applied by this configuration: the {ps.label}. {MERGE_HINT}.")),
-                Attr("value", _heredoc(_escape_template(
+                Attr("value", heredoc(escape_template(
                     json.dumps(statements_document(ps), indent=2, ensure_ascii=False)))),
             ]))
         return (self._header("outputs")
                 + "\n\n".join(b.render() for b in blocks) + "\n")
-
-
-def _local(text: str) -> str:
-    """A Terraform name: letters, digits and underscores, starting with a letter."""
-    name = re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_")
-    return name if name[:1].isalpha() else f"r_{name}"

@@ -5,6 +5,7 @@ from crossgrant.spec.model import (
     Grant,
     Mode,
     Options,
+    OrgSource,
     S3Access,
     S3Level,
     Source,
@@ -13,5 +14,5 @@ from crossgrant.spec.model import (
     Target,
 )
 
-__all__ = ["Grant", "Mode", "Options", "S3Access", "S3Level", "Source", "TableAccess",
-           "TableLevel", "Target", "load_grant", "parse_grant"]
+__all__ = ["Grant", "Mode", "Options", "OrgSource", "S3Access", "S3Level", "Source",
+           "TableAccess", "TableLevel", "Target", "load_grant", "parse_grant"]

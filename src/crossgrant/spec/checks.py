@@ -1,18 +1,18 @@
-"""Rules that span fields: cross-account, mode and role, role chaining, the KMS key's owner,
-duplicates. Checked on the validated models, each failure naming the field to change.
+"""Rules that span fields: the source's form, cross-account, mode and role, role chaining,
+the access entries (`spec.entries`: levels or actions, the KMS key's owner, duplicates).
+Checked on the validated models, each failure naming the field to change.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
-from crossgrant.errors import ArnError
-from crossgrant.iam.arn import key_arn, parse_arn
 from crossgrant.iam.facts import CHAINED_SESSION_MAX_SECONDS
 from crossgrant.spec import model
-from crossgrant.spec.schema import GrantIn, S3In, TableIn
-from crossgrant.spec.source import Document, Loc, format_loc, short
+from crossgrant.spec.entries import partition_of, s3_entries, table_entries
+from crossgrant.spec.schema import GrantIn
+from crossgrant.spec.source import Document, Loc
+from crossgrant.spec.sources import source_accounts
 
 __all__ = ["build_grant"]
 
@@ -22,21 +22,6 @@ _MAX_TAGS = 50
 def build_grant(doc: Document, checked: GrantIn) -> model.Grant:
     """The `Grant` the validated model declares, once every cross-field rule holds."""
     return _Checker(doc, checked).grant()
-
-_UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
-_KEY_ID = re.compile(rf"{_UUID}|mrk-[0-9a-f]{{32}}")
-
-
-def _partition(region: str) -> str:
-    if region.startswith("cn-"):
-        return "aws-cn"
-    if "-gov-" in region:
-        return "aws-us-gov"
-    iso = re.match(r"[a-z]{2}-(iso[a-z]?)-", region)
-    if iso:
-        return {"iso": "aws-iso", "isob": "aws-iso-b", "isoe": "aws-iso-e",
-                "isof": "aws-iso-f"}.get(iso.group(1), "aws-" + iso.group(1))
-    return "aws"
 
 
 class _Checker:
@@ -49,24 +34,20 @@ class _Checker:
     def grant(self) -> model.Grant:
         m = self.m
         mode = model.Mode(m.mode)
-        self._accounts()
+        declared = source_accounts(self.doc, m)
+        self._partitions()
         role = self._role(mode)
-        s3 = tuple(self._s3(i, entry) for i, entry in enumerate(m.access.s3))
-        tables = tuple(self._table(i, entry) for i, entry in enumerate(m.access.dynamodb))
+        s3 = s3_entries(self.doc, (m.target.account, m.target.region), m.access.s3)
+        tables = table_entries(self.doc, m.access.dynamodb)
         if not s3 and not tables:
             self.doc.fail(("access",), "no access entries: list at least one bucket under "
                                        "access.s3 or table under access.dynamodb")
-        self._duplicates("s3", "bucket", [e.bucket for e in s3])
-        self._duplicates("dynamodb", "table", [e.table for e in tables])
         if len(m.options.tags) > _MAX_TAGS:
             self.doc.fail(("options", "tags"),
                           f"{len(m.options.tags)} tags; AWS allows at most {_MAX_TAGS}")
         return model.Grant(
             name=m.name,
-            source=model.Source(account=m.source.account, region=m.source.region,
-                                function=m.source.function,
-                                execution_role=self._execution_role(),
-                                existing_role=m.source.existing_role),
+            source=self._source(declared),
             target=model.Target(account=m.target.account, region=m.target.region, **role),
             mode=mode,
             s3=s3,
@@ -78,21 +59,26 @@ class _Checker:
             path=self.doc.path,
         )
 
-    def _accounts(self) -> None:
+    def _source(self, declared: tuple[str, ...] | model.OrgSource) -> model.Source:
+        src = self.m.source
+        if isinstance(declared, model.OrgSource):
+            return model.Source.of_organization(
+                declared.id, declared.units, src.region, src.function, self._execution_role(),
+                target=self.m.target.account, existing_role=src.existing_role)
+        return model.Source(declared[0], src.region, src.function, self._execution_role(),
+                            src.existing_role, accounts=declared)
+
+    def _partitions(self) -> None:
         src, dst = self.m.source, self.m.target
-        if src.account == dst.account:
-            self.doc.fail(("target", "account"),
-                          f"same account as source.account ({src.account}): not "
-                          f"cross-account; a same-account grant needs no crossgrant")
         for field_name, region in (("source", src.region), ("target", dst.region)):
-            if _partition(region) != "aws":
+            if partition_of(region) != "aws":
                 self.doc.fail((field_name, "region"),
-                              f"{region} is in partition {_partition(region)}; crossgrant "
+                              f"{region} is in partition {partition_of(region)}; crossgrant "
                               f"renders ARNs for the aws partition only so far")
-        if _partition(src.region) != _partition(dst.region):
+        if partition_of(src.region) != partition_of(dst.region):
             self.doc.fail(("target", "region"),
-                          f"{dst.region} is in partition {_partition(dst.region)} but "
-                          f"source.region {src.region} is in {_partition(src.region)}; "
+                          f"{dst.region} is in partition {partition_of(dst.region)} but "
+                          f"source.region {src.region} is in {partition_of(src.region)}; "
                           f"access cannot cross partitions")
 
     def _execution_role(self) -> str:
@@ -128,93 +114,3 @@ class _Checker:
                               f"target role is role chaining, which AWS caps at one hour")
             out["session_duration"] = role.session_duration
         return out
-
-    def _s3(self, i: int, e: S3In) -> model.S3Access:
-        loc: Loc = ("access", "s3", i)
-        if not e.prefixes:
-            self.doc.fail((*loc, "prefixes"), 'empty list; write [""] for the whole bucket '
-                                              "or leave prefixes out")
-        for j, prefix in enumerate(e.prefixes):
-            for k, other in enumerate(e.prefixes[:j]):
-                if prefix.startswith(other):
-                    self.doc.fail((*loc, "prefixes", j),
-                                  f"{prefix!r} is already covered by {other!r} "
-                                  f"(prefixes[{k}])")
-                if other.startswith(prefix):
-                    self.doc.fail((*loc, "prefixes", j),
-                                  f"{prefix!r} covers {other!r} (prefixes[{k}]); keep one")
-        levels = self._levels(loc, e.levels)
-        kms = self._kms(loc, e.kms_key) if e.kms_key is not None else None
-        return model.S3Access(bucket=e.bucket, prefixes=tuple(e.prefixes),
-                              levels=frozenset(model.S3Level(v) for v in levels),
-                              kms_key_arn=kms)
-
-    def _table(self, i: int, e: TableIn) -> model.TableAccess:
-        loc: Loc = ("access", "dynamodb", i)
-        levels = self._levels(loc, e.levels)
-        for j, index in enumerate(e.indexes):
-            if index in e.indexes[:j]:
-                self.doc.fail((*loc, "indexes", j), f"index {index!r} is listed twice")
-            if index == "*" and len(e.indexes) > 1:
-                self.doc.fail((*loc, "indexes", j),
-                              "'*' already means every index; list it alone")
-        if e.indexes and model.TableLevel.READ.value not in levels:
-            self.doc.fail((*loc, "indexes"),
-                          "indexes can only be read (Query, Scan); add level 'read' or "
-                          "remove indexes")
-        return model.TableAccess(table=e.table,
-                                 levels=frozenset(model.TableLevel(v) for v in levels),
-                                 indexes=tuple(e.indexes), streams=e.streams)
-
-    def _levels(self, loc: Loc, levels: list[str]) -> list[str]:
-        if not levels:
-            self.doc.fail((*loc, "levels"), "empty list; name at least one level")
-        for j, level in enumerate(levels):
-            if level in levels[:j]:
-                self.doc.fail((*loc, "levels", j), f"level {level!r} is listed twice")
-        return levels
-
-    def _kms(self, loc: Loc, key: str) -> str:
-        where = (*loc, "kms_key")
-        region, account = self.m.target.region, self.m.target.account
-        partition = _partition(region)
-        shape = key_arn(region, account, "<key-id>", partition)
-        if key.startswith("alias/aws/") or re.fullmatch(r"arn:[\w-]+:kms:[^:]*:[^:]*:alias/aws/.*",
-                                                       key):
-            self.doc.fail(where, f"{key!r} is an AWS managed key; AWS managed keys cannot be "
-                                 f"shared cross-account (their key policy cannot be changed). "
-                                 f"Encrypt the bucket with a customer managed key and give "
-                                 f"its ARN ({shape})")
-        if key.startswith("alias/") or ":alias/" in key:
-            self.doc.fail(where, f"{key!r} is an alias; policies match the key itself, so "
-                                 f"give the key ARN ({shape})")
-        if _KEY_ID.fullmatch(key):
-            full = key_arn(region, account, key, partition)
-            self.doc.fail(where, f"give the full key ARN: {full}")
-        try:
-            arn = parse_arn(key)
-        except ArnError:
-            self.doc.fail(where, f"{short(key)} is not a KMS key ARN ({shape})")
-        if arn.service != "kms" or not arn.resource.startswith("key/") \
-                or not _KEY_ID.fullmatch(arn.resource.removeprefix("key/")):
-            self.doc.fail(where, f"{short(key)} is not a KMS key ARN ({shape})")
-        if arn.partition != partition:
-            self.doc.fail(where, f"the key's partition {arn.partition!r} is not the target's "
-                                 f"({partition})")
-        if arn.account != account:
-            self.doc.fail(where, f"the key is in account {arn.account!r}; it must be the "
-                                 f"target account's key ({account}), the one the bucket uses")
-        if arn.region != region:
-            self.doc.fail(where, f"the key is in region {arn.region!r}; an SSE-KMS key is in "
-                                 f"the bucket's region, target.region ({region})")
-        return key
-
-    def _duplicates(self, kind: str, what: str, names: list[str]) -> None:
-        seen: dict[str, int] = {}
-        for i, name in enumerate(names):
-            if name in seen:
-                first = ("access", kind, seen[name])
-                self.doc.fail(("access", kind, i, what),
-                              f"{what} {name!r} is already listed at {format_loc(first)} "
-                              f"(line {self.doc.line_of(first)}); merge the two entries")
-            seen[name] = i

@@ -1,5 +1,7 @@
 """The one table of exact actions per access level. Docs (docs/grants.md) print it from
-here, so code and documentation cannot drift."""
+here (re-exported by `crossgrant.render.actions`), so code and documentation cannot drift.
+It lives in `spec` because the loader needs it too: two entries for one table may not
+grant the same action twice."""
 
 from __future__ import annotations
 
@@ -47,20 +49,20 @@ LOG_ACTIONS: tuple[str, ...] = ("logs:CreateLogGroup", "logs:CreateLogStream",
 
 
 def s3_object_actions(levels: frozenset[S3Level]) -> tuple[str, ...]:
-    return _ordered(a for lv in S3Level if lv in levels for a in S3_OBJECT_ACTIONS[lv])
+    return ordered(a for lv in S3Level if lv in levels for a in S3_OBJECT_ACTIONS[lv])
 
 
 def s3_bucket_actions(levels: frozenset[S3Level]) -> tuple[str, ...]:
-    return _ordered(a for lv in S3Level if lv in levels for a in S3_BUCKET_ACTIONS.get(lv, ()))
+    return ordered(a for lv in S3Level if lv in levels for a in S3_BUCKET_ACTIONS.get(lv, ()))
 
 
 def kms_actions(levels: frozenset[S3Level]) -> tuple[str, ...]:
-    return _ordered(a for lv in S3Level if lv in levels for a in KMS_ACTIONS.get(lv, ()))
+    return ordered(a for lv in S3Level if lv in levels for a in KMS_ACTIONS.get(lv, ()))
 
 
 def table_actions(levels: frozenset[TableLevel]) -> tuple[str, ...]:
-    return _ordered(a for lv in TableLevel if lv in levels for a in TABLE_ACTIONS[lv])
+    return ordered(a for lv in TableLevel if lv in levels for a in TABLE_ACTIONS[lv])
 
 
-def _ordered(actions: Iterable[str]) -> tuple[str, ...]:
+def ordered(actions: Iterable[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(actions))

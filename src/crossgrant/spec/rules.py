@@ -10,11 +10,13 @@ import difflib
 import re
 from collections.abc import Callable
 
+from crossgrant.errors import UnknownActionError
+from crossgrant.iam.actions import canonical_action_name
 from crossgrant.iam.facts import BUCKET_NAME_RE, MAX_SESSION_SECONDS, MIN_SESSION_SECONDS
 from crossgrant.spec.source import Plain, short
 
-__all__ = ["bucket_name", "flag", "number", "one_of", "prefix", "rule", "session", "tag_key",
-           "tag_value", "text"]
+__all__ = ["action", "bucket_name", "flag", "number", "one_of", "prefix", "rule", "session",
+           "tag_key", "tag_value", "text", "unit"]
 
 def text(value: object) -> object:
     """String fields: an unquoted number/boolean/date stays the text the user wrote."""
@@ -129,3 +131,27 @@ def tag_value(value: str) -> str:
                          f"_ . : / = + - @ only")
     return value
 
+
+
+# An OU id: "ou-", the root's 4 to 32 characters, "-", 8 to 32 more (AWS Organizations API
+# reference, OrganizationalUnit.Id).
+_UNIT_RE = re.compile(r"ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}")
+
+
+def unit(value: str) -> str:
+    if re.fullmatch(r"r-[0-9a-z]{4,32}", value):
+        raise ValueError(f"{short(value)} is the organization's root: that is the whole "
+                         f"organization; name the OUs whose accounts run the function")
+    if not _UNIT_RE.fullmatch(value):
+        raise ValueError(f"{short(value)} is not valid: an OU id is 'ou-', the root's 4 to 32 "
+                         f"of a-z, 0-9, '-' and 8 to 32 more (e.g. ou-ab12-11111111)")
+    return value
+
+
+def action(value: str) -> str:
+    """One IAM action from the catalog, returned in AWS's spelling: IAM stores a misspelt
+    action without complaint and it grants nothing, so it is refused where it is written."""
+    try:
+        return canonical_action_name(value)
+    except UnknownActionError as exc:
+        raise ValueError(str(exc)) from None

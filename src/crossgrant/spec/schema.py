@@ -27,8 +27,8 @@ from crossgrant.spec import rules
 from crossgrant.spec.model import Mode, S3Level, TableLevel
 from crossgrant.spec.source import Document, Loc, describe, short
 
-__all__ = ["AccessIn", "GrantIn", "OptionsIn", "RoleIn", "S3In", "SourceIn", "TableIn",
-           "TargetIn", "validate"]
+__all__ = ["AccessIn", "GrantIn", "OptionsIn", "OrganizationIn", "RoleIn", "S3In", "SourceIn",
+           "TableIn", "TargetIn", "validate"]
 
 
 def validate(doc: Document, data: dict[str, Any]) -> GrantIn:
@@ -86,6 +86,8 @@ _IndexName = Annotated[_Str, AfterValidator(rules.rule(  # index names follow th
     "'.', or is '*' for every index"))]
 _OrgId = Annotated[_Str, AfterValidator(rules.rule(
     r"o-[a-z0-9]{10,32}", "an organization id is 'o-' and 10 to 32 of a-z, 0-9"))]
+_UnitId = Annotated[_Str, AfterValidator(rules.unit)]
+_Action = Annotated[_Str, AfterValidator(rules.action)]
 _ModeName = Annotated[_Str, AfterValidator(rules.one_of("mode", tuple(m.value for m in Mode)))]
 _S3LevelName = Annotated[_Str, AfterValidator(rules.one_of(
     "level", tuple(level.value for level in S3Level)))]
@@ -100,8 +102,16 @@ class _In(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
 
 
+class OrganizationIn(_In):
+    id: _OrgId
+    units: list[_UnitId]
+
+
 class SourceIn(_In):
-    account: _AccountId
+    # exactly one of the three (spec.sources checks it)
+    account: _AccountId | None = None
+    accounts: list[_AccountId] | None = None
+    organization: OrganizationIn | None = None
     region: _Region
     function: _FunctionName
     execution_role: _RoleName | None = None
@@ -122,13 +132,15 @@ class RoleIn(_In):
 class S3In(_In):
     bucket: _BucketName
     prefixes: list[_Prefix] = Field(default_factory=lambda: [""])
-    levels: list[_S3LevelName]
+    levels: list[_S3LevelName] | None = None  # levels or actions (spec.entries checks it)
+    actions: list[_Action] | None = None
     kms_key: _Str | None = None
 
 
 class TableIn(_In):
     table: _TableName
-    levels: list[_TableLevelName]
+    levels: list[_TableLevelName] | None = None  # levels or actions (spec.entries checks it)
+    actions: list[_Action] | None = None
     indexes: list[_IndexName] = Field(default_factory=list)
     streams: _Bool = False
 

@@ -11,18 +11,22 @@ from crossgrant.iam.arn import role_arn
 from crossgrant.render.apply import apply
 from crossgrant.render.artifacts import Artifacts, Requirement, ResourceKind
 from crossgrant.render.documents import LAMBDA_SERVICE
-from crossgrant.verify.probes import (
+from crossgrant.spec.model import Grant
+from crossgrant.verify.adversarial import matrix
+from crossgrant.verify.steps import (
     INTRUDER_ROLE,
     OTHER_BUCKET,
     OTHER_FUNCTION_ROLE,
     OTHER_TABLE,
     Probe,
     Step,
-    matrix,
+    outside_org_account,
+    outside_units_account,
     third_account,
 )
 from crossgrant.world import Account, AccountState, Bucket, FrozenMap, Role, Table, authorize
 from crossgrant.world.labels import inline_policy_label, trust_policy_label
+from crossgrant.world.state import OrgAccount, Organization
 
 _ADMIN = {"Version": "2012-10-17",
           "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
@@ -110,14 +114,38 @@ class Report:
                 "requirements": self.requirements}
 
 
+def _adversaries(g: Grant) -> list[tuple[str, tuple[str, ...]]]:
+    """(account, admin role names): the probes' intruders; with many sources also the
+    execution role's name where the grant must not reach (outside the accounts, the OUs,
+    the organization)."""
+    out = [(g.source.account, (INTRUDER_ROLE, OTHER_FUNCTION_ROLE)),
+           (third_account(g), (INTRUDER_ROLE,))]
+    if g.source.many and g.source.organization is None:
+        out.append((third_account(g), (g.source.execution_role,)))
+    if g.source.organization is not None:
+        out += [(outside_units_account(g), (g.source.execution_role,)),
+                (outside_org_account(g), (g.source.execution_role,))]
+    return out
+
+
+def _outside_units(state: AccountState, g: Grant) -> Organization | None:
+    """The organization with the outside-the-OUs adversary placed under its root."""
+    org = state.organization
+    if org is None or g.source.organization is None or org.id != g.source.organization.id:
+        return org
+    accounts = dict(org.accounts)
+    accounts.setdefault(outside_units_account(g), OrgAccount(parent=org.root_id))
+    return replace(org, accounts=FrozenMap(accounts))
+
+
 def verification_state(artifacts: Artifacts, base: AccountState | None = None) -> AccountState:
     """The applied grant plus the adversaries the matrix needs: admins in the source and a
-    third account, and a bucket and table in the target that the grant does not name."""
+    third account (and, with many sources, the execution role's name outside them), and a
+    bucket and table in the target that the grant does not name."""
     state = apply(artifacts, base)
     g = artifacts.grant
     accounts = dict(state.accounts)
-    for acct_id, names in ((g.source.account, (INTRUDER_ROLE, OTHER_FUNCTION_ROLE)),
-                           (third_account(g), (INTRUDER_ROLE,))):
+    for acct_id, names in _adversaries(g):
         acct = accounts.get(acct_id) or Account(id=acct_id)
         roles = dict(acct.roles)
         for name in names:
@@ -133,7 +161,7 @@ def verification_state(artifacts: Artifacts, base: AccountState | None = None) -
                                                       arn=g.table_arn(OTHER_TABLE)))
     accounts[g.target.account] = replace(target, buckets=FrozenMap(buckets),
                                          tables=FrozenMap(tables))
-    return AccountState(accounts=FrozenMap(accounts), organization=state.organization)
+    return AccountState(accounts=FrozenMap(accounts), organization=_outside_units(state, g))
 
 
 def _admin_role(account: str, name: str) -> Role:
