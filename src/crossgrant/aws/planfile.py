@@ -19,10 +19,16 @@ from pathlib import Path
 from typing import Any
 
 from crossgrant import __version__
+from crossgrant.aws.clients import Accounts
+from crossgrant.aws.functions import FunctionBundle
 from crossgrant.aws.journal import Journal
+from crossgrant.aws.place import place_of
+from crossgrant.aws.plan import Plan
 from crossgrant.errors import CrossgrantError
+from crossgrant.render import render
 from crossgrant.render.artifacts import Artifacts
 from crossgrant.serial import OMIT, to_json
+from crossgrant.spec import parse_grant
 
 FORMAT = "crossgrant-plan"
 VERSION = 1
@@ -130,5 +136,58 @@ def _kind(kind: type | tuple[type, ...]) -> str:
     return " or ".join(names.get(k, k.__name__) for k in kinds)
 
 
-__all__ = ["FORMAT", "VERSION", "SavedPlan", "artifacts_digest", "is_saved_plan",
-           "journal_digest", "read", "write"]
+def save(out: Path, plan: Plan, accounts: Accounts, journal: Journal, *, adopt: bool,
+         bundle: FunctionBundle | None) -> None:
+    """Write `plan` (made with `journal`, `adopt` and `bundle`) to `out`."""
+    grant = plan.artifacts.grant
+    try:
+        text = Path(grant.path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise CrossgrantError(f"{grant.path}: cannot read: {exc.strerror or exc}") from None
+    function = None if bundle is None else {
+        "zip": str(bundle.zip_path.resolve()), "sha256": bundle.sha256,
+        "handler": bundle.handler, "runtime": bundle.runtime, "timeout": bundle.timeout,
+        "memory": bundle.memory}
+    write(out, SavedPlan(
+        grant.name, grant.path, text, artifacts_digest(plan.artifacts),
+        {"source": grant.source.account, "target": grant.target.account},
+        to_json(place_of(accounts)), str(journal.path.resolve()), journal_digest(journal),
+        adopt, function, dict(plan.fingerprints), to_json(plan)))
+
+
+def load(path: Path) -> tuple[SavedPlan, Artifacts, FunctionBundle | None]:
+    """A saved plan, its grant rendered as it was planned, and its function package,
+    which must not have changed either."""
+    saved = read(path)
+    artifacts = render(parse_grant(saved.grant_text, saved.grant_file))
+    if artifacts_digest(artifacts) != saved.artifacts:
+        raise CrossgrantError(f"{path}: this crossgrant renders {saved.grant_file} into other "
+                              f"documents than the one that made the plan: plan again")
+    bundle = None
+    if saved.function is not None:
+        fn = saved.function
+        bundle = FunctionBundle.load(Path(str(fn.get("zip"))), handler=fn.get("handler"),
+                                     runtime=fn.get("runtime"),
+                                     timeout=int(fn.get("timeout", 30)),
+                                     memory=int(fn.get("memory", 256)))
+        if bundle.sha256 != fn.get("sha256"):
+            raise CrossgrantError(f"{path}: the function package {bundle.zip_path} changed "
+                                  f"since the plan was made: plan again")
+    return saved, artifacts, bundle
+
+
+def check(saved: SavedPlan, accounts: Accounts, journal: Journal) -> None:
+    """Refuse a saved plan for another place, or made before the journal changed (the
+    accounts' own documents are compared by `apply`, under the journal's lock)."""
+    place = place_of(accounts)
+    if saved.place != to_json(place):
+        raise CrossgrantError(f"{saved.path}: the plan was made for another place than "
+                              f"{place.label}: pass the credentials options it was made "
+                              f"with, or plan again")
+    if journal_digest(journal) != saved.journal_digest:
+        raise CrossgrantError(f"{saved.path}: the journal {journal.path} changed since the "
+                              f"plan was made; nothing was changed: plan again")
+
+
+__all__ = ["FORMAT", "VERSION", "SavedPlan", "artifacts_digest", "check", "is_saved_plan",
+           "journal_digest", "load", "read", "save", "write"]

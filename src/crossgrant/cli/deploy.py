@@ -42,14 +42,13 @@ from crossgrant.iam.arn import check_account_id
 from crossgrant.render import Artifacts, render
 from crossgrant.sandbox import protocol
 from crossgrant.serial import to_json
-from crossgrant.spec import load_grant, parse_grant
+from crossgrant.spec import load_grant
 from crossgrant.spec.model import Grant
 
 if TYPE_CHECKING:  # boto3 is imported when a command runs, not when the CLI starts
     from crossgrant.aws.clients import Accounts, AccountSession, Connection
     from crossgrant.aws.functions import FunctionBundle, FunctionTarget
     from crossgrant.aws.journal import Journal
-    from crossgrant.aws.planfile import SavedPlan
     from crossgrant.aws.policies import Timing
 
 
@@ -235,68 +234,6 @@ def confirm(what: str, question: str, console: Console, *, yes: bool, as_json: b
 
 # --- commands --------------------------------------------------------------------------------
 
-def _plan_to_file(out: Path, grant: Grant, artifacts: Artifacts, plan: Any, book: Journal,
-                  accounts: Accounts, adopt: bool, bundle: FunctionBundle | None) -> None:
-    from crossgrant.aws import planfile  # noqa: PLC0415
-    from crossgrant.aws.place import place_of  # noqa: PLC0415
-
-    try:
-        text = Path(grant.path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise CrossgrantError(f"{grant.path}: cannot read: {exc.strerror or exc}") from None
-    function = None if bundle is None else {
-        "zip": str(bundle.zip_path.resolve()), "sha256": bundle.sha256,
-        "handler": bundle.handler, "runtime": bundle.runtime, "timeout": bundle.timeout,
-        "memory": bundle.memory}
-    planfile.write(out, planfile.SavedPlan(
-        grant.name, grant.path, text, planfile.artifacts_digest(artifacts),
-        {"source": grant.source.account, "target": grant.target.account},
-        to_json(place_of(accounts)), str(book.path.resolve()), planfile.journal_digest(book),
-        adopt, function, dict(plan.fingerprints), to_json(plan)))
-
-
-def _saved(plan_path: Path, function_zip: Path | None,
-           adopt: bool) -> tuple[SavedPlan, Grant, Artifacts, FunctionBundle | None]:
-    """A saved plan, its grant as it was planned, and its function package (unchanged)."""
-    from crossgrant.aws import planfile  # noqa: PLC0415
-    from crossgrant.aws.functions import FunctionBundle  # noqa: PLC0415
-
-    saved = planfile.read(plan_path)
-    if function_zip is not None or adopt:
-        raise CrossgrantError(f"{plan_path}: a saved plan fixes the function package and "
-                              f"--adopt; give them to `crossgrant plan --out`")
-    grant = parse_grant(saved.grant_text, saved.grant_file)
-    artifacts = render(grant)
-    if planfile.artifacts_digest(artifacts) != saved.artifacts:
-        raise CrossgrantError(f"{plan_path}: this crossgrant renders {saved.grant_file} into "
-                              f"other documents than the one that made the plan: plan again")
-    bundle = None
-    if saved.function is not None:
-        fn = saved.function
-        bundle = FunctionBundle.load(Path(str(fn.get("zip"))), handler=fn.get("handler"),
-                                     runtime=fn.get("runtime"),
-                                     timeout=int(fn.get("timeout", 30)),
-                                     memory=int(fn.get("memory", 256)))
-        if bundle.sha256 != fn.get("sha256"):
-            raise CrossgrantError(f"{plan_path}: the function package {bundle.zip_path} "
-                                  f"changed since the plan was made: plan again")
-    return saved, grant, artifacts, bundle
-
-
-def _check_saved(saved: SavedPlan, accounts: Accounts, book: Journal) -> None:
-    from crossgrant.aws import planfile  # noqa: PLC0415
-    from crossgrant.aws.place import place_of  # noqa: PLC0415
-
-    place = place_of(accounts)
-    if saved.place != to_json(place):
-        raise CrossgrantError(f"{saved.path}: the plan was made for another place than "
-                              f"{place.label}: pass the credentials options it was made "
-                              f"with, or plan again")
-    if planfile.journal_digest(book) != saved.journal_digest:
-        raise CrossgrantError(f"{saved.path}: the journal {book.path} changed since the plan "
-                              f"was made; nothing was changed: plan again")
-
-
 def register(app: typer.Typer) -> None:
     @app.command("plan")
     def plan_command(
@@ -326,6 +263,7 @@ def register(app: typer.Typer) -> None:
         as_json: AsJson = False,
     ) -> None:
         """Show what deploy would change in each account, like `terraform plan`."""
+        from crossgrant.aws import planfile  # noqa: PLC0415
         from crossgrant.aws.plan import make_plan  # noqa: PLC0415
 
         try:
@@ -341,7 +279,7 @@ def register(app: typer.Typer) -> None:
             plan = make_plan(artifacts, accounts, function=bundle, functions=functions,
                              journal=book, adopt=adopt)
             if out is not None and not plan.problems:
-                _plan_to_file(out, grant, artifacts, plan, book, accounts, adopt, bundle)
+                planfile.save(out, plan, accounts, book, adopt=adopt, bundle=bundle)
         except CrossgrantError as exc:
             if not detailed_exitcode:
                 raise
@@ -397,8 +335,12 @@ def register(app: typer.Typer) -> None:
 
         saved = None
         if planfile.is_saved_plan(grant_file):
-            saved, grant, artifacts, bundle = _saved(grant_file, function_zip, adopt)
-            adopt = saved.adopt
+            if function_zip is not None or adopt:
+                raise CrossgrantError(f"{grant_file}: a saved plan fixes the function "
+                                      f"package and --adopt; give them to `crossgrant plan "
+                                      f"--out`")
+            saved, artifacts, bundle = planfile.load(grant_file)
+            grant, adopt = artifacts.grant, saved.adopt
             journal = journal or Path(saved.journal)
         else:
             grant, artifacts = _load(grant_file)
@@ -416,7 +358,7 @@ def register(app: typer.Typer) -> None:
             console.print(f"crossgrant deploy: {grant.name} ({grant.path}); journal "
                           f"{book.path}")
         if saved is not None:
-            _check_saved(saved, accounts, book)
+            planfile.check(saved, accounts, book)
             expected = saved.fingerprints
         else:
             plan = make_plan(artifacts, accounts, function=bundle, functions=options.functions,
