@@ -19,8 +19,11 @@ import hcl2
 import pytest
 import yaml
 
+from crossgrant.analyze import analyze
 from crossgrant.render import Artifacts, render
+from crossgrant.render.apply import apply
 from crossgrant.render.cloudformation import to_cloudformation
+from crossgrant.render.export import deploy_steps, render_files
 from crossgrant.render.jsonfiles import to_json_files
 from crossgrant.render.rollout import ACCOUNT_ID, rollout, source_role
 from crossgrant.render.terraform import to_terraform
@@ -324,3 +327,24 @@ def test_the_examples_with_many_sources_say_how_they_roll_out() -> None:
     assert plan is not None and plan.service_managed and plan.units == (
         "ou-ab12-11111111", "ou-ab12-22222222")
     assert rollout(render(load_grant(ROOT / "examples" / "etl.yaml"))) is None
+
+
+def test_the_deploy_steps_name_the_stackset(cases: Cases) -> None:
+    art = render(cases["org-assume"][0])
+    files = sorted(render_files(art, "cloudformation"))
+    first, second = deploy_steps(art, "cloudformation", files)
+    assert first.startswith("source: source-stackset.yaml from the StackSet administrator")
+    assert second == f"target account {B}: target-{B}.yaml"  # no parameter to pass
+    (terraform,) = deploy_steps(art, "terraform", [])
+    assert "the StackSet administrator and the target account" in terraform
+
+
+@pytest.mark.parametrize("mode", list(Mode))
+def test_analyze_does_not_call_an_organization_grant_public(grant: GrantFactory,
+                                                            mode: Mode) -> None:
+    art = render(grant(mode=mode, source=ORG))
+    for zone in ("account", "org"):
+        findings = analyze(apply(art), zone).findings
+        assert not [f for f in findings if f.public], zone
+    # an account zone still reports the grant as reaching outside B: it does, on purpose
+    assert analyze(apply(art), "account").findings

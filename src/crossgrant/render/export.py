@@ -14,16 +14,18 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import tempfile
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path, PurePosixPath
 
 from crossgrant.errors import RenderError
 from crossgrant.iam.arn import bucket_arn
 from crossgrant.render.artifacts import Artifacts, PolicyStatements, ResourceKind
 from crossgrant.render.cloudformation import to_cloudformation
-from crossgrant.render.jsonfiles import generator, to_json_files
+from crossgrant.render.jsonfiles import STACKSET_DIR, generator, side_accounts, to_json_files
+from crossgrant.render.rollout import rollout
 from crossgrant.render.terraform import to_terraform
 
 Exporter = Callable[[Artifacts, Collection[str]], dict[str, str]]
@@ -51,6 +53,36 @@ def render_files(artifacts: Artifacts, fmt: str,
         if path.is_absolute() or ".." in path.parts or name == MARKER:
             raise RenderError(f"export {fmt}: refusing to write file name {name!r}")
     return files
+
+
+def deploy_steps(artifacts: Artifacts, fmt: str, files: Sequence[str]) -> list[str]:
+    """What to run, in order, with these files; the order itself comes from the artifacts
+    (the CLI's listing). With many source accounts the source step is the StackSet."""
+    accounts = side_accounts(artifacts)
+    plan = rollout(artifacts)
+    if fmt == "terraform":
+        who = (f"both accounts ({accounts['source']}, {accounts['target']})" if plan is None
+               else f"the StackSet administrator and the target account {accounts['target']}")
+        return [f"terraform apply once, with credentials for {who}; references between the "
+                f"resources keep the {' then '.join(artifacts.deploy_order)} order"]
+    steps = []
+    for side in artifacts.deploy_order:
+        account = accounts[side]
+        if side == "source" and plan is not None:
+            mine = [f for f in files if f.startswith(("source-stackset", f"{STACKSET_DIR}/"))]
+            steps.append(f"source: {', '.join(mine)} from the StackSet administrator, for "
+                         f"{plan.targets}")
+            continue
+        mine = [f for f in files if re.search(rf"(^|[-/]){account}([./]|$)", f)]
+        if fmt == "json":
+            what = f"the {len(mine)} files under {account}/" if mine else "nothing"
+        else:
+            what = ", ".join(mine) if mine else "nothing"
+        step = f"{side} account {account}: {what}"
+        if fmt == "cloudformation" and side == "target" and plan is None:
+            step += " (SourceExecutionRoleArn = the source stack's ExecutionRoleArn output)"
+        steps.append(step)
+    return steps
 
 
 def resolve_owned(artifacts: Artifacts, names: Collection[str]) -> frozenset[str]:
