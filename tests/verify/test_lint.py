@@ -22,6 +22,7 @@ from crossgrant.verify.lint import (
     RULES,
     Finding,
     Kind,
+    NoPolicyError,
     infer_kind,
     lint_document,
     lint_file,
@@ -399,7 +400,10 @@ def test_broken_json_fence_and_json_file(tmp_path: Path) -> None:
     bad.write_text('{"Version": "2012-10-17", "Statement": [', encoding="utf-8")
     (g,) = lint_file(bad)
     assert g.code == "CG100" and g.document == "policy"
-    assert lint_text("no policies here {x}") == []
+    # Issue 14 item 9: text with no policy is an error, not "All checks passed" (this
+    # assertion used to be `== []`).
+    with pytest.raises(NoPolicyError, match="no policy document found"):
+        lint_text("no policies here {x}")
 
 
 def test_unreadable_files_raise(tmp_path: Path) -> None:
@@ -572,7 +576,18 @@ def test_lint_never_raises(value: Any, kind: Kind | None) -> None:
     for f in lint_document(value, name="d", kind=kind):
         assert f.code in RULES and f.fix
     text = json.dumps(value)
-    assert isinstance(lint_text(f"prose {text} more {{ prose", kind=kind), list)
+    try:
+        assert isinstance(lint_text(f"prose {text} more {{ prose", kind=kind), list)
+    except NoPolicyError:  # issue 14: prose with no policy in it is an error, not a crash
+        assert not _policy_shaped(value)
+
+
+def _policy_shaped(value: Any) -> bool:
+    """Whether some object inside `value` has a Statement or an Effect key."""
+    if isinstance(value, dict):
+        return "Statement" in value or "Effect" in value or any(
+            _policy_shaped(v) for v in value.values())
+    return isinstance(value, list) and any(_policy_shaped(v) for v in value)
 
 
 def test_policies_inside_other_json() -> None:
@@ -629,3 +644,79 @@ def test_lint_never_raises_on_valid_shapes(statements: list[dict[str, Any]],
                                            version: str | None) -> None:
     for f in lint(doc(*statements, version=version), kind, owner):
         assert f.code in RULES and f.fix and f.message
+
+
+# --------------------------------------------------------------------------- issue 14
+
+@pytest.mark.parametrize(("name", "content"), [
+    ("empty.json", ""), ("notes.txt", "nothing to see here\n"), ("blank.md", "\n\n  \n"),
+    ("grant.yaml", (ROOT / "examples" / "thumbnails.yaml").read_text(encoding="utf-8")),
+    ("list.json", "[]")])
+def test_cli_input_with_no_policy_is_an_error(app: typer.Typer, tmp_path: Path, name: str,
+                                              content: str) -> None:
+    path = tmp_path / name
+    path.write_text(content, encoding="utf-8")
+    for fmt in ("text", "json", "sarif"):
+        r = CliRunner().invoke(app, ["lint", "--format", fmt, str(path)])
+        assert r.exit_code == 2, (fmt, r.output)
+        assert f"{path}: no policy document found" in r.stderr
+        assert "All checks passed" not in r.stdout
+    r = CliRunner().invoke(app, ["lint", "-"], input=content)
+    assert r.exit_code == 2 and "<stdin>: no policy document found" in r.stderr
+
+
+def _sarif_lines(app: typer.Typer, path: Path) -> list[tuple[str, str, int]]:
+    r = CliRunner().invoke(app, ["lint", "--format", "sarif", "--owner-account", OWNER,
+                                 str(path)])
+    assert r.exit_code in (0, 1), r.output
+    out = []
+    for result in json.loads(r.stdout)["runs"][0]["results"]:
+        (loc,) = result["locations"]
+        physical = loc["physicalLocation"]
+        out.append((result["ruleId"], physical["artifactLocation"]["uri"],
+                    physical["region"]["startLine"]))
+    return out
+
+
+def _statement_line(text: str, needle: str) -> int:
+    """The line of the opening brace of the (flat) statement that holds `needle`."""
+    return text[:text.rindex("{", 0, text.index(needle))].count("\n") + 1
+
+
+def test_sarif_results_carry_the_line_of_their_statement(app: typer.Typer,
+                                                         tmp_path: Path) -> None:
+    # Code scanning (GitHub) needs physicalLocation.artifactLocation.uri and
+    # region.startLine on every result to show it in the file:
+    # https://docs.github.com/en/code-security/code-scanning/integrating-with-code-scanning/sarif-support-for-code-scanning
+    policy = doc(allow("s3:GetObject", "arn:aws:s3:::b/*", Sid="Fine"),
+                 allow("s3:GetObjekt", "arn:aws:s3:::b/*", Sid="Typo"),
+                 allow("s3:Put*", "arn:aws:s3:::b/*", Sid="Wide"))
+    path = tmp_path / "p.json"
+    text = json.dumps(policy, indent=2)
+    path.write_text(text, encoding="utf-8")
+    found = _sarif_lines(app, path)
+    assert ("CG101", path.as_uri(), _statement_line(text, '"Sid": "Typo"')) in found
+    assert ("CG103", path.as_uri(), _statement_line(text, '"Sid": "Wide"')) in found
+    # A JSON list: each document's statements, in their own place.
+    listed = tmp_path / "list.json"
+    text = json.dumps([doc(allow("s3:GetObject", "arn:aws:s3:::b/*")), policy], indent=2)
+    listed.write_text(text, encoding="utf-8")
+    assert ("CG101", listed.as_uri(), _statement_line(text, '"Sid": "Typo"')) in \
+        _sarif_lines(app, listed)
+    # Markdown: the block's statements, counted from the file's first line.
+    post = tmp_path / "post.md"
+    text = ("# A post\n\nSome words.\n\n```json\n" + json.dumps(policy, indent=1)
+            + "\n```\n")
+    post.write_text(text, encoding="utf-8")
+    assert ("CG103", post.as_uri(), _statement_line(text, '"Sid": "Wide"')) in \
+        _sarif_lines(app, post)
+    # Text and JSON output are unchanged: no line there (the document name holds it).
+    r = CliRunner().invoke(app, ["lint", "--json", str(path)])
+    assert all("line" not in f for f in json.loads(r.stdout))
+
+
+def test_lines_are_only_added_when_asked() -> None:
+    text = json.dumps(doc(allow("s3:GetObjekt", "arn:aws:s3:::b/*")), indent=2)
+    assert all(f.line is None for f in lint_text(text))
+    (f,) = lint_text(text, lines=True)
+    assert f.line == 3 and f.code == "CG101"  # line 3: the statement's opening brace

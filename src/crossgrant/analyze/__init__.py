@@ -7,10 +7,12 @@ reach the resource, with which actions, under which conditions, and whether it i
 """
 
 from crossgrant.analyze.analysis import analyze
+from crossgrant.analyze.expected import split_expected
 from crossgrant.analyze.findings import (
     RULES,
     SARIF_SCHEMA,
     Analysis,
+    Expected,
     Finding,
     FindingKind,
     Rule,
@@ -22,10 +24,12 @@ __all__ = [
     "RULES",
     "SARIF_SCHEMA",
     "Analysis",
+    "Expected",
     "Finding",
     "FindingKind",
     "Rule",
     "Zone",
     "analyze",
+    "split_expected",
     "to_sarif",
 ]

@@ -3,24 +3,28 @@ the zone, its kind and rule, and the analysis that holds them.
 
 Analyze keeps its own record (who, which actions, under which conditions) because its
 table and tests read those facts; `Finding.finding` is the same finding in the shared model
-(`crossgrant.findings`), whose writers make the SARIF log.
+(`crossgrant.findings`), whose writers make the SARIF log. A finding a grant declares
+(`analyze --expected`) is kept apart as `Expected`: intended access, not a finding.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
 from crossgrant import findings as shared
+from crossgrant.analyze.resources import document_path
 from crossgrant.analyze.zone import Zone
 from crossgrant.findings import Location, Rule, Severity
+from crossgrant.findings.lines import JsonPath, line_of
 from crossgrant.findings.writers import SARIF_SCHEMA
 from crossgrant.findings.writers import to_sarif as _sarif_log
 from crossgrant.serial import to_json
 
-__all__ = ["RULES", "SARIF_SCHEMA", "Analysis", "Finding", "FindingKind", "Rule", "to_sarif"]
+__all__ = ["RULES", "SARIF_SCHEMA", "Analysis", "Expected", "Finding", "FindingKind", "Rule",
+           "to_sarif"]
 
 
 class FindingKind(enum.StrEnum):
@@ -113,6 +117,17 @@ class Finding:
         return shared.Finding(self.rule.code, self.rule.severity, self.message(), None,
                               Location(document=self.resource), to_json(self))
 
+    def state_path(self) -> JsonPath:
+        """Where its statement sits in the state file's JSON (a lone statement object has
+        no index: `line_of` then finds "Statement" itself)."""
+        return (*document_path(self.resource_type, self.resource_account, self.resource),
+                "Statement", self.statement_index)
+
+    def located(self, file: str | None, lines: Mapping[JsonPath, int] | None) -> shared.Finding:
+        """`finding`, placed in the state file at its statement's line when known."""
+        line = line_of(lines, self.state_path()) if lines else None
+        return self.finding.at(file=file, line=line)
+
     def message(self) -> str:
         who = ", ".join(self.external)
         acts = short_list(self.actions)
@@ -124,16 +139,35 @@ class Finding:
 
 
 @dataclass(frozen=True)
+class Expected:
+    """A finding whose access a grant declares: intended, so not reported as a finding."""
+
+    finding: Finding
+    grant: str  # the grant file that declares it
+
+    def __json__(self) -> dict[str, Any]:
+        return {**to_json(self.finding), "declared_by": self.grant}
+
+
+@dataclass(frozen=True)
 class Analysis:
     zone: Zone
     findings: tuple[Finding, ...]
     resources: int  # buckets, tables, streams, keys and roles looked at
     skipped: tuple[tuple[str, str], ...] = ()  # (document, why) for unreadable ones
+    expected: tuple[Expected, ...] = ()
+    declared_by: tuple[str, ...] = ()  # the grant files read for `expected`
 
     def __json__(self) -> dict[str, Any]:
-        # Skipped documents read better as objects than as pairs.
-        return {"zone": self.zone, "resources": self.resources, "findings": self.findings,
-                "skipped": [{"document": d, "reason": r} for d, r in self.skipped]}
+        # Skipped documents read better as objects than as pairs; `expected` appears only
+        # when grants were given, so the output without them is what it always was.
+        out: dict[str, Any] = {"zone": self.zone, "resources": self.resources,
+                               "findings": self.findings,
+                               "skipped": [{"document": d, "reason": r}
+                                           for d, r in self.skipped]}
+        if self.declared_by:
+            out["expected"] = self.expected
+        return out
 
 
 def short_list(items: tuple[str, ...], limit: int = 4) -> str:
@@ -142,7 +176,12 @@ def short_list(items: tuple[str, ...], limit: int = 4) -> str:
     return ", ".join(items[:limit]) + f" (+{len(items) - limit} more)"
 
 
-def to_sarif(findings: Iterable[Finding]) -> dict[str, Any]:
+def to_sarif(findings: Iterable[Finding], *, file: str | None = None,
+             lines: Mapping[JsonPath, int] | None = None,
+             expected: Iterable[Expected] = ()) -> dict[str, Any]:
     """A SARIF 2.1.0 log for code-scanning tools: one rule per finding kind, one result per
-    finding, located at the resource (a logical location: policies have no file)."""
-    return _sarif_log((f.finding for f in findings), RULES.values())
+    finding, located at the resource and, given the state `file` (and its `lines`), at the
+    line of the statement in it; `expected` ones are results suppressed as declared."""
+    return _sarif_log((f.located(file, lines) for f in findings), RULES.values(),
+                      suppressed=[(e.finding.located(file, lines),
+                                   f"declared by the grant {e.grant}") for e in expected])

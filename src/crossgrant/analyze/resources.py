@@ -15,7 +15,7 @@ from crossgrant.world.labels import (
     trust_policy_label,
 )
 
-__all__ = ["Resource", "resources"]
+__all__ = ["Resource", "document_path", "resources"]
 
 
 @dataclass(frozen=True)
@@ -55,3 +55,16 @@ def resources(state: AccountState) -> Iterator[Resource]:
             yield Resource(role.arn, "AWS::IAM::Role", acct_id, "sts", role.trust_policy,
                             trust_policy_label(role.arn))
 
+
+
+def document_path(resource_type: str, account: str, arn: str) -> tuple[str, ...]:
+    """Where the policy of a resource `resources` yields sits in a state file's JSON
+    (docs/state.md): buckets by name, tables and keys by ARN, roles by name."""
+    where: dict[str, tuple[str, str, str]] = {
+        "AWS::S3::Bucket": ("buckets", arn.rsplit(":", 1)[-1], "policy"),
+        "AWS::DynamoDB::Table": ("tables", arn, "policy"),
+        "AWS::DynamoDB::Stream": ("tables", arn.split("/stream/", 1)[0], "stream_policy"),
+        "AWS::KMS::Key": ("keys", arn, "policy"),
+        "AWS::IAM::Role": ("roles", arn.rsplit("/", 1)[-1], "trust_policy"),
+    }
+    return ("accounts", account, *where[resource_type])

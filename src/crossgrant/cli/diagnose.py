@@ -3,6 +3,10 @@
 Exit status: 0 when the message was recognised and diagnosed, 1 when it was not recognised
 (the output says so; nothing is guessed), 2 on bad input (an unreadable state file, a
 principal that is not an ARN), with one line on stderr.
+
+`--grant GRANT` adds the fix in grant.yaml terms (which entry, level, prefix or action,
+at which line) and warns when a fix edits a document crossgrant deploys for that grant,
+where a hand edit is reverted by the next deploy.
 """
 
 from __future__ import annotations
@@ -15,12 +19,12 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from crossgrant.cli.verify import read_state  # one reader of state files for the CLI
+from crossgrant.cli.console import console
+from crossgrant.cli.inputs import read_state
 from crossgrant.diagnose import Diagnosis, Fix, diagnose
+from crossgrant.diagnose.grant import GrantAdvice
 from crossgrant.errors import CrossgrantError
 from crossgrant.serial import to_json
-
-WIDTH = 110
 
 
 def _fix_lines(console: Console, fix: Fix, indent: str) -> None:
@@ -76,6 +80,34 @@ def print_diagnosis(d: Diagnosis, console: Console) -> None:
             console.print(Text(f"  {i}. {item}"))
 
 
+def grant_advice_for(result: Diagnosis, grant_file: Path, principal: str | None,
+                     resource: str | None) -> GrantAdvice:
+    """The grant's part of the diagnosis: its rendered documents and its file's lines."""
+    from crossgrant.diagnose.grant import grant_advice  # noqa: PLC0415
+    from crossgrant.render import render  # noqa: PLC0415
+    from crossgrant.spec import load_grant  # noqa: PLC0415
+    from crossgrant.spec.source import Document, read_text  # noqa: PLC0415
+
+    artifacts = render(load_grant(grant_file))
+    document = Document(read_text(grant_file), str(grant_file))
+    document.read()
+    return grant_advice(result, artifacts, document.lines, principal=principal,
+                        resource=resource)
+
+
+def print_grant_advice(advice: GrantAdvice, out: Console) -> None:
+    out.print(Text(f"in {advice.grant}:", style="bold"))
+    if not advice.changes and not advice.notes:
+        out.print(Text("  nothing to change in the grant"))
+    for change in advice.changes:
+        at = f"{advice.grant}:{change.line}" if change.line is not None else advice.grant
+        out.print(Text(f"  change ({at}): {change.summary}", style="green"))
+        for line in change.yaml.splitlines():
+            out.print(Text(f"    {line}", style="green"))
+    for note in advice.notes:
+        out.print(Text(f"  note: {note}", style="yellow"))
+
+
 def register(app: typer.Typer) -> None:
     @app.command("diagnose")
     def diagnose_command(
@@ -94,6 +126,9 @@ def register(app: typer.Typer) -> None:
                                                   "(S3's bare Access Denied)."),
         resource: str | None = typer.Option(None, "--resource", metavar="ARN",
                                             help="The resource, when the message omits it."),
+        grant_file: Path | None = typer.Option(None, "--grant", metavar="GRANT",
+                                               help="The grant.yaml behind the failing "
+                                                    "access: say the fix in its terms."),
     ) -> None:
         """Explain an AWS AccessDenied message; with --state, name the document at fault and
         the fix (cause ids: docs/diagnose.md). Exit 1 when the message is not recognised."""
@@ -101,12 +136,20 @@ def register(app: typer.Typer) -> None:
         try:
             result = diagnose(text, read_state(state), duration=duration, principal=principal,
                               resource=resource)
+            advice = grant_advice_for(result, grant_file, principal, resource) \
+                if grant_file is not None and result.recognised else None
         except CrossgrantError as exc:
             print(f"crossgrant: error: {exc}", file=sys.stderr)
             raise typer.Exit(2) from None
         if as_json:
-            typer.echo(json.dumps(to_json(result), indent=2))
+            data = to_json(result)
+            if grant_file is not None:
+                data["grant"] = to_json(advice)
+            typer.echo(json.dumps(data, indent=2))
         else:
-            print_diagnosis(result, Console(width=WIDTH, highlight=False, soft_wrap=True))
+            out = console(soft_wrap=True)
+            print_diagnosis(result, out)
+            if advice is not None:
+                print_grant_advice(advice, out)
         if not result.recognised:
             raise typer.Exit(1)

@@ -2,8 +2,10 @@
 
 Human output is one line per finding, never wrapped, so that it greps and diffs; `--json`
 gives the same findings to machines and `--format sarif` to code scanning, all three written
-by `crossgrant.findings.writers`. Exit status: 2 if a file could not be read, else 1 if
-any finding is an error, else 0, so CI can gate on errors and let warnings through.
+by `crossgrant.findings.writers` (SARIF results carry the file and the line of their
+statement, which code scanning needs to show them). Exit status: 2 if a file could not be
+read or holds no policy, else 1 if any finding is an error, else 0, so CI can gate on
+errors and let warnings through.
 """
 
 from __future__ import annotations
@@ -43,10 +45,11 @@ def _codes(values: list[str] | None) -> list[str]:
     return [c for v in values or () for c in v.split(",") if c.strip()]
 
 
-def _lint_one(path: str, kind: Kind | None, owner: str | None) -> list[Finding]:
+def _lint_one(path: str, kind: Kind | None, owner: str | None, lines: bool) -> list[Finding]:
     if path == "-":
-        return lint_text(sys.stdin.read(), source="<stdin>", kind=kind, owner_account=owner)
-    return lint_file(path, kind=kind, owner_account=owner)
+        return lint_text(sys.stdin.read(), source="<stdin>", kind=kind, owner_account=owner,
+                         lines=lines)
+    return lint_file(path, kind=kind, owner_account=owner, lines=lines)
 
 
 def _line(f: Finding) -> Text:
@@ -97,7 +100,8 @@ def register(app: typer.Typer) -> None:
         unreadable = 0
         for path in files:
             try:
-                findings = _lint_one(path, doc_kind, owner_account)
+                findings = _lint_one(path, doc_kind, owner_account,
+                                     lines=fmt is FormatOption.sarif)
             except CrossgrantError as exc:
                 print(f"crossgrant: error: {exc}", file=sys.stderr)
                 unreadable += 1

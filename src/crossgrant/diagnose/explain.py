@@ -34,6 +34,7 @@ from crossgrant.iam.facts import (
     CHAINED_SESSION_MAX_SECONDS,
     DEFAULT_MAX_SESSION_SECONDS,
     MAX_SESSION_SECONDS,
+    MIN_SESSION_SECONDS,
 )
 
 __all__ = ["agrees", "meaning_of", "message_causes", "resource_doc_name"]
@@ -59,6 +60,9 @@ def meaning_of(m: ParsedMessage) -> tuple[str, tuple[str, ...]]:
                 (f"MaxSessionDuration of the target role ({DEFAULT_MAX_SESSION_SECONDS} to "
                  f"{MAX_SESSION_SECONDS})",
                  "the DurationSeconds the code passes to AssumeRole"))
+    sts = _sts_meaning(m)
+    if sts is not None:
+        return sts
     if m.form is Form.KMS_CIPHERTEXT:
         return ("KMS refused to decrypt without saying why: the key that encrypted the data "
                 "does not exist, is in another Region, or does not let the caller use it. "
@@ -205,6 +209,32 @@ def meaning_of(m: ParsedMessage) -> tuple[str, tuple[str, ...]]:
     }
     text, docs = implicit[ptype]
     return text, docs
+
+
+def _sts_meaning(m: ParsedMessage) -> tuple[str, tuple[str, ...]] | None:
+    """STS's refusals that no policy decides (see `messages.STS_FORMS`)."""
+    if m.form is Form.STS_ROOT_CALLER:
+        return ("AssumeRole was called with the account's root user credentials; STS refuses "
+                "those whatever the role's trust policy says.",
+                ("the credentials the code or CLI profile uses: an IAM user's or a role's, "
+                 "never the root user's access keys",))
+    if m.form is Form.STS_DURATION_RANGE:
+        return (f"AssumeRole asked for a DurationSeconds outside the range STS accepts "
+                f"({MIN_SESSION_SECONDS} to {MAX_SESSION_SECONDS} seconds), before any "
+                f"policy or the role's MaxSessionDuration is looked at.",
+                ("the DurationSeconds the code passes to AssumeRole (in seconds, not "
+                 "minutes)",))
+    if m.form is Form.STS_SESSION_POLICY:
+        return ("STS refused the session policy passed with the call (the Policy or "
+                "PolicyArns parameters): it is not a valid policy document, or it and the "
+                "session tags are too large once packed. STS checks it before evaluating "
+                "any policy.",
+                ("the Policy parameter: valid JSON with Version, Statement, Effect, Action "
+                 "and Resource, and no Principal (`crossgrant lint --kind identity` reads "
+                 "it)",
+                 "its size with PolicyArns and session tags: drop what the session does not "
+                 "need"))
+    return None
 
 
 def resource_doc_name(resource: str | None, action: str | None) -> str:

@@ -21,7 +21,8 @@ from typing import Any
 from crossgrant.iam.actions import lookup_action
 from crossgrant.iam.statement import PolicyType
 
-__all__ = ["Form", "ParsedMessage", "Reason", "parse_message"]
+__all__ = ["DURATION_RANGE_RE", "STS_FORMS", "Form", "ParsedMessage", "Reason",
+           "parse_message"]
 
 MAX_MESSAGE_CHARS = 100_000  # a log excerpt, not a log file; guards the regexes
 
@@ -35,7 +36,17 @@ class Form(enum.StrEnum):
     KMS_CIPHERTEXT = "kms-ciphertext"  # "The ciphertext refers to a customer master key ..."
     STS_CHAINED_DURATION = "sts-chained-duration"  # role chaining caps sessions at 1 hour
     STS_MAX_DURATION = "sts-max-duration"  # DurationSeconds over the role's maximum
+    STS_DURATION_RANGE = "sts-duration-range"  # DurationSeconds outside 900-43200
+    STS_ROOT_CALLER = "sts-root-caller"  # the root user may not assume roles
+    STS_SESSION_POLICY = "sts-session-policy"  # the session policy is malformed or too large
     UNRECOGNISED = "unrecognised"
+
+
+# STS's own refusals: rules of AssumeRole itself, decided before (and whatever) any policy
+# says, so a state cannot explain them and no policy change lifts them.
+STS_FORMS = frozenset({Form.STS_CHAINED_DURATION, Form.STS_MAX_DURATION,
+                       Form.STS_DURATION_RANGE, Form.STS_ROOT_CALLER,
+                       Form.STS_SESSION_POLICY})
 
 
 class Reason(enum.StrEnum):
@@ -179,6 +190,21 @@ _CHAINED_RE = re.compile(
 _MAX_DURATION_RE = re.compile(
     r"The\s+requested\s+DurationSeconds\s+exceeds\s+the\s+MaxSessionDuration\s+set\s+for\s+"
     r"this\s+role\.?", re.IGNORECASE)
+# AWS's input validation: "1 validation error detected: Value '600' at 'durationSeconds'
+# failed to satisfy constraint: Member must have value greater than or equal to 900".
+DURATION_RANGE_RE = re.compile(
+    r"Value\s+'(?P<value>-?\d+)'\s+at\s+'durationSeconds'\s+failed\s+to\s+satisfy\s+"
+    r"constraint:\s+Member\s+must\s+have\s+value\s+(?P<side>greater|less)\s+than\s+or\s+"
+    r"equal\s+to\s+(?P<bound>\d+)", re.IGNORECASE)
+_ROOT_CALLER_RE = re.compile(r"Roles\s+may\s+not\s+be\s+assumed\s+by\s+root\s+accounts\.?",
+                             re.IGNORECASE)
+_PACKED_RE = re.compile(r"Packed\s+policy\s+consumes\s+\d+%\s+of\s+allotted\s+space",
+                        re.IGNORECASE)
+# STS operations that take a session policy (Policy, PolicyArns), and the error codes STS
+# answers a bad one with.
+_SESSION_POLICY_OPERATIONS = frozenset({"AssumeRole", "AssumeRoleWithSAML",
+                                        "AssumeRoleWithWebIdentity", "GetFederationToken"})
+_SESSION_POLICY_CODES = frozenset({"MalformedPolicyDocument", "PackedPolicyTooLarge"})
 # What SDKs append after AWS's sentence: Java's "(Service: ...)", a request id, a new line.
 _TRAILER_RE = re.compile(r"\s*(?:[.;]\s*)?(?:\(Service:|\(Request\s*ID|Request\s*ID:|\n|$)",
                          re.IGNORECASE)
@@ -241,8 +267,28 @@ def parse_message(text: str) -> ParsedMessage:
     if _MAX_DURATION_RE.search(body):
         return ParsedMessage(original, Form.STS_MAX_DURATION, action="sts:AssumeRole",
                              service="sts", operation=operation, error_code=code)
+    sts_form = _sts_form(body, code, operation)
+    if sts_form is not None:
+        action = f"sts:{operation}" if operation in _SESSION_POLICY_OPERATIONS \
+            else "sts:AssumeRole"
+        return ParsedMessage(original, sts_form, action=action, service="sts",
+                             operation=operation, error_code=code)
     return ParsedMessage(original, Form.UNRECOGNISED, operation=operation, error_code=code,
                          note="not an AWS AccessDenied message form crossgrant knows")
+
+
+def _sts_form(body: str, code: str | None, operation: str | None) -> Form | None:
+    """STS's refusals that are not about policies; a session-policy error is read as one
+    only when the SDK line says an STS operation raised it (IAM raises the same codes)."""
+    if _ROOT_CALLER_RE.search(body):
+        return Form.STS_ROOT_CALLER
+    if DURATION_RANGE_RE.search(body) and (operation is None or operation.startswith(
+            ("AssumeRole", "GetSessionToken", "GetFederationToken"))):
+        return Form.STS_DURATION_RANGE
+    if _PACKED_RE.search(body) or (code in _SESSION_POLICY_CODES
+                                   and operation in _SESSION_POLICY_OPERATIONS):
+        return Form.STS_SESSION_POLICY
+    return None
 
 
 def _s3_action(operation: str | None) -> str | None:

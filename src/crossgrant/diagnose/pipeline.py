@@ -12,7 +12,7 @@ from collections.abc import Mapping
 
 from crossgrant.diagnose.explain import meaning_of, message_causes
 from crossgrant.diagnose.families import FAMILIES
-from crossgrant.diagnose.messages import Form, ParsedMessage, parse_message
+from crossgrant.diagnose.messages import STS_FORMS, ParsedMessage, parse_message
 from crossgrant.diagnose.model import Cause, Diagnosis
 from crossgrant.diagnose.solver import Solver
 from crossgrant.errors import CrossgrantError
@@ -44,12 +44,12 @@ def diagnose(message: str | ParsedMessage, state: AccountState | None = None, *,
     for family in FAMILIES:
         if family.message is not None:
             causes.extend(family.message(parsed, state, duration, who, what))
-    duration_only = parsed.form in (Form.STS_CHAINED_DURATION, Form.STS_MAX_DURATION)
-    if state is None or who is None or action is None or duration_only:
+    sts_only = parsed.form in STS_FORMS  # STS's own rules: no document to look for
+    if state is None or who is None or action is None or sts_only:
         if not causes:
             causes.extend(message_causes(parsed, who, what))
         notes: tuple[str, ...] = ()
-        if state is not None and not duration_only:
+        if state is not None and not sts_only:
             missing = [n for n, v in (("caller", who), ("action", action)) if v is None]
             notes = (f"the message names no {' and no '.join(missing)}: pass --principal "
                      f"and --resource to check it against the state",)

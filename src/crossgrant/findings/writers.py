@@ -162,11 +162,19 @@ def sarif_result(f: Finding, rule_index: Mapping[str, int]) -> dict[str, Any]:
 
 
 def to_sarif(findings: Iterable[Finding], rules: Iterable[Rule],
-             tool: str = "crossgrant") -> dict[str, Any]:
+             tool: str = "crossgrant", *,
+             suppressed: Iterable[tuple[Finding, str]] = ()) -> dict[str, Any]:
     """A SARIF 2.1.0 log of one run: `rules` as the driver's rules (all of them, so a clean
-    run still says what was checked), one result per finding."""
+    run still says what was checked), one result per finding, then one per `suppressed`
+    finding with its justification (SARIF `suppressions`, kind "external": code scanning
+    shows them as dismissed, not as alerts)."""
     listed = list(rules)
     index = {r.code: i for i, r in enumerate(listed)}
+    results = [sarif_result(f, index) for f in findings]
+    for f, why in suppressed:
+        result = sarif_result(f, index)
+        result["suppressions"] = [{"kind": "external", "justification": why}]
+        results.append(result)
     return {
         "$schema": SARIF_SCHEMA,
         "version": SARIF_VERSION,
@@ -174,6 +182,6 @@ def to_sarif(findings: Iterable[Finding], rules: Iterable[Rule],
             "tool": {"driver": {"name": tool, "version": __version__,
                                 "semanticVersion": __version__,
                                 "rules": [sarif_rule(r) for r in listed]}},
-            "results": [sarif_result(f, index) for f in findings],
+            "results": results,
         }],
     }

@@ -31,7 +31,7 @@ from crossgrant.verify.lint import (  # noqa: F401
 )
 from crossgrant.verify.lint.document import KINDS, Kind, infer_kind
 from crossgrant.verify.lint.engine import lint_document
-from crossgrant.verify.lint.inputs import lint_file, lint_text
+from crossgrant.verify.lint.inputs import NoPolicyError, lint_file, lint_text
 from crossgrant.verify.lint.registry import RULES, SEVERITIES, Rule, Severity, select_codes
 
 __all__ = [
@@ -40,6 +40,7 @@ __all__ = [
     "SEVERITIES",
     "Finding",
     "Kind",
+    "NoPolicyError",
     "Rule",
     "Severity",
     "infer_kind",
