@@ -191,14 +191,30 @@ def test_like_patterns_overlap_is_found() -> None:
                      Condition={"StringLike": {"s3:prefix": "*bb"}}))
     result = run(before, after, DocType.IDENTITY)
     assert result.verdict is Verdict.NEW_ACCESS
-    values = [c["s3:prefix"] for g in result.groups for a in g.accesses for c in a.contexts]
-    assert all(v is not None and v[0].startswith("a") and v[0].endswith("b")
-               and not v[0].endswith("bb") for v in values)
+    # granted by the identity policy itself: values that match both patterns
+    values = [c["s3:prefix"] for g in result.groups for a in g.accesses for c in a.contexts
+              if not a.assuming]
+    assert values and all(v is not None and v[0].startswith("a") and v[0].endswith("b")
+                          and not v[0].endswith("bb") for v in values)
+
+
+def test_removed_identity_deny_is_new_access_even_where_the_policy_allows_nothing() -> None:
+    """A resource policy naming the caller grants in its own account without any identity
+    policy; only an identity policy's Deny stops it (evaluation logic)."""
+    before = doc(allow(Action="s3:GetObject", Resource=OBJECTS),
+                 deny(Action="s3:DeleteObject", Resource=OBJECTS))
+    after = doc(allow(Action="s3:GetObject", Resource=OBJECTS))
+    result = run(before, after, DocType.IDENTITY)
+    assert result.verdict is Verdict.NEW_ACCESS
+    (group,) = result.groups
+    assert group.granted_by == () and group.before == "ExplicitDeny"
+    assert group.accesses[0].assuming == (
+        "a resource policy in the caller's account names the caller",)
 
 
 def test_explanation_names_granting_and_stopping_statements() -> None:
     result = run(IDENTITY, doc(READ, LIST, TEAM), DocType.IDENTITY)
-    (group,) = result.groups
+    (group,) = [g for g in result.groups if g.granted_by]
     assert [s.statement for s in group.stopped_by] == ["NoDelete"]
     assert group.stopped_by[0].path == "Statement[3]"
     assert [s.statement for s in group.granted_by] == ["Team"]

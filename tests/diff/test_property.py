@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from crossgrant.diff import DocType, Verdict, diff_documents, parse_document
 from crossgrant.diff.sides import DocSide, doc_envs
-from crossgrant.iam import PrincipalKind, Request, evaluate, parse_principal
+from crossgrant.iam import TRUST_ACTIONS, PrincipalKind, Request, evaluate, parse_principal
 
 A, B, C = "111111111111", "222222222222", "333333333333"
 ACTIONS = ["s3:GetObject", "s3:PutObject", "s3:Get*", "s3:*", "*", "dynamodb:GetItem",
@@ -55,11 +55,11 @@ CATALOG = ["s3:GetObject", "s3:GetObjectAcl", "s3:PutObject", "s3:ListBucket",
 
 
 @st.composite
-def statements(draw: st.DrawFn, with_principal: bool) -> dict[str, Any]:
+def statements(draw: st.DrawFn, with_principal: bool, resource: bool) -> dict[str, Any]:
     s: dict[str, Any] = {"Effect": draw(st.sampled_from(["Allow", "Allow", "Deny"]))}
     s["NotAction" if draw(st.integers(0, 5)) == 0 else "Action"] = draw(
         st.lists(st.sampled_from(ACTIONS), min_size=1, max_size=2, unique=True))
-    if not with_principal or draw(st.booleans()):
+    if resource or not with_principal or draw(st.booleans()):
         s["NotResource" if draw(st.integers(0, 6)) == 0 else "Resource"] = draw(
             st.lists(st.sampled_from(RESOURCES), min_size=1, max_size=2, unique=True))
     if with_principal:
@@ -76,8 +76,8 @@ def statements(draw: st.DrawFn, with_principal: bool) -> dict[str, Any]:
     return s
 
 
-def documents(with_principal: bool) -> st.SearchStrategy[dict[str, Any]]:
-    return st.lists(statements(with_principal), min_size=1, max_size=4).map(
+def documents(with_principal: bool, resource: bool = False) -> st.SearchStrategy[dict[str, Any]]:
+    return st.lists(statements(with_principal, resource), min_size=1, max_size=4).map(
         lambda sts: {"Version": "2012-10-17", "Statement": sts})
 
 
@@ -120,7 +120,7 @@ def requests(draw: st.DrawFn) -> tuple[Request, int]:
 
 
 def _decide(side: DocSide, req: Request, env_index: int, npd: bool) -> tuple[bool, bool]:
-    envs = doc_envs(side.doc_type, req.principal, npd)
+    envs = doc_envs(side.doc_type, req.principal, npd, direct=True)
     env = envs[env_index % len(envs)]
     policy = side.policy
     if not side.doc_type.names_principals:
@@ -141,9 +141,9 @@ def _property(t: DocType, before: dict[str, Any], after: dict[str, Any],
     for req, env_index in reqs:
         if req.principal.account is None and not t.names_principals:
             continue
-        if t is DocType.IDENTITY and req.principal.kind is PrincipalKind.ROOT:
-            continue  # no identity policy can be attached to an account's root user
-        if t is DocType.TRUST and req.action_key != "sts:assumerole":
+        if t in (DocType.IDENTITY, DocType.BOUNDARY) and req.principal.kind is PrincipalKind.ROOT:
+            continue  # no identity policy or boundary can be attached to an account's root
+        if t is DocType.TRUST and req.action_key not in TRUST_ACTIONS:
             continue
         allowed_after, _ = _decide(sa, req, env_index, npd)
         allowed_before, _ = _decide(sb, req, env_index, npd)
@@ -174,6 +174,28 @@ def test_resource_never_false_nothing_new(before: dict[str, Any], after: dict[st
 def test_scp_never_false_nothing_new(before: dict[str, Any], after: dict[str, Any],
                                      reqs: list[tuple[Request, int]]) -> None:
     _property(DocType.SCP, before, after, reqs)
+
+
+@FAST
+@given(documents(True, True), documents(True, True),
+       st.lists(requests(), min_size=1, max_size=25))
+def test_rcp_never_false_nothing_new(before: dict[str, Any], after: dict[str, Any],
+                                     reqs: list[tuple[Request, int]]) -> None:
+    _property(DocType.RCP, before, after, reqs)
+
+
+@FAST
+@given(documents(False), documents(False), st.lists(requests(), min_size=1, max_size=25))
+def test_boundary_never_false_nothing_new(before: dict[str, Any], after: dict[str, Any],
+                                          reqs: list[tuple[Request, int]]) -> None:
+    _property(DocType.BOUNDARY, before, after, reqs)
+
+
+@FAST
+@given(documents(True), documents(True), st.lists(requests(), min_size=1, max_size=25))
+def test_trust_never_false_nothing_new(before: dict[str, Any], after: dict[str, Any],
+                                       reqs: list[tuple[Request, int]]) -> None:
+    _property(DocType.TRUST, before, after, reqs)
 
 
 @FAST

@@ -88,8 +88,10 @@ class DocPair:
         if not cell.covering or cell.unchanged:
             return True
         if not self.after.doc_type.names_principals or self.after.doc_type is DocType.RCP:
-            # the document must allow for AFTER to allow anything
-            return not any(s.side == AFTER and s.statement.allow for s in cell.covering)
+            # AFTER allows only where it has an Allow, or (identity policies, boundaries)
+            # where a resource policy grants and BEFORE had a Deny that AFTER lacks
+            return not any(s.side == AFTER and s.statement.allow for s in cell.covering) \
+                and not _before_denies(cell)
         return False
 
     def callers(self, cell: Cell) -> Iterator[tuple[Principal, str | None]]:
@@ -110,10 +112,16 @@ class DocPair:
                   and not s.statement.allow for s in cell.covering)
         after_doc = self.after.restricted(cell.side(AFTER))
         before_doc = self.before.restricted(cell.side(BEFORE))
-        for env in doc_envs(self.after.doc_type, req.principal, npd):
+        direct = self.after.doc_type in (DocType.IDENTITY, DocType.BOUNDARY) \
+            and _before_denies(cell)
+        for env in doc_envs(self.after.doc_type, req.principal, npd, direct):
             a = self.after.decide(req, env, after_doc)
             if a.allowed:
                 yield env, a, self.before.decide(req, env, before_doc)
+
+
+def _before_denies(cell: Cell) -> bool:
+    return any(s.side == BEFORE and not s.statement.allow for s in cell.covering)
 
 
 class StatePair:

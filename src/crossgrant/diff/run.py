@@ -81,7 +81,7 @@ def diff_states(before: AccountState, after: AccountState, *, compared: str = "s
     globs, seeds = world_globs((before, after), accounts | set(other_accounts(accounts)[:1]))
     try:
         space = build_space(sides, extra_actions=extra_actions, extra_resources=extra_resources,
-                            world=globs, seeds=seeds)
+                            world=globs, seeds=seeds, placed=True)
     except Unprovable as exc:
         return _unprovable(compared, exc)
     pair = StatePair(StateSide(before), StateSide(after), space, compared)

@@ -70,9 +70,12 @@ class Env:
     session: str | None = None  # None: no session policy; "allow"; "deny": allows nothing
     unknown_deny: frozenset[str] = field(default=frozenset())  # unknown docs that allow nothing
     unknown_allow: frozenset[str] = field(default=frozenset())  # unknown docs that allow
+    direct: bool = False  # a resource policy in the caller's account names the caller
 
     def assuming(self, doc_type: DocType | None) -> tuple[str, ...]:
         out: list[str] = []
+        if self.direct:
+            out.append("a resource policy in the caller's account names the caller")
         if doc_type is DocType.RESOURCE or doc_type is DocType.TRUST:
             out.append("the caller's identity policies allow it" if self.identity
                        else "the caller's identity policies do not allow it")
@@ -106,6 +109,10 @@ def _allow_all(name: str, policy_type: PolicyType) -> Policy:
 @lru_cache(maxsize=64)
 def _nothing(name: str, policy_type: PolicyType) -> Policy:
     return empty_policy(ASSUMED + name, policy_type)
+
+
+def _direct() -> Policy:
+    return _allow_all("resource policy naming the caller", PolicyType.RESOURCE)
 
 
 @lru_cache(maxsize=4096)
@@ -152,15 +159,19 @@ class DocSide:
     def policies(self, doc: Policy, p: Principal, env: Env) -> PolicySet:
         t = doc_type = self.doc_type
         allow_id = (_allow_all("identity policies of the caller", PolicyType.IDENTITY),)
+        if t in (DocType.IDENTITY, DocType.BOUNDARY, DocType.SCP):
+            resource = _direct() if env.direct else _delegate(_account(p))
         if t is DocType.IDENTITY:
-            return PolicySet(identity=(doc,), resource=_delegate(_account(p)))
+            return PolicySet(identity=(doc,), resource=resource)
         if t is DocType.BOUNDARY:
-            return PolicySet(identity=allow_id, boundaries=(doc,), resource=_delegate(_account(p)))
+            return PolicySet(identity=allow_id, boundaries=(doc,), resource=resource)
         if t is DocType.SCP:
-            return PolicySet(identity=allow_id, scps=((doc,),), resource=_delegate(_account(p)))
+            return PolicySet(identity=allow_id, scps=((doc,),), resource=resource)
         if t is DocType.RCP:
-            return PolicySet(identity=allow_id, rcps=((doc,),),
-                             resource=_allow_all("resource policy", PolicyType.RESOURCE))
+            session = _allow_all("session policy", PolicyType.SESSION) \
+                if env.session == "allow" else None
+            return PolicySet(identity=allow_id, rcps=((doc,),), resource=_direct(),
+                             session=session)
         assert doc_type in (DocType.RESOURCE, DocType.TRUST)
         boundary: tuple[Policy, ...] | None = None
         if env.boundary == "allow":
@@ -181,17 +192,33 @@ def _account(p: Principal) -> str:
     return p.account
 
 
-def doc_envs(doc_type: DocType, p: Principal, not_principal_deny: bool) -> tuple[Env, ...]:
-    """The environments that can tell BEFORE from AFTER for a caller like `p`."""
+def doc_envs(doc_type: DocType, p: Principal, not_principal_deny: bool,
+             direct: bool = False) -> tuple[Env, ...]:
+    """The environments that can tell BEFORE from AFTER for a caller like `p`.
+
+    `direct` (identity policies and boundaries whose BEFORE has a covering Deny): also a
+    resource policy in the caller's account naming the caller itself, which grants
+    without the identity policy or boundary, so only their denies can stop it.
+    """
     if doc_type is DocType.RCP:
+        if p.kind is PrincipalKind.FEDERATED_USER:
+            return (Env(identity=True, session="allow"), Env(identity=True))
         return (Env(identity=True),)
-    if not doc_type.names_principals or p.account is None or p.kind is PrincipalKind.ROOT:
+    if not doc_type.names_principals:
+        return (Env(), Env(direct=True)) if direct and doc_type is not DocType.SCP \
+            else (Env(),)
+    if p.account is None or p.kind is PrincipalKind.ROOT:
         return (Env(),)
     if p.kind is PrincipalKind.FEDERATED_USER:
         return tuple(Env(identity=i, session=s) for i in (True, False) for s in ("allow", None))
     bounds: tuple[str | None, ...] = (None, "deny", "allow") if not_principal_deny \
         else (None, "deny")
-    return tuple(Env(identity=i, boundary=b) for i in (True, False) for b in bounds)
+    envs = [Env(identity=i, boundary=b) for i in (True, False) for b in bounds]
+    if not_principal_deny and p.kind is PrincipalKind.ASSUMED_ROLE:
+        # a session policy withholds like a boundary, but does not make AWS apply every
+        # NotPrincipal Deny the way a boundary does
+        envs += [Env(identity=i, session="deny") for i in (True, False)]
+    return tuple(envs)
 
 
 # --- states -------------------------------------------------------------------------------

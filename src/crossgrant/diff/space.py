@@ -189,15 +189,18 @@ def as_request_context(ctx: Context) -> MappingProxyType[str, tuple[str, ...]]:
     return MappingProxyType({k: v for k, v in ctx if v is not None})
 
 
-def signature(st: Statement, policy: Policy) -> str:
+def signature(st: Statement, policy: Policy, *, placed: bool) -> str:
+    """What a statement says, without its Sid; `placed` adds which document holds it (in a
+    state a statement moved to another document says something else)."""
     body = {k: v for k, v in st.source.items() if k != "Sid"}
-    return json.dumps([policy.version, policy.policy_type.value, body], sort_keys=True)
+    where = policy.name if placed else ""
+    return json.dumps([where, policy.version, policy.policy_type.value, body], sort_keys=True)
 
 
 def build_space(sides: Sequence[tuple[int, Statement, Policy]], *,
                 extra_actions: Iterable[str] = (), extra_resources: Iterable[str] = (),
                 world: Iterable[Glob] = (), seeds: Iterable[str] = (),
-                only_actions: frozenset[str] | None = None) -> Space:
+                only_actions: frozenset[str] | None = None, placed: bool = False) -> Space:
     """The space of every statement in `sides` ((side, statement, policy) triples)."""
     globs: dict[Glob, int] = {}
     unproven: dict[str, None] = {}
@@ -212,7 +215,7 @@ def build_space(sides: Sequence[tuple[int, Statement, Policy]], *,
     action_patterns: set[str] = set(extra_actions)
     for side, st, policy in sides:
         action_patterns.update(st.action_element.values)
-        stmt = Stmt(side, st, policy, len(stmts), sig=signature(st, policy))
+        stmt = Stmt(side, st, policy, len(stmts), sig=signature(st, policy, placed=placed))
         el = st.resource_element
         if el is not None:
             ids: set[int] = set()
