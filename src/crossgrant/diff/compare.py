@@ -13,7 +13,13 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from crossgrant.diff.model import Access, DiffResult, Group, StatementLabel, Unprovable, Verdict
-from crossgrant.diff.principals import Named, other_accounts, principal_reps, session_principal
+from crossgrant.diff.principals import (
+    CALLER,
+    Named,
+    other_accounts,
+    principal_reps,
+    session_principal,
+)
 from crossgrant.diff.sides import (
     DocSide,
     DocType,
@@ -81,7 +87,7 @@ class DocPair:
             self.principals = principal_reps(named, named.accounts | set(others))
             self.owners: tuple[str, ...] = (*sorted(named.accounts), others[0])
         else:
-            self.principals = (session_principal(others[0], "crossgrant-caller"),)
+            self.principals = (session_principal(others[0], CALLER),)
             self.owners = (others[0],)
 
     def skip(self, cell: Cell) -> bool:
@@ -212,6 +218,7 @@ AccessKey = tuple[str, str, str, str | None, tuple[str, ...], str]
 @dataclass(slots=True)
 class _Found:
     labels: dict[tuple[str, int], str | None]
+    key_names: dict[str, str]
     groups: dict[Head, dict[AccessKey, list[Context]]] = field(default_factory=dict)
     members: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
@@ -251,7 +258,8 @@ class _Found:
                 merged.setdefault(key, []).extend(self.members[action])
             accesses = tuple(
                 Access(principal, kind, tuple(actions), resource, owner,
-                       tuple(dict(c) for c in ctxs), assuming)
+                       tuple({self.key_names.get(k, k): v for k, v in c} for c in ctxs),
+                       assuming)
                 for (principal, kind, resource, owner, assuming, ctxs), actions
                 in merged.items())
             out.append(Group(*head, accesses))
@@ -264,7 +272,7 @@ def compare(pair: Pair, space: Space, *, keep: Callable[[Cell], bool] | None = N
     """Every new access of AFTER over BEFORE in `space`; `keep` limits the cells."""
     labels = {(s.statement.ref.document, s.statement.ref.index): s.statement.path or None
               for s in space.stmts}
-    found = _Found(labels)
+    found = _Found(labels, space.key_names)
     unproven: dict[str, None] = dict(space.unproven)
     count = 0
     for ac in space.actions:

@@ -23,6 +23,7 @@ __all__ = ["OTHER_ACCOUNT_PREFIX", "Named", "describe", "other_accounts", "princ
 
 SESSION = "crossgrant"
 OTHER_ROLE = "crossgrant-other-role"
+CALLER = "crossgrant-caller"  # the stand-in caller of identity policies, boundaries and SCPs
 OTHER_USER = "crossgrant-other-user"
 OTHER_SERVICE = "crossgrant-other.amazonaws.com"
 OTHER_IDP = "idp.crossgrant-other.example.com"
@@ -139,6 +140,8 @@ def describe(arn: str) -> str | None:
         return "any service no document names"
     if arn == OTHER_IDP:
         return "any identity provider no document names"
+    if f"assumed-role/{CALLER}/" in arn:
+        return "whoever the document is attached to"
     if arn.endswith(f"/{SESSION}") and "assumed-role/" in arn:
         return "any session of that role"
     return None

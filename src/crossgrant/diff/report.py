@@ -7,13 +7,18 @@ as the text report.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 from crossgrant.diff.model import Access, DiffResult, Group, Verdict
 from crossgrant.diff.principals import OTHER_ACCOUNT_PREFIX, describe
+from crossgrant.diff.values import OTHER_VALUE
 from crossgrant.findings import Finding, Location, Rule, Severity
 from crossgrant.findings.writers import to_sarif
+from crossgrant.iam import compile_glob
+from crossgrant.iam.actions import NO_RESOURCE_TYPE, lookup_action, service_resource_types
 from crossgrant.serial import to_json
 
 __all__ = ["RULES", "findings", "sarif", "to_dict", "to_text"]
@@ -32,6 +37,7 @@ RULES = (
          "Remove or narrow the statements that grant it."),
 )
 MAX_TEXT = 10  # accesses shown per group in text
+_PLACEHOLDER = re.compile(r"\$\{[^}]*\}")
 
 
 def _actions(actions: tuple[str, ...], limit: int = 4) -> str:
@@ -46,7 +52,8 @@ def _one_context(ctx: Mapping[str, tuple[str, ...] | None]) -> str:
         if values is None:
             parts.append(f"{key} absent")
         elif len(values) == 1:
-            parts.append(f"{key}={values[0]!r}")
+            parts.append(f"{key} is any other value" if values[0] == OTHER_VALUE
+                         else f"{key}={values[0]!r}")
         else:
             parts.append(f"{key}={list(values)!r}")
     return ", ".join(parts)
@@ -62,13 +69,40 @@ def _context(a: Access, limit: int = 3) -> str:
 
 def access_line(a: Access) -> str:
     owner = ""
-    if a.resource_account:
+    principal_account = a.principal.split(":")[4] if a.principal.count(":") >= 5 else None
+    if a.resource_account and a.resource_account == principal_account:
+        owner = " (in the caller's account)"
+    elif a.resource_account:
         owner = " (owned by an account no document names)" \
             if a.resource_account.startswith(OTHER_ACCOUNT_PREFIX) \
             else f" (owned by {a.resource_account})"
     who = describe(a.principal)
     principal = f"{a.principal} ({who})" if who else a.principal
-    return f"{principal} may {_actions(a.actions)} on {a.resource!r}{owner}"
+    return f"{principal} may {_actions(_ordered(a))} on {a.resource!r}{owner}"
+
+
+@lru_cache(maxsize=8192)
+def applies(action: str, resource: str) -> bool:
+    """Could AWS authorize `action` against `resource`, by the catalog's resource types?
+    Only the text report uses this, to show the accesses that matter first: the verdict
+    counts every action, as AWS would evaluate any request that reaches it."""
+    info = lookup_action(action)
+    if info is None:
+        return True
+    for rtype in info.resource_types:
+        if rtype == NO_RESOURCE_TYPE:
+            if resource == "*" or not resource.startswith("arn:"):
+                return True
+            continue
+        template = service_resource_types(info.service).get(rtype)
+        if template is None or compile_glob(_PLACEHOLDER.sub("*", template), arn=True)(
+                resource):
+            return True
+    return False
+
+
+def _ordered(a: Access) -> tuple[str, ...]:
+    return tuple(sorted(a.actions, key=lambda x: not applies(x.split(" ")[0], a.resource)))
 
 
 def _group_lines(i: int, g: Group, check: bool) -> list[str]:
@@ -78,15 +112,21 @@ def _group_lines(i: int, g: Group, check: bool) -> list[str]:
     if not check:
         stopped = "; ".join(s.text for s in g.stopped_by)
         lines.append(f"    BEFORE: {g.before}" + (f" by {stopped}" if stopped else ""))
-    for a in g.accesses[:MAX_TEXT]:
+    relevant = [a for a in g.accesses
+                if any(applies(x.split(" ")[0], a.resource) for x in a.actions)]
+    shown = (relevant or list(g.accesses))[:MAX_TEXT]
+    for a in shown:
         lines.append(f"    - {access_line(a)}")
         ctx = _context(a)
         if ctx:
             lines.append(f"      {ctx}")
         if a.assuming:
             lines.append(f"      assuming {'; '.join(a.assuming)}")
-    if len(g.accesses) > MAX_TEXT:
-        lines.append(f"    ... and {len(g.accesses) - MAX_TEXT} more (--format json lists all)")
+    if len(g.accesses) > len(shown):
+        lines.append(f"    ... and {len(g.accesses) - len(shown)} more"
+                     + (", with actions that do not apply to their resource" if relevant
+                        and len(relevant) <= MAX_TEXT else "")
+                     + " (--format json lists all)")
     return lines
 
 

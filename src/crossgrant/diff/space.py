@@ -97,11 +97,14 @@ class Space:
     kms_feature: int  # the ":key/" pattern, which splits the cells of KMS actions
     extra_resources: frozenset[int] = frozenset()
     unproven: dict[str, None] = field(default_factory=dict)
+    key_names: dict[str, str] = field(default_factory=dict)  # condition keys as written
     by_action: dict[str, list[int]] = field(default_factory=dict)  # pattern -> statements
     not_actions: list[Stmt] = field(default_factory=list)  # NotAction statements
 
     def __post_init__(self) -> None:
         for s in self.stmts:
+            for c in s.statement.conditions:
+                self.key_names.setdefault(c.key, c.key_written)
             el = s.statement.action_element
             if el.negated:
                 self.not_actions.append(s)

@@ -35,7 +35,7 @@ from crossgrant.diff.model import Unprovable
 from crossgrant.iam import Condition
 from crossgrant.iam.variables import as_tokens, has_variables, parse_template
 
-__all__ = ["MULTI_VALUED_KEYS", "CondRef", "Value", "key_values"]
+__all__ = ["MULTI_VALUED_KEYS", "OTHER_VALUE", "CondRef", "Value", "key_values"]
 
 # Global keys AWS documents as multivalued; any key used with ForAllValues/ForAnyValue
 # is treated as multivalued too.
@@ -48,7 +48,7 @@ Value = tuple[str, ...] | None  # the values of one key in a request; None: abse
 _FAMILY = {"String": "string", "Arn": "string", "Bool": "string", "Numeric": "numeric",
            "Date": "date", "IpAddress": "ip", "NotIpAddress": "ip", "BinaryEquals": "binary",
            "Null": "null"}
-_OTHER = "crossgrant-other"
+OTHER_VALUE = "crossgrant-other"  # a value no condition names
 _EPOCH_RE = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
 
 
@@ -133,7 +133,7 @@ def _singles(key: str, fam: str, conds: list[CondRef]) -> list[str]:
         return _ips(values)
     if fam == "binary":
         return _blobs(values)
-    return [_OTHER]  # Null only: any present value
+    return [OTHER_VALUE]  # Null only: any present value
 
 
 def _strings(conds: list[CondRef]) -> list[str]:
@@ -149,7 +149,7 @@ def _strings(conds: list[CondRef]) -> list[str]:
             tokens = tuple(as_tokens(pieces))
             globs.append(Glob(tokens, arn=base.startswith("Arn"), strict=base.startswith("Arn"),
                               ignore_case=base.endswith("IgnoreCase") or base == "Bool"))
-    seeds = [_OTHER, "true", "false"]
+    seeds = [OTHER_VALUE, "true", "false"]
     for g in globs:
         seeds.extend(g.examples())
         if g.ignore_case:
