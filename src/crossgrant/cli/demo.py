@@ -20,11 +20,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from crossgrant.cli.eval import run_file
+from crossgrant.cli.console import console as make_console
+from crossgrant.cli.extras import require
 from crossgrant.iam.arn import account_root_arn, object_arn, role_arn
 
-_ROOT = Path(__file__).resolve().parents[3]
-_EXAMPLES = _ROOT / "examples"
+# The examples ship inside the package (crossgrant/examples, package data; in a checkout a
+# symlink to the repository's examples/), so the demo runs from an installed wheel too.
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 _SOURCE_BUCKET = "account-a-uploads"
 
 
@@ -61,7 +63,9 @@ def _images() -> list[tuple[str, bytes, str]]:
 
 
 def _offline(console: Console) -> bool:
-    outcomes = run_file(str(_EXAMPLES / "seed-scenarios.jsonl"))
+    from crossgrant.cli.eval import run_file  # noqa: PLC0415
+
+    outcomes = run_file(str(EXAMPLES / "seed-scenarios.jsonl"))
     failed = [o for o in outcomes if not o.ok]
     console.print(f"[bold]1. The engine[/bold] decides the {len(outcomes)} seed scenarios: "
                   f"{len(outcomes) - len(failed)} as expected"
@@ -86,12 +90,13 @@ def _run(console: Console, out_dir: Path | None = None) -> bool:
     from crossgrant.aws.clients import Connection, from_sessions  # noqa: PLC0415
     from crossgrant.aws.deploy import Options, apply  # noqa: PLC0415
     from crossgrant.aws.journal import Journal  # noqa: PLC0415
+    from crossgrant.aws.seed import seed  # noqa: PLC0415
     from crossgrant.render import render  # noqa: PLC0415
     from crossgrant.sandbox.lambdas import FunctionSpec  # noqa: PLC0415
     from crossgrant.sandbox.server import Sandbox  # noqa: PLC0415
     from crossgrant.spec import load_grant  # noqa: PLC0415
 
-    grant = load_grant(_EXAMPLES / "thumbnails.yaml")
+    grant = load_grant(EXAMPLES / "thumbnails.yaml")
     ok = _offline(console) & _verify(console, grant)
     a, b = grant.source.account, grant.target.account
     t0 = time.monotonic()
@@ -101,21 +106,16 @@ def _run(console: Console, out_dir: Path | None = None) -> bool:
         try:
             console.print(f"[bold]3. sandbox[/bold] up on {sandbox.endpoint}: accounts {a} "
                           f"(source) and {b} (target), IAM enforced by crossgrant's engine")
-            s3_b, ddb_b = sandbox.client(b, "s3"), sandbox.client(b, "dynamodb")
             target = grant.s3[0].bucket
-            table = grant.dynamodb[0].table
-            for client, bucket in ((s3_b, target), (sandbox.client(a, "s3"), _SOURCE_BUCKET)):
-                client.create_bucket(Bucket=bucket, CreateBucketConfiguration={
-                    "LocationConstraint": grant.source.region})
-            ddb_b.create_table(TableName=table, BillingMode="PAY_PER_REQUEST",
-                               AttributeDefinitions=[{"AttributeName": "pk",
-                                                      "AttributeType": "S"}],
-                               KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}])
-
-            artifacts = render(grant)
             connection = Connection(endpoint_url=sandbox.endpoint,
                                     ca_bundle=str(sandbox.ca_bundle), sandbox=True)
             accounts = from_sessions(grant, sandbox.session(a), sandbox.session(b), connection)
+            # What B owns before any grant (`crossgrant sandbox seed`), and A's uploads.
+            seed(accounts)
+            sandbox.client(a, "s3").create_bucket(Bucket=_SOURCE_BUCKET,
+                                                  CreateBucketConfiguration={
+                                                      "LocationConstraint": grant.source.region})
+            artifacts = render(grant)
             journal = Journal.open(Path(tmp) / "journal.json", grant.name,
                                    {"source": a, "target": b})
             result = apply(artifacts, accounts, journal, options=Options())
@@ -135,7 +135,8 @@ def _run(console: Console, out_dir: Path | None = None) -> bool:
                 role_arn=grant.execution_role_arn, timeout=60,
                 env=(("TARGET_ROLE_ARN", grant.target_role_arn or ""),
                      ("EXTERNAL_ID", grant.target.external_id or ""),
-                     ("TARGET_BUCKET", target), ("TARGET_TABLE", grant.table_arn(table)),
+                     ("TARGET_BUCKET", target),
+                     ("TARGET_TABLE", grant.table_arn(grant.dynamodb[0].table)),
                      ("THUMB_PREFIX", grant.s3[0].prefixes[0]), ("THUMB_SIZES", "128,512"))))
             sandbox.client(a, "s3").put_bucket_notification_configuration(
                 Bucket=_SOURCE_BUCKET, NotificationConfiguration={
@@ -296,6 +297,6 @@ def register(app: typer.Typer) -> None:
                                  help="Where to copy the thumbnails, to open them."),
     ) -> None:
         """Run the thumbnail pipeline end to end in the local two-account sandbox."""
-        console = Console(width=140)
-        if not _run(console, out):
+        require("crossgrant demo", "sandbox", "functions")
+        if not _run(make_console(), out):
             raise typer.Exit(1)

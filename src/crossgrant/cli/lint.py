@@ -15,9 +15,9 @@ import json
 import sys
 
 import typer
-from rich.console import Console
 from rich.text import Text
 
+from crossgrant.cli.console import console
 from crossgrant.errors import CrossgrantError
 from crossgrant.findings import Finding, Severity
 from crossgrant.findings.writers import summary, text_line, to_json, to_sarif, where
@@ -112,11 +112,11 @@ def register(app: typer.Typer) -> None:
         elif fmt is FormatOption.sarif:
             typer.echo(json.dumps(to_sarif(results, RULES.values()), indent=2))
         else:
-            console = Console(soft_wrap=True, highlight=False)
+            out = console(soft_wrap=True)
             for f in results:
-                console.print(_line(f))
+                out.print(_line(f))
             if results or not unreadable:
-                console.print(Text(summary(results)))
+                out.print(Text(summary(results)))
         if unreadable:
             raise typer.Exit(2)
         if any(f.severity is Severity.ERROR for f in results):

@@ -5,17 +5,15 @@ from __future__ import annotations
 
 import enum
 import json
-import re
 from pathlib import Path
 from typing import Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
+from crossgrant.cli.console import console as make_console
 from crossgrant.render import Artifacts, render
-from crossgrant.render.export import resolve_owned, write_export
-from crossgrant.render.jsonfiles import side_accounts
+from crossgrant.render.export import deploy_steps, resolve_owned, write_export
 from crossgrant.spec import load_grant
 
 
@@ -23,28 +21,6 @@ class Format(enum.StrEnum):
     CLOUDFORMATION = "cloudformation"
     TERRAFORM = "terraform"
     JSON = "json"
-
-
-def deploy_steps(artifacts: Artifacts, fmt: str, files: list[str]) -> list[str]:
-    """What to run, in order, with these files; the order itself comes from the artifacts."""
-    accounts = side_accounts(artifacts)
-    if fmt == Format.TERRAFORM:
-        return [f"terraform apply once, with credentials for both accounts "
-                f"({accounts['source']}, {accounts['target']}); references between the "
-                f"resources keep the {' then '.join(artifacts.deploy_order)} order"]
-    steps = []
-    for side in artifacts.deploy_order:
-        account = accounts[side]
-        mine = [f for f in files if re.search(rf"(^|[-/]){account}([./]|$)", f)]
-        if fmt == Format.JSON:
-            what = f"the {len(mine)} files under {account}/" if mine else "nothing"
-        else:
-            what = ", ".join(mine) if mine else "nothing"
-        step = f"{side} account {account}: {what}"
-        if fmt == Format.CLOUDFORMATION and side == "target":
-            step += " (SourceExecutionRoleArn = the source stack's ExecutionRoleArn output)"
-        steps.append(step)
-    return steps
 
 
 def listing(artifacts: Artifacts, fmt: str, out: Path, written: list[Path],
@@ -69,7 +45,7 @@ def listing(artifacts: Artifacts, fmt: str, out: Path, written: list[Path],
 def _print_summary(data: dict[str, Any]) -> None:
     # soft_wrap: no line is broken at the terminal width, so the output is the same in a
     # terminal, a pipe and the docs.
-    console = Console(soft_wrap=True, highlight=False)
+    console = make_console(soft_wrap=True)
     console.print(f"[bold]Rendered grant {escape(data['grant'])} as {data['format']} "
                   f"into {escape(data['out'])}[/bold]")
     sections: list[tuple[str, list[str]]] = [
