@@ -387,3 +387,18 @@ def test_new_access_is_reported_even_where_something_cannot_be_proven() -> None:
     result = run(before, after, DocType.IDENTITY)
     assert result.verdict is Verdict.NEW_ACCESS
     assert result.unproven
+
+
+@pytest.mark.parametrize(("before", "after", "expected"), [
+    (["sqs:SendMessage"], ["sqs:SendMessage", "sqs:ReceiveMessage"], 1),
+    (["sqs:SendMessage"], ["sqs:Send*"], 1),
+    (["sqs:Send*"], ["sqs:SendMessage"], 0),
+    (["sqs:SendMessage", "sqs:ReceiveMessage"], ["sqs:ReceiveMessage", "sqs:SendMessage"], 0),
+    (["sqs:*"], ["sqs:Send*", "sqs:Receive*"], 0),
+    (["s3:GetObjectFoo"], ["s3:GetObjectFoo", "s3:GetObjectBar"], 1),  # names the catalog lacks
+])
+def test_services_outside_the_catalog_are_split_by_their_patterns(
+        before: list[str], after: list[str], expected: int) -> None:
+    queue = "arn:aws:sqs:eu-west-1:111111111111:jobs"
+    assert code(doc(allow(Action=before, Resource=[queue, OBJECTS])),
+                doc(allow(Action=after, Resource=[queue, OBJECTS])), DocType.IDENTITY) == expected
