@@ -23,7 +23,7 @@ import math
 import operator
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, TypeVar
@@ -182,7 +182,9 @@ def compile_conditions(block: object, where: str, *, variables: bool,
                 _blocks.clear()
             _blocks[(text, variables)] = hit
     conditions, tests = hit
-    placed = tuple(replace(c, path=f"{path}{c.path}") for c in conditions)
+    placed = tuple(Condition(c.operator, c.key, c.values, c.test, c.base, c.qualifier,
+                             c.if_exists, c.negated, c.key_written, f"{path}{c.path}")
+                   for c in conditions)
     return placed, tests
 
 

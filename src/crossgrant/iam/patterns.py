@@ -103,13 +103,28 @@ def compile_tokens(tokens: list[Token], *, ignore_case: bool = False, arn: bool 
         return lit.__eq__
     if tokens == [STAR]:
         return _always
-    if sum(1 for t in tokens if t is STAR) > 1:
+    stars = sum(1 for t in tokens if t is STAR)
+    if stars > 1:
         return _backtrack_free(tokens, ignore_case=ignore_case, arn=arn, strict=strict)
+    if stars == 1 and not ignore_case and QMARK not in tokens:
+        at = tokens.index(STAR)
+        head = literal(tokens[:at])
+        if not arn or _star_crosses(tokens, at, head.count(":"), strict):
+            return _prefix_suffix(head, literal(tokens[at + 1:]))
     body = _regex_arn(tokens, strict) if arn else _regex_plain(tokens)
     flags = (re.IGNORECASE | re.DOTALL) if ignore_case else re.DOTALL
     rx = re.compile(body, flags)
     fullmatch = rx.fullmatch
     return lambda s: fullmatch(s) is not None
+
+
+def _prefix_suffix(prefix: str, suffix: str) -> Matcher:
+    """One `*` that may cross anything (the common `arn:aws:s3:::bucket/*`): no regex to
+    compile, two string compares to match."""
+    if not suffix:
+        return lambda s: s.startswith(prefix)
+    least = len(prefix) + len(suffix)
+    return lambda s: len(s) >= least and s.startswith(prefix) and s.endswith(suffix)
 
 
 # Items of a pattern for the automaton below: a literal character, or one of these.

@@ -115,12 +115,17 @@ class Policy:
 
 
 def parse_policy(doc: str | Mapping[str, Any], *, name: str = "policy",
-                 policy_type: PolicyType = PolicyType.IDENTITY) -> Policy:
+                 policy_type: PolicyType = PolicyType.IDENTITY,
+                 handed_over: bool = False) -> Policy:
     """Parse a document (JSON text or an already-decoded object) for use as `policy_type`.
 
-    `name` labels the document in errors and in decisions.
+    `name` labels the document in errors and in decisions. A decoded document is copied,
+    so that the caller's object can change afterwards; `handed_over=True` says it was just
+    decoded from JSON text and will not change, so the Policy keeps it as it is (a state
+    loader decoding a large file saves a second copy of every document).
     """
-    return _parse(doc, name, policy_type, bare=False)
+    plain = handed_over and isinstance(doc, dict)
+    return _parse(doc, name, policy_type, bare=False, plain=plain)
 
 
 def parse_bare_statement(statement: Mapping[str, Any], *, name: str = "policy",
@@ -135,13 +140,13 @@ def parse_bare_statement(statement: Mapping[str, Any], *, name: str = "policy",
 
 
 def _parse(doc: str | Mapping[str, Any], name: str, policy_type: PolicyType, *,
-           bare: bool) -> Policy:
-    plain: Any = None  # the document as JSON values, owned by the Policy
+           bare: bool, plain: bool = False) -> Policy:
+    owned: Any = doc if plain else None  # the document as JSON values, owned by the Policy
     if isinstance(doc, str):
         if len(doc) > MAX_DOCUMENT_CHARS:
             raise PolicyError(f"{name}: document is {len(doc):,} characters, over the "
                               f"{MAX_DOCUMENT_CHARS:,} limit")
-        doc = plain = loads(doc, name, PolicyError)  # fresh from the text: no copy needed
+        doc = owned = loads(doc, name, PolicyError)  # fresh from the text: no copy needed
     if not isinstance(doc, Mapping):
         raise PolicyError(f"{name}: a policy document must be a JSON object")
     unknown = set(doc) - _TOP_KEYS
@@ -159,11 +164,11 @@ def _parse(doc: str | Mapping[str, Any], name: str, policy_type: PolicyType, *,
     if not isinstance(raws, list):
         raise PolicyError(f"{name}: Statement must be an object or a list of objects")
     problem = None
-    if plain is None:
-        plain, problem = _plain(doc)
+    if owned is None:
+        owned, problem = _plain(doc)
     # Each statement keeps its part of the owned document as its `source` (no copy).
-    sources = (None if plain is None else
-               [plain["Statement"]] if single else plain["Statement"])
+    sources = (None if owned is None else
+               [owned["Statement"]] if single else owned["Statement"])
     variables = version == "2012-10-17"
     statements = tuple(
         compile_statement(r, i, document=name, policy_type=policy_type, variables=variables,
@@ -180,7 +185,7 @@ def _parse(doc: str | Mapping[str, Any], name: str, policy_type: PolicyType, *,
             seen.add(sid)
     if problem is not None:
         raise PolicyError(f"{name}: document is not plain JSON: {problem}")
-    return Policy(name, policy_type, version, statements, plain)
+    return Policy(name, policy_type, version, statements, owned)
 
 
 def _plain(doc: Mapping[str, Any]) -> tuple[dict[str, Any] | None, str | None]:

@@ -9,6 +9,7 @@ documents have no variables: there `${...}` is plain text.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -19,6 +20,8 @@ from crossgrant.iam.patterns import QMARK, STAR, Matcher, Token, compile_tokens
 Context = Mapping[str, tuple[str, ...]]
 
 _ESCAPES = {"*": "*", "?": "?", "$": "$"}
+_WILDCARD_RE = re.compile(r"([*?])")
+_WILDCARDS: dict[str, Piece] = {"*": STAR, "?": QMARK}
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +42,10 @@ Piece = Token | Var | Literal
 
 def parse_template(text: str, *, wildcards: bool, variables: bool) -> tuple[Piece, ...]:
     """Split a policy value into literal text, wildcards (when `wildcards`) and variables."""
+    if not (variables and "${" in text):  # no variables: the common case, split in C
+        if not wildcards:
+            return (text,) if text else ()
+        return tuple([_WILDCARDS.get(part, part) for part in _WILDCARD_RE.split(text) if part])
     pieces: list[Piece] = []
     buf: list[str] = []
 

@@ -264,14 +264,22 @@ def _target(state: AccountState, req: Request, ctx: Ctx) -> _Target:
             target.aws_managed_key = key.aws_managed
         return target
 
-    if service == "iam" and rest.startswith("role/") and action in TRUST_ACTIONS:
+    if service == "iam" and rest.startswith("role/"):
+        trust = action in TRUST_ACTIONS
         if acct is None:
-            target.policy = UnknownPolicy(trust_policy_label(res), PolicyType.RESOURCE, gone)
+            if trust:
+                target.policy = UnknownPolicy(trust_policy_label(res), PolicyType.RESOURCE,
+                                              gone)
             return target
         role = acct.role(rest.rsplit("/", 1)[-1])
         if role is not None:
             _tags(ctx, "aws:ResourceTag", role.tags)
-            target.policy = role.trust_policy
+            # IAM names a role by its name; its ARN carries the path, which is what policies
+            # match and what tells a service-linked (/aws-service-role/) or /aws-reserved/
+            # role, which no policy lets anyone change (iam.facts.AWS_OWNED_RULES).
+            target.resource = role.arn
+            if trust:
+                target.policy = role.trust_policy
         return target
 
     return target  # services the world does not model carry no resource policy here

@@ -3,17 +3,18 @@
 Loading is strict because a state is evidence: a typo'd field that silently fell back to a
 default would make every later Allow or Deny a claim about a world that does not exist.
 Every error names the file and the JSON path (`state.json: accounts.222222222222.buckets.
-b-images.policy: ...`). Dumping is canonical (sorted keys, every field written), so two
-dumps of equal states are byte-identical and diffs between snapshots are meaningful.
-The format is documented in docs/state.md.
+b-images.policy: ...`). Dumping (`world.dumping`, re-exported here) is canonical. The
+format is documented in docs/state.md.
 """
 
 from __future__ import annotations
 
+import gc
 import ipaddress
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any, NoReturn
 
 from crossgrant.errors import CrossgrantError, StateError
@@ -27,13 +28,14 @@ from crossgrant.iam.facts import (
     ROLE_NAME_RE,
     TABLE_NAME_RE,
 )
+from crossgrant.iam.jsontext import loads, shown
 from crossgrant.world import state as model
 from crossgrant.world.address import DocAddress, DocKind
+from crossgrant.world.dumping import FORMAT_VERSION, dump_state
 
 __all__ = ["FORMAT_VERSION", "KEY_ID_RE", "ROLE_UNIQUE_ID_RE", "USER_UNIQUE_ID_RE",
            "check_bucket_name", "dump_state", "load_state"]
 
-FORMAT_VERSION = 1
 
 # Forms of AWS identifiers a state holds (the shared ones are `iam.facts`): unique ids
 # https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_identifiers.html#identifiers-unique-ids
@@ -126,8 +128,11 @@ def _kind(value: object) -> str:
 class _Loader:
     """Reads one state document, failing with the source and the JSON path."""
 
-    def __init__(self, source: str) -> None:
+    def __init__(self, source: str, *, decoded: bool = False) -> None:
         self.source = source
+        # The document was decoded here from JSON text: its policies are handed to the
+        # Policy objects as they are, with no copy.
+        self.decoded = decoded
 
     def fail(self, path: str, message: str) -> NoReturn:
         where = f"{self.source}: {path}" if path else self.source
@@ -229,7 +234,7 @@ class _Loader:
             self.fail(path, f"must be a policy document object or {{\"unknown\": reason}}, "
                             f"got {_kind(value)}")
         try:
-            return parse_policy(value, name=name, policy_type=ptype)
+            return parse_policy(value, name=name, policy_type=ptype, handed_over=self.decoded)
         except CrossgrantError as exc:
             self.fail(path, str(exc))
 
@@ -242,7 +247,7 @@ class _Loader:
         top = self.obj(data, "", optional=frozenset({"version", "accounts", "organization"}))
         version = top.get("version", FORMAT_VERSION)
         if isinstance(version, bool) or version != FORMAT_VERSION:
-            self.fail("version", f"unsupported format version {version!r} "
+            self.fail("version", f"unsupported format version {shown(version)} "
                                  f"(this crossgrant reads version {FORMAT_VERSION})")
         raw_accounts = self.mapping(top.get("accounts"), "accounts")
         accounts: dict[str, model.Account] = {}
@@ -268,7 +273,7 @@ class _Loader:
         raw = self.obj(value, path, optional=frozenset(
             {"id", "roles", "users", "buckets", "tables", "keys", "managed_policies"}))
         if "id" in raw and raw["id"] != acct_id:
-            self.fail(_join(path, "id"), f"{raw['id']!r} does not match its key {acct_id}")
+            self.fail(_join(path, "id"), f"{shown(raw['id'])} does not match its key {acct_id}")
 
         managed: dict[str, model.ManagedPolicy] = {}
         for arn, doc, where in self.entries(raw, path, "managed_policies"):
@@ -410,7 +415,7 @@ class _Loader:
                 or not DEFAULT_MAX_SESSION_SECONDS <= duration <= MAX_SESSION_SECONDS:
             self.fail(_join(path, "max_session_duration"),
                       f"must be whole seconds from {DEFAULT_MAX_SESSION_SECONDS} to "
-                      f"{MAX_SESSION_SECONDS}, got {duration!r}")
+                      f"{MAX_SESSION_SECONDS}, got {shown(duration)}")
         return model.Role(**common, trust_policy=trust, max_session_duration=duration)
 
     def user(self, value: object, path: str, acct_id: str, name: str,
@@ -587,92 +592,42 @@ class _Loader:
 def load_state(data: str | Mapping[str, Any], source: str = "state.json") -> model.AccountState:
     """Read a state from JSON text or an already-decoded object; `source` names it in
     errors. Raises StateError on anything AWS could not hold."""
-    if isinstance(data, str):
+    with _collector_paused() as built:
+        decoded = isinstance(data, str)
+        if isinstance(data, str):
+            data = loads(data, source, StateError)
+        loader = _Loader(source, decoded=decoded)
         try:
-            data = json.loads(data)
-        except json.JSONDecodeError as exc:
-            raise StateError(f"{source}: invalid JSON at line {exc.lineno} column "
-                             f"{exc.colno}: {exc.msg}") from None
-    loader = _Loader(source)
+            state = loader.state(data)
+        except RecursionError:
+            raise StateError(f"{source}: nested too deeply") from None
+        built.append(state)
+        return state
+
+
+# A state with this many accounts is kept out of the collector's sight once built.
+_FREEZE_ACCOUNTS = 500
+
+
+@contextmanager
+def _collector_paused() -> Iterator[list[model.AccountState]]:
+    """Loading builds hundreds of thousands of objects and frees almost none: the cyclic
+    garbage collector would rescan the growing heap again and again for nothing (over half
+    the load time of a large organization), so it waits until the state is built.
+
+    A large state is then moved out of the collector's sight (`gc.freeze`): it lives as
+    long as the command that loaded it, holds no reference cycles (a test checks), so
+    reference counting alone frees it, and every later collection, during the analysis,
+    would otherwise scan all of it again. Small states (tests, the sandbox) are left to
+    the collector as usual.
+    """
+    was = gc.isenabled()
+    gc.disable()
+    built: list[model.AccountState] = []
     try:
-        return loader.state(data)
-    except RecursionError:
-        raise StateError(f"{source}: nested too deeply") from None
-
-
-# --- dumping ----------------------------------------------------------------------------
-
-def _doc(policy: model.PolicyDoc | None) -> Any:
-    if policy is None:
-        return None
-    if isinstance(policy, model.UnknownPolicy):
-        return {"unknown": policy.reason}
-    return policy.document
-
-
-def _principal_json(p: model.Role | model.User) -> dict[str, Any]:
-    return {
-        "path": p.path,
-        "arn": p.arn,
-        "unique_id": p.unique_id,
-        "inline_policies": {n: _doc(d) for n, d in p.inline_policies.items()},
-        "managed_policies": list(p.managed_policy_arns),
-        "permissions_boundary": p.permissions_boundary,
-        "tags": dict(p.tags),
-    }
-
-
-def _account_json(a: model.Account) -> dict[str, Any]:
-    return {
-        "id": a.id,
-        "managed_policies": {arn: _doc(m.policy) for arn, m in a.managed_policies.items()},
-        "roles": {n: {**_principal_json(r), "trust_policy": _doc(r.trust_policy),
-                      "max_session_duration": r.max_session_duration}
-                  for n, r in a.roles.items()},
-        "users": {n: _principal_json(u) for n, u in a.users.items()},
-        "buckets": {n: {
-            "region": b.region,
-            "policy": _doc(b.policy),
-            "encryption": {"type": b.encryption.type.value,
-                           "kms_key_arn": b.encryption.kms_key_arn,
-                           "bucket_key_enabled": b.encryption.bucket_key_enabled},
-            "object_ownership": b.object_ownership.value,
-            "public_access_block": {
-                "block_public_acls": b.public_access_block.block_public_acls,
-                "ignore_public_acls": b.public_access_block.ignore_public_acls,
-                "block_public_policy": b.public_access_block.block_public_policy,
-                "restrict_public_buckets": b.public_access_block.restrict_public_buckets,
-            },
-        } for n, b in a.buckets.items()},
-        "tables": {arn: {"policy": _doc(t.policy), "indexes": list(t.indexes),
-                         "stream_arn": t.stream_arn, "stream_policy": _doc(t.stream_policy),
-                         "tags": dict(t.tags)}
-                   for arn, t in a.tables.items()},
-        "keys": {arn: {"policy": _doc(k.policy), "aws_managed": k.aws_managed,
-                       "aliases": list(k.aliases), "tags": dict(k.tags)}
-                 for arn, k in a.keys.items()},
-    }
-
-
-def _org_json(o: model.Organization) -> dict[str, Any]:
-    return {
-        "id": o.id,
-        "root": {"id": o.root_id, "scps": list(o.root_scps), "rcps": list(o.root_rcps)},
-        "management_account": o.management_account,
-        "ous": {i: {"name": u.name, "parent": u.parent, "scps": list(u.scps),
-                    "rcps": list(u.rcps)} for i, u in o.ous.items()},
-        "accounts": {i: {"parent": a.parent, "scps": list(a.scps), "rcps": list(a.rcps)}
-                     for i, a in o.accounts.items()},
-        "scps": {n: _doc(d) for n, d in o.scps.items()},
-        "rcps": {n: _doc(d) for n, d in o.rcps.items()},
-    }
-
-
-def dump_state(state: model.AccountState) -> str:
-    """The canonical JSON text of `state`: sorted keys, every field, a final newline."""
-    out: dict[str, Any] = {
-        "version": FORMAT_VERSION,
-        "accounts": {i: _account_json(a) for i, a in state.accounts.items()},
-        "organization": _org_json(state.organization) if state.organization else None,
-    }
-    return json.dumps(out, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+        yield built
+    finally:
+        if built and len(built[0].accounts) >= _FREEZE_ACCOUNTS:
+            gc.freeze()
+        if was:
+            gc.enable()

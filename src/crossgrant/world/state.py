@@ -356,8 +356,12 @@ class Organization:
     """An organization tree with its SCPs and RCPs.
 
     A policy type counts as enabled when the organization defines at least one document of
-    that type; then every level from the root down to the account must allow, exactly as
-    in AWS, where FullAWSAccess / RCPFullAWSAccess is attached at every level by default.
+    that type. Then every SCP level from the root down to the account must allow (AWS
+    attaches FullAWSAccess by default, and every level must keep at least one SCP), while
+    RCP levels only refuse: RCPFullAWSAccess is attached to every level and cannot be
+    detached, so a level listing only Deny statements, or nothing, lets a request through
+    (the engine knows; no placeholder is added here).
+    https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_rcps_evaluation.html
     The management account is governed by neither.
     """
 
