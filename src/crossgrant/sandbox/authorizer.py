@@ -95,26 +95,39 @@ class Authorizer:
         except sigv4.SignatureProblem as exc:
             self._audit(caller, sig.service, "?", None, None, "SignatureDoesNotMatch",
                         str(exc), 403)
-            failure = Failure.SKEWED_CLOCK if exc.code == "skewed" else Failure.BAD_SIGNATURE
+            failure = _SIGNATURE_FAILURES.get(exc.code, Failure.BAD_SIGNATURE)
             return service.error(failure, str(exc), req.method)
-        return self._authorize_and_forward(req, environ, service, sig.region, caller)
+        if sigv4.payload_mismatch(req):
+            message = "The provided 'x-amz-content-sha256' header does not match what was " \
+                      "computed."
+            self._audit(caller, sig.service, "?", None, None, "ContentMismatch", message, 400)
+            return service.error(Failure.CONTENT_MISMATCH, message, req.method)
+        return self._serve(req, environ, service, sig, sig.region, caller)
 
     def _anonymous(self, req: HttpRequest, environ: Environ) -> Response:
         """Unsigned requests go to the one service that allows them (when a resource
         policy grants to everyone)."""
         caller = Caller(parse_principal("anonymous"), "")
-        return self._authorize_and_forward(req, environ, self.services.unsigned, self.region,
-                                           caller)
+        return self._serve(req, environ, self.services.unsigned, None, self.region, caller)
 
-    def _authorize_and_forward(self, req: HttpRequest, environ: Environ, service: Service,
-                               region: str, caller: Caller) -> Response:
+    def _serve(self, received: HttpRequest, environ: Environ, service: Service,
+               sig: sigv4.Signature | None, region: str, caller: Caller) -> Response:
+        prepared = service.prepare(received, sig, caller)
+        if not isinstance(prepared, HttpRequest):
+            status = prepared[0]
+            self._audit(caller, service.name, "?", None, None, "Refused",
+                        "the service refused the request body", status)
+            return prepared
+        req = prepared
         account = caller.principal.account or next(iter(self.admin_keys))
         try:
             op = service.operation(req, map_context(self.state.get(), account, region))
+            op = service.amend(op, req, caller)
         except UnsupportedOperation as exc:
             self._audit(caller, service.name, "?", None, None, "Unsupported", str(exc), 501)
             return service.error(Failure.UNSUPPORTED, str(exc), req.method)
-        if not op.unauthenticated_ok:
+        refused = service.precheck(op, req, caller)
+        if refused is None and not op.unauthenticated_ok:
             denied = self._check_all(op, service, req, caller, region)
             if denied is not None:
                 check, decision = denied
@@ -122,10 +135,16 @@ class Authorizer:
                                      service.denial_message(caller.principal, check, decision),
                                      req.method)
             refused = service.refusal(op, req, caller)
-            if refused is not None:
-                return refused
+        if refused is not None:
+            self._audit(caller, op.service, op.name, None, None, "Refused",
+                        _error_code(refused), refused[0])
+            return refused
+
+        def decide(check: Check) -> Decision:
+            return self._decide(check, op, service, req, caller, region)
+
         status, headers, body = service.respond(
-            op, req, lambda: self._forward(req, environ, op, caller))
+            op, req, lambda: self._forward(received, req, environ, op, caller), decide, caller)
         if op.changes_state and status < 300:
             self.state.invalidate()
             self.credentials.invalidate()
@@ -141,58 +160,98 @@ class Authorizer:
 
     def _check_all(self, op: Operation, service: Service, req: HttpRequest, caller: Caller,
                    region: str) -> tuple[Check, Decision] | None:
-        state = self.state.get()
-        session_policy = caller.session_policy  # compiled once, when the session was made
         for check in op.checks:
-            context = self._base_context(req, caller, region)
-            context.update({k: (list(v) if isinstance(v, tuple) else v)
-                            for k, v in check.context})
-            request = Request.build(caller.principal, check.action, check.resource,
-                                    resource_account=service.resource_account(
-                                        check, state, caller),
-                                    context=context)
-            decision = authorize(state, request, session_policy=session_policy)
-            deciding = "; ".join(f"{r.document} {r.label}" for r in decision.because) or (
-                decision.reason(check.action))
-            self._audit(caller, op.service, op.name, check.action, check.resource,
-                        decision.effect.value, deciding, 200 if decision.allowed else 403)
+            decision = self._decide(check, op, service, req, caller, region)
             if not decision.allowed:
                 return check, decision
         return None
 
+    def _decide(self, check: Check, op: Operation, service: Service, req: HttpRequest,
+                caller: Caller, region: str) -> Decision:
+        """One check, decided by the engine (and by what the action's own service allows
+        beyond policies, e.g. a KMS grant), and audited."""
+        state = self.state.get()
+        context = self._base_context(req, caller, region, check.via)
+        context.update({k: (list(v) if isinstance(v, tuple) else v) for k, v in check.context})
+        request = Request.build(caller.principal, check.action, check.resource,
+                                resource_account=service.resource_account(check, state, caller),
+                                context=context)
+        # The session policy was compiled once, when the session was made.
+        decision = authorize(state, request, session_policy=caller.session_policy)
+        owner = self.services.of_action(check.action)
+        if owner is not None and not decision.allowed:
+            decision = owner.beyond_policies(check, caller, decision)
+        deciding = "; ".join(f"{r.document} {r.label}" for r in decision.because) or (
+            decision.reason(check.action))
+        self._audit(caller, op.service, op.name, check.action, check.resource,
+                    decision.effect.value, deciding, 200 if decision.allowed else 403)
+        return decision
+
     @staticmethod
-    def _base_context(req: HttpRequest, caller: Caller,
-                      region: str) -> dict[str, str | list[str]]:
+    def _base_context(req: HttpRequest, caller: Caller, region: str,
+                      via: str | None) -> dict[str, str | list[str]]:
+        """The keys AWS sets on every request (IAM User Guide, "AWS global condition
+        context keys"), and those the caller's session carries."""
         epoch = int(time.time())
         ctx: dict[str, str | list[str]] = {
-            "aws:SecureTransport": "true" if req.secure else "false",
-            "aws:SourceIp": req.source_ip,
+            "aws:SecureTransport": "true" if req.secure or via else "false",
             "aws:RequestedRegion": region,
             "aws:CurrentTime": _iso_time(epoch),
             "aws:EpochTime": str(epoch),
+            "aws:ViaAWSService": "true" if via else "false",
         }
+        if via is None:
+            ctx["aws:SourceIp"] = req.source_ip
+        else:  # the service called with the caller's credentials: its address, not theirs
+            ctx.update({"aws:CalledVia": [via], "aws:CalledViaFirst": via,
+                        "aws:CalledViaLast": via})
         if caller.source_identity:
             ctx["aws:SourceIdentity"] = caller.source_identity
+        if caller.temporary:
+            # Present for temporary credentials only; false unless MFA was used.
+            ctx["aws:MultiFactorAuthPresent"] = "false"
+            if caller.issued is not None:
+                ctx["aws:TokenIssueTime"] = caller.issued.strftime("%Y-%m-%dT%H:%M:%SZ")
+        for key, value in caller.session_tags:  # over the role's tags of the same key
+            ctx[f"aws:PrincipalTag/{key}"] = value
+        if caller.function_arn is not None:
+            ctx["lambda:SourceFunctionArn"] = caller.function_arn
         return ctx
 
     # -- forwarding ------------------------------------------------------------------------
 
-    def _forward(self, req: HttpRequest, environ: Environ, op: Operation,
-                 caller: Caller) -> Response:
+    def _forward(self, received: HttpRequest, req: HttpRequest, environ: Environ,
+                 op: Operation, caller: Caller) -> Response:
+        """Hand the request to moto: the body and headers as the service prepared them
+        (a decoded streaming upload, a resolved KMS key), signed as the account moto
+        must serve it as."""
         env = dict(environ)
         body = op.forward_body if op.forward_body is not None else req.body
         env["wsgi.input"] = BytesIO(body)
         env["CONTENT_LENGTH"] = str(len(body))
         env.pop("HTTP_TRANSFER_ENCODING", None)  # the body is whole now
         env["wsgi.input_terminated"] = False
+        changed = [(name, req.headers.get(name)) for name in
+                   {*received.headers, *req.headers} - {"content-length"}
+                   if received.headers.get(name) != req.headers.get(name)]
+        for name, value in (*changed, *op.forward_headers):
+            _set_header(env, name, value)
         forward_key = self.admin_keys.get(op.forward_as_account or "") if \
             op.forward_as_account else None
         if forward_key is None and caller.principal.kind in (PrincipalKind.SERVICE,
                                                              PrincipalKind.ANONYMOUS):
-            forward_key = next(iter(self.admin_keys.values()))
+            owner = next((c.resource_account for c in op.checks if c.resource_account), None)
+            forward_key = self.admin_keys.get(owner or "") or next(
+                iter(self.admin_keys.values()))
         auth = env.get("HTTP_AUTHORIZATION")
         if forward_key and auth:
             env["HTTP_AUTHORIZATION"] = _CREDENTIAL_RE.sub(rf"\g<1>{forward_key}\g<3>", auth, 1)
+        elif forward_key and caller.principal.kind is PrincipalKind.ANONYMOUS:
+            # moto answers an unsigned request with its own ACL check (403 unless the
+            # object's ACL is public); the authorizer has already allowed it.
+            env["HTTP_AUTHORIZATION"] = (
+                f"AWS4-HMAC-SHA256 Credential={forward_key}/19700101/{self.region}/"
+                f"{op.service}/aws4_request, SignedHeaders=host, Signature={'0' * 64}")
         captured: dict[str, Any] = {}
 
         def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> None:
@@ -213,6 +272,29 @@ class Authorizer:
         self.audit.write(AuditRecord(AuditRecord.now(), caller.principal.arn,
                                      caller.source_identity, service, operation, action,
                                      resource, decision, deciding, status))
+
+
+_SIGNATURE_FAILURES = {"skewed": Failure.SKEWED_CLOCK,
+                       "presign-too-long": Failure.PRESIGN_TOO_LONG}
+
+
+def _set_header(env: Environ, name: str, value: str | None) -> None:
+    key = name.upper().replace("-", "_")
+    if key not in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+        key = "HTTP_" + key
+    if value is None:
+        env.pop(key, None)
+    else:
+        env[key] = value
+
+
+def _error_code(response: Response) -> str:
+    """The error code in an error response's body, for the audit line."""
+    body = response[2]
+    match = re.search(rb"<Code>([^<]+)</Code>|\"__type\": \"(?:[^\"#]*#)?([^\"]+)\"", body)
+    if match is None:
+        return f"HTTP {response[0]}"
+    return (match.group(1) or match.group(2)).decode("utf-8", "replace")
 
 
 @functools.lru_cache(maxsize=4)

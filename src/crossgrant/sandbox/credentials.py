@@ -29,10 +29,20 @@ class Caller:
     source_identity: str | None = None
     session_policy: Policy | None = None  # the AssumeRole Policy parameter, compiled
     chained: bool = False  # a role session obtained by a role session (role chaining)
+    # Session tags (passed and inherited transitive ones, by key) and which are transitive.
+    session_tags: tuple[tuple[str, str], ...] = ()
+    transitive_tag_keys: tuple[str, ...] = ()
+    issued: datetime | None = None  # temporary credentials: aws:TokenIssueTime
+    function_arn: str | None = None  # a Lambda function's session: lambda:SourceFunctionArn
 
     @property
     def expired(self) -> bool:
         return self.expires is not None and datetime.now(UTC) >= self.expires
+
+    @property
+    def temporary(self) -> bool:
+        """Credentials with a session token (STS), as opposed to an IAM user's keys."""
+        return self.session_token is not None
 
     def __repr__(self) -> str:  # never show the secret or token
         return f"Caller({self.principal.arn!r}, expires={self.expires})"

@@ -34,6 +34,7 @@ class HttpRequest:
     host: str
     source_ip: str = "127.0.0.1"
     secure: bool = False  # TLS: the sandbox serves plain HTTP, so aws:SecureTransport=false
+    tls_version: str | None = None  # "1.2", "1.3" (s3:TlsVersion) when secure
 
     def param(self, name: str) -> str | None:
         """The first query parameter `name`, or None."""
@@ -58,6 +59,9 @@ class Check:
     resource: str
     context: tuple[tuple[str, ContextValue], ...] = ()
     resource_account: str | None = None  # when the ARN carries none and the mapper knows
+    # The service that makes this call on the caller's behalf with the caller's
+    # credentials (S3 calling KMS for SSE-KMS): aws:CalledVia and aws:ViaAWSService.
+    via: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,17 +78,46 @@ class Operation:
     forward_as_account: str | None = None
     # Rewritten body to forward instead of the original (e.g. TableName ARN -> name).
     forward_body: bytes | None = None
+    # Headers to set (value) or drop (None) on the forwarded request, e.g. the KMS key
+    # ARN an SSE-KMS write resolved, so moto stores what S3 would.
+    forward_headers: tuple[tuple[str, str | None], ...] = ()
     notes: tuple[str, ...] = field(default=())
 
 
 @dataclass(frozen=True, slots=True)
+class KeySchema:
+    """A DynamoDB table's key attributes, and each index's (dynamodb:LeadingKeys is the
+    partition key of whatever the request reads: the table's, or the index's)."""
+
+    partition: str
+    sort: str | None = None
+    indexes: Mapping[str, tuple[str, str | None]] = field(default_factory=dict)
+
+    def of(self, index: str | None) -> tuple[str, str | None] | None:
+        if index is None:
+            return self.partition, self.sort
+        return self.indexes.get(index)
+
+
+def _none2(a: str, b: str) -> None:
+    return None
+
+
+def _none3(a: str, b: str, c: str) -> None:
+    return None
+
+
+@dataclass(frozen=True, slots=True)
 class MapContext:
-    """What a mapper may need beyond the request."""
+    """What a mapper may need beyond the request: lookups in the current state, each a
+    service's own (the Service fills in what its mapper needs)."""
 
     caller_account: str
     region: str
     bucket_owner: Callable[[str], str | None]  # S3 ARNs carry no account
-    key_arn: Callable[[str, str], str | None] = lambda account, key_id: None  # KMS alias/id
+    key_arn: Callable[[str, str], str | None] = _none2  # (account, KMS alias/id) -> ARN
+    table_keys: Callable[[str, str], KeySchema | None] = _none2  # (account, table name)
+    iam_path: Callable[[str, str, str], str | None] = _none3  # (account, kind, name)
 
 
 class UnsupportedOperation(Exception):

@@ -19,6 +19,12 @@ from crossgrant.sandbox.operations import HttpRequest
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 MAX_SKEW = timedelta(minutes=15)
+# A presigned URL lives at most seven days (Amazon S3 API reference, "Authenticating
+# Requests: Using Query Parameters": X-Amz-Expires, "Minimum value of 1. Maximum value of
+# 604800 (seven days)").
+MAX_PRESIGNED_SECONDS = 7 * 24 * 3600
+UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
+_HEX64 = re.compile(r"[0-9a-f]{64}")
 _AUTH_RE = re.compile(
     r"AWS4-HMAC-SHA256\s+Credential=(?P<cred>[^,\s]+),\s*SignedHeaders=(?P<signed>[^,\s]+),"
     r"\s*Signature=(?P<sig>[0-9a-f]{64})")
@@ -29,7 +35,8 @@ class SignatureProblem(Exception):
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
-        self.code = code  # "missing", "malformed", "mismatch", "skewed", "expired-url"
+        # "missing", "malformed", "mismatch", "skewed", "expired-url", "presign-too-long"
+        self.code = code
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +92,9 @@ def check_time(sig: Signature, now: datetime | None = None) -> None:
     except ValueError:
         raise SignatureProblem("malformed", "X-Amz-Date is missing or malformed") from None
     if sig.presigned:
+        if sig.expires is not None and not 0 < sig.expires <= MAX_PRESIGNED_SECONDS:
+            raise SignatureProblem("presign-too-long", "X-Amz-Expires must be less than a "
+                                   f"week (in seconds) that is {MAX_PRESIGNED_SECONDS}")
         if sig.expires is not None and now > when + timedelta(seconds=sig.expires):
             raise SignatureProblem("expired-url", "Request has expired")
     elif abs(now - when) > MAX_SKEW:
@@ -139,12 +149,33 @@ def _signing_key(secret: str, date: str, region: str, service: str) -> bytes:
     return key
 
 
+def scope(sig: Signature) -> str:
+    return f"{sig.date}/{sig.region}/{sig.service}/aws4_request"
+
+
+def signing_key(sig: Signature, secret: str) -> bytes:
+    """The key that signed `sig` (and signs a streaming body's chunks after it)."""
+    return _signing_key(secret, sig.date, sig.region, sig.service)
+
+
 def expected_signature(req: HttpRequest, sig: Signature, secret: str) -> str:
-    scope = f"{sig.date}/{sig.region}/{sig.service}/aws4_request"
     digest = hashlib.sha256(canonical_request(req, sig).encode("utf-8")).hexdigest()
-    to_sign = f"{ALGORITHM}\n{sig.amz_date}\n{scope}\n{digest}"
-    key = _signing_key(secret, sig.date, sig.region, sig.service)
-    return hmac.new(key, to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
+    to_sign = f"{ALGORITHM}\n{sig.amz_date}\n{scope(sig)}\n{digest}"
+    return hmac.new(signing_key(sig, secret), to_sign.encode("utf-8"),
+                    hashlib.sha256).hexdigest()
+
+
+def payload_mismatch(req: HttpRequest) -> bool:
+    """Does the body differ from the SHA-256 its signed x-amz-content-sha256 declares?
+
+    The signature covers the declared hash, not the body, so a body changed on the way
+    (or a client that hashed one thing and sent another) passes the signature check; AWS
+    hashes what arrived and refuses the request (S3: XAmzContentSHA256Mismatch, "Amazon S3
+    API reference, Common Request Headers": x-amz-content-sha256)."""
+    declared = req.header("x-amz-content-sha256")
+    if declared is None or not _HEX64.fullmatch(declared):
+        return False  # UNSIGNED-PAYLOAD, a streaming scheme, or none: nothing to compare
+    return not hmac.compare_digest(declared, hashlib.sha256(req.body).hexdigest())
 
 
 def verify(req: HttpRequest, sig: Signature, secret: str) -> None:

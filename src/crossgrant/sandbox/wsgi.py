@@ -44,11 +44,19 @@ def read_request(environ: Environ) -> HttpRequest:
     raw_path = environ.get("RAW_URI") or environ.get("REQUEST_URI")
     path = str(raw_path).split("?", 1)[0] if raw_path else _quote_path(environ)
     query = tuple(parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True))
+    secure = environ.get("wsgi.url_scheme") == "https"
     return HttpRequest(
         method=str(environ.get("REQUEST_METHOD", "GET")).upper(), path=path or "/",
         query=query, headers=headers, body=body, host=headers.get("host", ""),
-        source_ip=str(environ.get("REMOTE_ADDR", "127.0.0.1")),
-        secure=environ.get("wsgi.url_scheme") == "https")
+        source_ip=str(environ.get("REMOTE_ADDR", "127.0.0.1")), secure=secure,
+        tls_version=_tls_version(environ) if secure else None)
+
+
+def _tls_version(environ: Environ) -> str | None:
+    """"1.2" or "1.3", as s3:TlsVersion has it, from the connection's TLS session."""
+    version = getattr(environ.get("werkzeug.socket"), "version", None)
+    name = version() if callable(version) else None
+    return name.removeprefix("TLSv") if isinstance(name, str) else None
 
 
 def _quote_path(environ: Environ) -> str:

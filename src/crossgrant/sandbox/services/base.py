@@ -9,11 +9,19 @@ lives behind `Service`, so a service's behaviour has one home:
 - `error` and `denial_message`: the service's own error codes, statuses and wording, so an
   SDK parses them as it parses AWS's;
 - `resource_account`: who owns a resource whose ARN does not say (S3 buckets);
-- `refusal`: rules AWS enforces besides IAM before it runs a request (STS durations);
+- `prepare`: the body as the service reads it (S3 decodes aws-chunked uploads);
+- `amend`: what the caller's session adds to the checks (STS: an inherited source
+  identity and transitive tags; S3: the KMS checks of SSE-KMS);
+- `precheck`: the service's own validation, answered before IAM (a missing KMS key, an
+  AssumeRole duration below 900 seconds, an S3 key over 1,024 bytes);
+- `beyond_policies`: what allows a call besides policies (KMS grants);
+- `refusal`: rules AWS enforces besides IAM before it runs a request (STS durations, S3
+  Block Public Access and Object Ownership);
 - `respond`: how the request is answered once allowed (forwarded to moto by default; S3
   answers bucket policies itself);
 - `after_response` and `hooks`: what follows a response (STS records the new session; S3
-  delivers events).
+  delivers events);
+- `rules`: what the service enforces as AWS does, and what it does not (`fidelity`).
 """
 
 from __future__ import annotations
@@ -26,6 +34,7 @@ from typing import ClassVar
 from crossgrant.iam import Decision, Principal, PrincipalKind
 from crossgrant.iam.arn import resource_account
 from crossgrant.sandbox.credentials import Caller
+from crossgrant.sandbox.fidelity import Rule
 from crossgrant.sandbox.operations import (
     Check,
     ErrorStyle,
@@ -35,11 +44,13 @@ from crossgrant.sandbox.operations import (
     Operation,
     UnsupportedOperation,
 )
+from crossgrant.sandbox.sigv4 import Signature
 from crossgrant.sandbox.wsgi import error_response
 from crossgrant.world import AccountState
 
 Response = tuple[int, list[tuple[str, str]], bytes]
 Forward = Callable[[], Response]
+Decide = Callable[[Check], Decision]  # the engine's answer for one more check, audited
 
 
 class Failure(enum.Enum):
@@ -53,6 +64,8 @@ class Failure(enum.Enum):
     SKEWED_CLOCK = "the request's time is too far from the server's"
     UNSUPPORTED = "the sandbox cannot authorize this request"
     ACCESS_DENIED = "IAM denies it"
+    CONTENT_MISMATCH = "the body does not match its signed SHA-256"
+    PRESIGN_TOO_LONG = "a presigned URL valid for more than seven days"
 
 
 Codes = Mapping[Failure, tuple[int, str]]  # failure -> (HTTP status, the service's code)
@@ -70,6 +83,11 @@ _PROTOCOL_CODES: Mapping[Failure, tuple[tuple[int, str], tuple[int, str]]] = {
                            (400, "InvalidSignatureException")),
     Failure.UNSUPPORTED: ((400, "UnsupportedOperation"), (400, "UnsupportedOperation")),
     Failure.ACCESS_DENIED: ((403, "AccessDenied"), (400, "AccessDeniedException")),
+    # Outside S3, AWS hashes the body itself: a different body is a different signature.
+    Failure.CONTENT_MISMATCH: ((403, "SignatureDoesNotMatch"),
+                               (400, "InvalidSignatureException")),
+    Failure.PRESIGN_TOO_LONG: ((400, "AuthorizationQueryParametersError"),
+                               (400, "AuthorizationQueryParametersError")),
 }
 QUERY_CODES: Codes = {failure: query for failure, (query, _) in _PROTOCOL_CODES.items()}
 JSON_CODES: Codes = {failure: json for failure, (_, json) in _PROTOCOL_CODES.items()}
@@ -109,6 +127,7 @@ class Service:
     style: ClassVar[ErrorStyle] = ErrorStyle.QUERY_XML
     codes: ClassVar[Codes] = QUERY_CODES
     quotes_resource: ClassVar[bool] = False  # in AccessDenied messages
+    rules: ClassVar[tuple[Rule, ...]] = ()
 
     def __init__(self, name: str, mapper: Mapper | None = None) -> None:
         self.name = name
@@ -140,11 +159,30 @@ class Service:
         """The account that owns the check's resource (the cross-account rule needs it)."""
         return check.resource_account or resource_account(check.resource)
 
+    def prepare(self, req: HttpRequest, sig: Signature | None,
+                caller: Caller) -> HttpRequest | Response:
+        """The request as the service reads it, once its signature holds; an error
+        response when the service refuses the body itself."""
+        return req
+
+    def amend(self, op: Operation, req: HttpRequest, caller: Caller) -> Operation:
+        """The operation with what the caller's session adds to it."""
+        return op
+
+    def precheck(self, op: Operation, req: HttpRequest, caller: Caller) -> Response | None:
+        """An error the service answers before any authorization; None to go on."""
+        return None
+
+    def beyond_policies(self, check: Check, caller: Caller, decision: Decision) -> Decision:
+        """The decision, with what allows a call besides policies (KMS grants)."""
+        return decision
+
     def refusal(self, op: Operation, req: HttpRequest, caller: Caller) -> Response | None:
         """An error AWS answers although IAM allows the request; None to go on."""
         return None
 
-    def respond(self, op: Operation, req: HttpRequest, forward: Forward) -> Response:
+    def respond(self, op: Operation, req: HttpRequest, forward: Forward,
+                decide: Decide, caller: Caller) -> Response:
         """Answer an allowed request: by default moto does (`forward`)."""
         return forward()
 
@@ -169,6 +207,10 @@ class Registry:
 
     def get(self, name: str) -> Service:
         return self._by_name.get(name) or Service(name)  # not emulated: refuses all
+
+    def of_action(self, action: str) -> Service | None:
+        """The service an IAM action belongs to ("kms:Decrypt" -> KMS)."""
+        return self._by_name.get(action.split(":", 1)[0].lower())
 
     def __getitem__(self, name: str) -> Service:
         return self._by_name[name]

@@ -10,6 +10,7 @@ from crossgrant.sandbox.operations import Check, ErrorStyle, HttpRequest, Operat
 from crossgrant.sandbox.services.base import (
     QUERY_CODES,
     Codes,
+    Decide,
     Failure,
     Forward,
     Response,
@@ -52,7 +53,8 @@ class S3(Service):
             owner = state.bucket_owner(located[0]) or caller.principal.account
         return owner
 
-    def respond(self, op: Operation, req: HttpRequest, forward: Forward) -> Response:
+    def respond(self, op: Operation, req: HttpRequest, forward: Forward, decide: Decide,
+                caller: Caller) -> Response:
         if op.name in LOCAL_OPERATIONS:
             return self.policies.handle(op, req, self.state.get(),
                                         lambda b: self.state.get().bucket_owner(b) is not None)
