@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from functools import cached_property
 from types import MappingProxyType
+from typing import Any, Generic, TypeVar, overload
 
 from crossgrant.errors import CaseError
 from crossgrant.iam.arn import resource_account as arn_account
@@ -32,6 +32,30 @@ def normalize_context(context: Mapping[str, ContextValue] | None) -> dict[str, t
     return out
 
 
+T = TypeVar("T")
+
+
+class _once(Generic[T]):
+    """`functools.cached_property` without its lock (Python 3.11 takes one on every first
+    read): a request's derived values are read a few times each, on the engine's hot path,
+    and computing one twice in a race is harmless."""
+
+    def __init__(self, fn: Callable[[Any], T]) -> None:
+        self.fn = fn
+        self.name = fn.__name__
+
+    @overload
+    def __get__(self, obj: None, owner: type | None = None) -> _once[T]: ...
+    @overload
+    def __get__(self, obj: object, owner: type | None = None) -> T: ...
+    def __get__(self, obj: object | None, owner: type | None = None) -> T | _once[T]:
+        if obj is None:
+            return self
+        value = self.fn(obj)
+        obj.__dict__[self.name] = value  # later reads find it there, not here
+        return value
+
+
 @dataclass(frozen=True)
 class Request:
     principal: Principal
@@ -48,21 +72,21 @@ class Request:
         return cls(principal, action, resource, resource_account,
                    MappingProxyType(normalize_context(context)))
 
-    @cached_property
+    @_once
     def action_key(self) -> str:
         return self.action.lower()
 
-    @cached_property
+    @_once
     def owner_account(self) -> str | None:
         """The account that owns the resource: given, else read off the ARN."""
         return self.resource_account or arn_account(self.resource)
 
-    @cached_property
+    @_once
     def is_cross_account(self) -> bool:
         owner = self.owner_account
         return bool(self.principal.account and owner and owner != self.principal.account)
 
-    @cached_property
+    @_once
     def full_context(self) -> Mapping[str, tuple[str, ...]]:
         """The given context plus the keys AWS derives from the request, given ones winning."""
         derived = derive_context(self.principal, self.owner_account)
