@@ -1,16 +1,22 @@
-"""aws.stacksets against a fake CloudFormation client (a small stand-in implementing the
-calls crossgrant makes; moto's StackSet support does not resolve OUs to accounts or report
-per-account instance progress, which is what is tested here). The fake behaves as the
+"""Many source accounts. For real accounts, aws.stacksets against a fake CloudFormation
+client (a small stand-in implementing the calls crossgrant makes; moto's StackSet support
+does not resolve OUs to accounts or report per-account instance progress, which is what
+is tested here). The fake behaves as the
 CloudFormation API Reference says: an operation runs, its instances go PENDING, RUNNING,
 then SUCCEEDED or FAILED (with FailureToleranceCount 0 the operation fails with them), and
 a second operation on the StackSet is refused with OperationInProgressException.
 https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_DescribeStackSetOperation.html
 https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_StackInstanceComprehensiveStatus.html
+
+In the sandbox, `crossgrant deploy --sandbox` applies the source side to every source
+account of a list (a sandbox of its own, with three source accounts and the target).
 """
 
 from __future__ import annotations
 
 import copy
+import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +27,7 @@ from botocore.exceptions import ClientError
 
 from crossgrant.aws.clients import AwsError
 from crossgrant.aws.stacksets import Polling, deploy_stackset
+from crossgrant.errors import CrossgrantError
 from crossgrant.render import render
 from crossgrant.render.cloudformation import to_cloudformation
 from crossgrant.spec import load_grant, parse_grant
@@ -290,3 +297,116 @@ def test_aws_errors_name_the_stackset() -> None:
 
     with pytest.raises(AwsError, match="StackSet crossgrant-team-reports: AccessDenied"):
         deploy_stackset(Denied(), art, polling=_polling(_Clock()))
+
+
+# --- the sandbox: every source account of a list, deployed directly ------------------------
+
+SOURCES, TARGET = ("111111111111", "333333333333", "444444444444"), "222222222222"
+THREE = f"""\
+name: three-teams
+source:
+  accounts: [{", ".join(f'"{a}"' for a in SOURCES)}]
+  region: eu-west-1
+  function: team-reporter
+target: {{account: "{TARGET}", region: eu-west-1}}
+mode: resource-policy
+access:
+  s3:
+    - {{bucket: three-teams-bucket, prefixes: ["in/"], levels: [read, list]}}
+    - {{bucket: three-teams-bucket, prefixes: ["out/"], levels: [write]}}
+  dynamodb:
+    - {{table: three-teams-table, actions: [dynamodb:PutItem]}}
+"""
+
+
+@pytest.fixture(scope="module")
+def four(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A sandbox of its own: three source accounts and the target."""
+    from crossgrant.sandbox.server import Sandbox  # noqa: PLC0415 - moto: only when used
+
+    box = Sandbox(port=0, accounts=(*SOURCES, TARGET), region="eu-west-1",
+                  state_dir=tmp_path_factory.mktemp("four")).start()
+    yield box
+    box.stop()
+
+
+def _cli(box: Any, *args: str) -> Any:
+    import typer  # noqa: PLC0415
+    from typer.testing import CliRunner  # noqa: PLC0415
+
+    from crossgrant.cli.deploy import register  # noqa: PLC0415
+
+    app = typer.Typer()
+
+    @app.callback()
+    def _root() -> None:
+        """crossgrant (test app)"""
+
+    register(app)
+    return CliRunner().invoke(app, [*args, "--sandbox-dir", str(box.state_dir)])
+
+
+def test_a_three_account_grant_deploys_into_the_sandbox_and_plans_no_change_after(
+        four: Any, tmp_path: Path) -> None:
+    grant_file = tmp_path / "three.yaml"
+    grant_file.write_text(THREE)
+    s3 = four.client(TARGET, "s3")
+    s3.create_bucket(Bucket="three-teams-bucket",
+                     CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    s3.put_bucket_ownership_controls(Bucket="three-teams-bucket", OwnershipControls={
+        "Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]})
+    four.client(TARGET, "dynamodb").create_table(
+        TableName="three-teams-table", BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}])
+    journal = str(tmp_path / "journal.json")
+
+    first = _cli(four, "plan", str(grant_file), "--json", "--journal", journal)
+    assert first.exit_code == 0, first.output
+    planned = json.loads(first.output)
+    assert [a["account"] for a in planned["accounts"]] == [*SOURCES, TARGET]
+    deployed = _cli(four, "deploy", str(grant_file), "--journal", journal, "--yes")
+    assert deployed.exit_code == 0, deployed.output
+
+    for account in SOURCES:  # the source side in every source account
+        role = four.client(account, "iam").get_role(RoleName="team-reporter-exec")["Role"]
+        assert role["Arn"] == f"arn:aws:iam::{account}:role/team-reporter-exec"
+    policy = json.loads(s3.get_bucket_policy(Bucket="three-teams-bucket")["Policy"])
+    principals = {p for st in policy["Statement"] if st["Effect"] == "Allow"
+                  for p in st["Principal"]["AWS"]}
+    assert principals == {f"arn:aws:iam::{a}:role/team-reporter-exec" for a in SOURCES}
+
+    again = _cli(four, "plan", str(grant_file), "--json", "--check", "--journal", journal)
+    assert again.exit_code == 0, again.output
+    assert json.loads(again.output)["pending"] == 0
+
+    # each source account's function really writes out/ and not in/
+    for account in SOURCES:
+        sts = four.client(account, "sts")
+        iam = four.client(account, "iam")
+        iam.update_assume_role_policy(RoleName="team-reporter-exec", PolicyDocument=json.dumps({
+            "Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
+                "Action": "sts:AssumeRole"}]}))
+        creds = sts.assume_role(RoleArn=f"arn:aws:iam::{account}:role/team-reporter-exec",
+                                RoleSessionName="team-reporter")["Credentials"]
+        as_fn = four.client(
+            account, "s3", aws_access_key_id=creds["AccessKeyId"],
+            aws_secret_access_key=creds["SecretAccessKey"],
+            aws_session_token=creds["SessionToken"])
+        as_fn.put_object(Bucket="three-teams-bucket", Key=f"out/{account}.txt", Body=b"ok")
+        with pytest.raises(ClientError) as denied:
+            as_fn.put_object(Bucket="three-teams-bucket", Key=f"in/{account}.txt", Body=b"x")
+        assert denied.value.response["Error"]["Code"] == "AccessDenied"
+
+    gone = _cli(four, "destroy", str(grant_file), "--journal", journal, "--yes")
+    assert gone.exit_code == 0, gone.output
+    for account in SOURCES:
+        with pytest.raises(ClientError):
+            four.client(account, "iam").get_role(RoleName="team-reporter-exec")
+
+
+def test_an_organization_grant_is_not_deployed_by_a_loop(four: Any) -> None:
+    result = _cli(four, "plan", str(ROOT / "examples" / "central-archive.yaml"))
+    assert isinstance(result.exception, CrossgrantError)  # the CLI's exit code 2
+    assert "StackSet" in str(result.exception) and "names OUs" in str(result.exception)

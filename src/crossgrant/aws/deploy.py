@@ -446,7 +446,7 @@ def _undo_steps(artifacts: Artifacts, accounts: Accounts, journal: Journal, scop
                 changes: list[Change], options: Options) -> list[_Step]:
     grant = artifacts.grant
     steps: list[_Step] = []
-    for account in (grant.target.account, grant.source.account):
+    for account in (grant.target.account, *grant.source.accounts):
         session = accounts.session(account)
         for ps in scope.policies:
             if ps.account == account and any(

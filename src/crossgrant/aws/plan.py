@@ -21,13 +21,20 @@ computed from.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from crossgrant.aws.changes import STATEMENT_KIND, Action, Change, ChangeKind, Reads
-from crossgrant.aws.clients import Accounts, answer, error_code
+from crossgrant.aws.clients import (
+    AccountMismatchError,
+    Accounts,
+    AccountSession,
+    answer,
+    error_code,
+)
 from crossgrant.aws.functions import FunctionBundle, FunctionTarget, wanted
 from crossgrant.aws.journal import Journal
 from crossgrant.aws.ownership import (
@@ -249,6 +256,29 @@ def _requirement_warnings(artifacts: Artifacts, accounts: Accounts, reads: Reads
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class ManySources(Accounts):
+    """Accounts of a grant with a list of source accounts, each with its own session
+    (the sandbox's administrators): deployed directly, one account after the other, where
+    real accounts go through a StackSet (`aws.stacksets`)."""
+
+    others: Mapping[str, AccountSession] = field(default_factory=dict)
+
+    def session(self, account: str) -> AccountSession:
+        if account in self.others:
+            return self.others[account]
+        return Accounts.session(self, account)
+
+    def check(self) -> None:
+        Accounts.check(self)
+        for account, sess in self.others.items():
+            got = sess.identity().account
+            if got != account:
+                raise AccountMismatchError(
+                    f"{sess.label} belongs to account {got}, but the grant's source account "
+                    f"is {account} ({self.grant.path}); nothing was changed")
+
+
 def make_plan(artifacts: Artifacts, accounts: Accounts, *,
               function: FunctionBundle | None = None,
               functions: FunctionTarget | None = None,
@@ -263,8 +293,9 @@ def make_plan(artifacts: Artifacts, accounts: Accounts, *,
     grant = artifacts.grant
     found = _Findings(journal, adopt)
     reads = Reads()
-    sides = {"source": grant.source.account, "target": grant.target.account}
-    order = tuple((side, sides[side]) for side in artifacts.deploy_order)
+    # every source account the grant names (one, as in v1, or a list), then the target
+    order = tuple((side, account) for side in artifacts.deploy_order for account in (
+        grant.source.accounts if side == "source" else (grant.target.account,)))
     for _, account in order:
         session = accounts.session(account)
         for art in artifacts.roles_in(account):
@@ -316,6 +347,6 @@ def _function_changes(artifacts: Artifacts, bundle: FunctionBundle,
                    action, before, after, note)]
 
 
-__all__ = ["GRANT_TAG", "STATEMENT_KIND", "Action", "Change", "ChangeKind", "LiveRole", "Plan",
-           "Scope", "everything", "make_plan", "orphans", "read_role", "role_tags",
-           "undo_changes"]
+__all__ = ["GRANT_TAG", "STATEMENT_KIND", "Action", "Change", "ChangeKind", "LiveRole",
+           "ManySources", "Plan", "Scope", "everything", "make_plan", "orphans", "read_role",
+           "role_tags", "undo_changes"]

@@ -82,7 +82,7 @@ def undo_changes(artifacts: Artifacts, accounts: Accounts, journal: Journal, sco
     reads = reads or Reads()
     changes: list[Change] = []
     notes: list[str] = []
-    for account in (grant.target.account, grant.source.account):
+    for account in (grant.target.account, *grant.source.accounts):
         session = accounts.session(account)
         for ps in (p for p in scope.policies if p.account == account):
             live = store_for(session, ps.kind, ps.resource, grant.target.region).read()

@@ -95,16 +95,49 @@ def _accounts(grant: Grant, source_profile: str | None, target_profile: str | No
     from crossgrant.aws.clients import connect  # noqa: PLC0415
 
     connection, sb = _connection(sandbox, sandbox_dir, endpoint_url, ca_bundle)
+    _many_sources(grant, sb)
     if sb is not None:
-        for side, account in (("source", grant.source.account),
+        for side, account in (*(("source", a) for a in grant.source.accounts),
                               ("target", grant.target.account)):
             if account not in sb.accounts:
                 raise CrossgrantError(f"{grant.path}: the {side} account {account} is not one "
                                       f"of the sandbox's ({', '.join(sb.accounts)})")
         source_profile = source_profile or protocol.profile(grant.source.account)
         target_profile = target_profile or protocol.profile(grant.target.account)
-    return connect(grant, connection, source_profile=source_profile,
-                   target_profile=target_profile)
+    accounts = connect(grant, connection, source_profile=source_profile,
+                       target_profile=target_profile)
+    if not grant.source.many:
+        return accounts
+    from crossgrant.aws.clients import profile_session  # noqa: PLC0415
+    from crossgrant.aws.plan import ManySources  # noqa: PLC0415
+
+    # The sandbox's administrator of each further source account: the source side is
+    # applied to every one of them, the target side once.
+    others = {a: profile_session(protocol.profile(a), connection, region=grant.source.region,
+                                 expected_account=a) for a in grant.source.accounts[1:]}
+    many = ManySources(grant, accounts.source, accounts.target, connection, others)
+    many.check()
+    return many
+
+
+def _many_sources(grant: Grant, sb: _Sandbox | None) -> None:
+    """Many source accounts are deployed directly only into the sandbox; real accounts get
+    the source side from a StackSet (which AWS fans out), never from a loop of ours."""
+    if not grant.source.many:
+        return
+    if grant.source.organization is not None:
+        raise CrossgrantError(
+            f"{grant.path}: grant {grant.name} names OUs, not accounts: deploy its source side "
+            f"with the StackSet (`crossgrant render --format cloudformation`, "
+            f"source-stackset.yaml, or crossgrant.aws.stacksets) and its target side from "
+            f"that export's target template")
+    if sb is None:
+        raise CrossgrantError(
+            f"{grant.path}: grant {grant.name} has {len(grant.source.accounts)} source "
+            f"accounts: outside the sandbox its source side is rolled out by a StackSet "
+            f"(`crossgrant render --format cloudformation`: source-stackset.yaml, or "
+            f"crossgrant.aws.stacksets); crossgrant does not loop over accounts with its own "
+            f"credentials")
 
 
 def _functions(grant: Grant, accounts: Accounts, journal_path: Path) -> FunctionTarget:
