@@ -3,9 +3,10 @@
 every access it reports is one the engine really allows under AFTER and not under BEFORE.
 
 Requests are drawn from a universe much larger than the representatives `diff` derives
-(random principals, accounts, resource strings and condition values); actions come from
-the catalog, as docs/diff.md states (actions outside it are assumed to match only
-service-wide wildcards). The engine follows the IAM policy evaluation logic:
+(random principals, accounts, resource strings and condition values); actions of catalog
+services come from the catalog, as docs/diff.md states (the others it lacks are assumed to
+match only service-wide wildcards); actions of other services are any. The engine follows
+the IAM policy evaluation logic:
 https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html
 """
 
@@ -22,7 +23,8 @@ from crossgrant.iam import TRUST_ACTIONS, PrincipalKind, Request, evaluate, pars
 
 A, B, C = "111111111111", "222222222222", "333333333333"
 ACTIONS = ["s3:GetObject", "s3:PutObject", "s3:Get*", "s3:*", "*", "dynamodb:GetItem",
-           "dynamodb:*", "kms:Decrypt", "s3:List*", "s3:GetObject*", "sts:AssumeRole"]
+           "dynamodb:*", "kms:Decrypt", "s3:List*", "s3:GetObject*", "sts:AssumeRole",
+           "sqs:Send*", "sqs:SendMessage", "sqs:Send?essage*"]
 RESOURCES = ["*", "arn:aws:s3:::b", "arn:aws:s3:::b/*", "arn:aws:s3:::b/a*", "arn:aws:s3:::b*",
              "arn:aws:s3:::*/x?z", "arn:aws:dynamodb:*:111111111111:table/T",
              "arn:aws:dynamodb:us-east-1:*:table/*", "arn:aws:kms:*:*:key/*"]
@@ -51,7 +53,8 @@ CALLERS = [f"arn:aws:iam::{A}:root", f"arn:aws:iam::{B}:root", f"arn:aws:iam::{C
            f"arn:aws:sts::{A}:federated-user/F", "anonymous"]
 CATALOG = ["s3:GetObject", "s3:GetObjectAcl", "s3:PutObject", "s3:ListBucket",
            "dynamodb:GetItem", "dynamodb:PutItem", "kms:Decrypt", "iam:CreateRole",
-           "sts:AssumeRole", "sts:TagSession"]
+           "sts:AssumeRole", "sts:TagSession", "sqs:SendMessage", "sqs:SendMessageBatch",
+           "sqs:DeleteQueue", "ec2:RunInstances"]
 
 
 @st.composite
