@@ -121,11 +121,16 @@ class Authorizer:
         req = prepared
         account = caller.principal.account or next(iter(self.admin_keys))
         try:
-            op = service.operation(req, map_context(self.state.get(), account, region))
-            op = service.amend(op, req, caller)
+            mapped = service.operation(req, map_context(self.state.get(), account, region))
+            amended = service.amend(mapped, req, caller)
         except UnsupportedOperation as exc:
             self._audit(caller, service.name, "?", None, None, "Unsupported", str(exc), 501)
             return service.error(Failure.UNSUPPORTED, str(exc), req.method)
+        if not isinstance(amended, Operation):
+            self._audit(caller, mapped.service, mapped.name, None, None, "Refused",
+                        _error_code(amended), amended[0])
+            return amended
+        op = amended
         refused = service.precheck(op, req, caller)
         if refused is None and not op.unauthenticated_ok:
             denied = self._check_all(op, service, req, caller, region)

@@ -86,7 +86,7 @@ class Sandbox:
         self.state_dir = state_dir
         self.audit = AuditLog(state_dir / protocol.AUDIT_FILE if state_dir else None)
         moto_app = DomainDispatcherApplication(create_backend_app)
-        self.services = registry(self.state, self.credentials, self.bucket_policies)
+        self.services = registry(self.state, self.credentials, self.bucket_policies, region)
         self.authorizer = Authorizer(
             moto_app, services=self.services, credentials=self.credentials, state=self.state,
             admin_keys={a: k.access_key for a, k in self.keys.items()}, audit=self.audit,

@@ -135,12 +135,15 @@ def _users(iam: Any) -> dict[str, User]:
 
 
 def _bucket(b: Any, policy_text: str | None) -> Bucket:
-    ownership = ObjectOwnership.BUCKET_OWNER_ENFORCED
-    rule = getattr(b, "ownership_rule", None)
+    """A bucket as S3 holds it. A bucket without ownership controls lets the object writer
+    own objects and take ACLs; one without a Block Public Access configuration blocks
+    nothing. (New buckets get both, as in AWS: the S3 service sets them at CreateBucket.)"""
+    ownership = ObjectOwnership.OBJECT_WRITER
+    rule = getattr(b, "ownership_rule", None)  # moto keeps the value itself, or a dict
     if isinstance(rule, dict):
-        value = rule.get("ObjectOwnership") or (rule.get("Rule") or {}).get("ObjectOwnership")
-        if value in {o.value for o in ObjectOwnership}:
-            ownership = ObjectOwnership(value)
+        rule = rule.get("ObjectOwnership") or (rule.get("Rule") or {}).get("ObjectOwnership")
+    if rule in {o.value for o in ObjectOwnership}:
+        ownership = ObjectOwnership(rule)
     enc = Encryption()
     raw_enc = getattr(b, "encryption", None)
     if isinstance(raw_enc, dict):
@@ -149,7 +152,7 @@ def _bucket(b: Any, policy_text: str | None) -> Bucket:
         if default.get("SSEAlgorithm") in ("aws:kms", "aws:kms:dsse"):
             enc = Encryption(EncryptionType.SSE_KMS, default.get("KMSMasterKeyID"),
                              str(rule_enc.get("BucketKeyEnabled", "")).lower() == "true")
-    pab = PublicAccessBlock()
+    pab = PublicAccessBlock(False, False, False, False)
     raw_pab = getattr(b, "public_access_block", None)
     if raw_pab is not None:
         pab = PublicAccessBlock(

@@ -165,8 +165,9 @@ class Service:
         response when the service refuses the body itself."""
         return req
 
-    def amend(self, op: Operation, req: HttpRequest, caller: Caller) -> Operation:
-        """The operation with what the caller's session adds to it."""
+    def amend(self, op: Operation, req: HttpRequest, caller: Caller) -> Operation | Response:
+        """The operation with what the caller's session and the stored resources add to
+        its checks; an error response when they show the request cannot be served."""
         return op
 
     def precheck(self, op: Operation, req: HttpRequest, caller: Caller) -> Response | None:

@@ -440,13 +440,12 @@ def _put_object(req: HttpRequest, ctx: MapContext, obj: _Object, sub: str | None
 
 
 def _write_checks(req: HttpRequest, obj: _Object) -> tuple[Check, ...]:
-    """s3:PutObject, plus PutObjectAcl when the request sets an ACL and PutObjectTagging
-    when it sets tags, as the PutObject API reference requires."""
+    """s3:PutObject, plus PutObjectTagging when the request sets tags, as the PutObject API
+    reference requires. ACL headers need s3:PutObject alone, with their values in the
+    s3:x-amz-acl and s3:x-amz-grant-* keys (Amazon S3 User Guide, "Policy examples for
+    ACLs": granting s3:PutObject on condition that the bucket owner gets full control)."""
     extra = _header_context(req)
     checks = [_check("PutObject", obj.arn, obj.base, extra, obj.owner)]
-    if req.header("x-amz-acl") is not None or any(
-            req.header(h) is not None for h in _GRANT_HEADERS):
-        checks.append(_check("PutObjectAcl", obj.arn, obj.base, extra, obj.owner))
     if req.header("x-amz-tagging") is not None:
         checks.append(_check("PutObjectTagging", obj.arn, obj.base, extra, obj.owner))
     return tuple(checks)
@@ -505,6 +504,8 @@ def _base_context(req: HttpRequest) -> Context:
     sha = req.header("x-amz-content-sha256")
     if sha is not None:
         ctx.append(("s3:x-amz-content-sha256", sha))
+    if req.tls_version is not None:
+        ctx.append(("s3:TlsVersion", req.tls_version))
     return ctx
 
 
