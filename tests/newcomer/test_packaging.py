@@ -5,6 +5,7 @@ naming the pip command."""
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import subprocess
 import tomllib
@@ -66,8 +67,6 @@ def test_the_extras_are_declared_and_named_in_the_readme() -> None:
 
 def test_a_missing_extra_names_the_pip_command(monkeypatch: pytest.MonkeyPatch,
                                                capsys: pytest.CaptureFixture[str]) -> None:
-    import importlib.util
-
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec",
                         lambda name, *a: None if name in ("moto", "PIL") else real(name, *a))

@@ -31,12 +31,14 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from crossgrant.aws.clients import Accounts, AwsError, answer, error_code
+from crossgrant.aws.clients import Accounts, AwsError, Connection, answer, connect, error_code
+from crossgrant.errors import CrossgrantError
 from crossgrant.iam.arn import parse_arn, role_arn
 from crossgrant.iam.facts import default_key_policy
+from crossgrant.sandbox import protocol
 from crossgrant.spec.model import Grant
 
-__all__ = ["Seeded", "seed", "seed_plan"]
+__all__ = ["Seeded", "sandbox_accounts", "seed", "seed_plan"]
 
 LAMBDA_TRUST = {"Version": "2012-10-17", "Statement": [{
     "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
@@ -185,6 +187,20 @@ def _role(accounts: Accounts, account: str) -> Seeded:
                                 f"execution role")
     return Seeded("role", arn, "created" if created else "exists",
                   "existing_role: true, so deploy only adds the grant's policy to it")
+
+
+def sandbox_accounts(grant: Grant, info: protocol.Info) -> Accounts:
+    """Both accounts of `grant` as their administrators in the running sandbox `info`
+    (its credentials file and CA), checked against the grant."""
+    for side, account in (("source", grant.source.account), ("target", grant.target.account)):
+        if account not in info.accounts:
+            raise CrossgrantError(f"{grant.path}: the {side} account {account} is not one of "
+                                  f"the sandbox's ({', '.join(info.accounts)})")
+    connection = Connection(endpoint_url=info.endpoint, ca_bundle=str(info.ca_bundle),
+                            credentials_file=str(info.credentials_file), region=info.region,
+                            sandbox=True)
+    return connect(grant, connection, source_profile=info.profile(grant.source.account),
+                   target_profile=info.profile(grant.target.account))
 
 
 def seed(accounts: Accounts) -> list[Seeded]:

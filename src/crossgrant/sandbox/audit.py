@@ -1,6 +1,9 @@
 """The sandbox's CloudTrail: one JSON line per request, with the decision and why.
 
-Never a secret or a session token: only who, what, on what, and the answer.
+Never a secret or a session token: only who, what, on what, and the answer. Each sandbox
+starts its log empty: a state directory is reused from one `sandbox up` to the next, and
+records of a sandbox that is gone (its accounts, roles and keys gone with it) would be
+read as this one's.
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ class AuditLog:
         self._file: IO[str] | None = None
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self._file = path.open("a", encoding="utf-8")
+            self._file = path.open("w", encoding="utf-8")  # a new sandbox: a new log
         self.records: list[AuditRecord] = []
         self._keep = 10_000
         self._queue: queue.SimpleQueue[AuditRecord | None] = queue.SimpleQueue()
