@@ -267,7 +267,7 @@ class _Found:
 
 
 def compare(pair: Pair, space: Space, *, keep: Callable[[Cell], bool] | None = None,
-            max_requests: int = MAX_REQUESTS, first_only: bool = False,
+            max_requests: int = MAX_REQUESTS,
             record: Callable[[Request], None] | None = None) -> DiffResult:
     """Every new access of AFTER over BEFORE in `space`; `keep` limits the cells."""
     labels = {(s.statement.ref.document, s.statement.ref.index): s.statement.path or None
@@ -292,8 +292,6 @@ def compare(pair: Pair, space: Space, *, keep: Callable[[Cell], bool] | None = N
                             if before is None or not before.allowed:
                                 # one assumption under which it is new is enough to say so
                                 found.add(req, cell, ctx, env, after, before, pair.doc_type)
-                                if first_only:
-                                    return _result(pair, found, unproven, count)
                                 break
             except Unprovable as exc:
                 unproven.setdefault(exc.reason)

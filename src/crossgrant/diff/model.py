@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-
-from crossgrant.serial import OMIT
+from dataclasses import dataclass
 
 __all__ = ["Access", "DiffResult", "Group", "StatementLabel", "Unprovable", "Verdict"]
 
@@ -86,7 +84,6 @@ class DiffResult:
     groups: tuple[Group, ...]
     unproven: tuple[str, ...]  # why "nothing new" could not be proven (deduplicated)
     requests: int  # representative requests evaluated (each under BEFORE and AFTER)
-    notes: tuple[str, ...] = field(default=(), metadata=OMIT)
 
     @property
     def new_accesses(self) -> int:
