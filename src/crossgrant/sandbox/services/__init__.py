@@ -29,7 +29,7 @@ def registry(state: StateCache, credentials: CredentialStore,
              bucket_policies: BucketPolicies, region: str) -> Registry:
     """The services of one sandbox, sharing its state, sessions and bucket policies."""
     return Registry([s3.S3(state, bucket_policies, region), sts.Sts(state, credentials),
-                     JsonService(dynamodb.SERVICE, dynamodb.operation),
+                     dynamodb.DynamoDB(),
                      JsonService(kms.SERVICE, kms.operation), Service(iam.SERVICE, iam.operation)],
                     unsigned=s3.SERVICE)
 

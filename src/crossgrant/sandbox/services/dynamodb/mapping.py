@@ -11,16 +11,14 @@ tables of the account that signs the request, so such a request is forwarded as 
 owning account with the ARN replaced by the plain table name; a request that touches
 tables of two accounts cannot be forwarded at all and is refused.
 
-dynamodb:LeadingKeys needs the table's key schema, which a mapper does not have. It is
-set only where the request itself settles which attribute is the partition key: a `Key`
-with a single attribute (a table without a sort key) and a Query whose key condition has
-exactly one equality. Everywhere else it is left out and a note says so.
+dynamodb:LeadingKeys (`keys`) is the partition key of every item a request touches, read
+with the table's key schema (`MapContext.table_keys`); dynamodb:Attributes
+(`expressions`) every attribute a request names, its expressions included.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -34,12 +32,13 @@ from crossgrant.sandbox.services._common import (
     tag_context,
     unsupported,
 )
+from crossgrant.sandbox.services.dynamodb import keys
+from crossgrant.sandbox.services.dynamodb.expressions import request_attributes
 from crossgrant.sandbox.services.dynamodb.partiql import NAME, parse_partiql
 
 SERVICE = "dynamodb"
 _TARGET = "DynamoDB_20120810."
 _STREAMS_TARGET = "DynamoDBStreams_20120810."
-_KEY_EQUALITY = re.compile(r"(#?[A-Za-z0-9_]+)\s*=\s*(:[A-Za-z0-9_]+)")
 _NO_LEADING_KEYS = ("dynamodb:LeadingKeys left out: the partition key of the item is not "
                     "knowable without the table's key schema")
 _TABLE_SUBRESOURCES = frozenset({"index", "stream", "backup", "export", "import"})
@@ -92,6 +91,33 @@ class _Request(JsonRequest):
             raise self.fail(f"malformed IndexName {name!r}")
         return index_arn(self.ctx.region, table.account, table.name, name)
 
+    def partition_key(self, table: _Table, index: str | None = None) -> str | None:
+        """The partition key attribute of the table (or of its index), when known."""
+        schema = self.ctx.table_keys(table.account, table.name)
+        found = schema.of(index) if schema is not None else None
+        return found[0] if found is not None else None
+
+    def leading_keys(self, table: _Table, items: list[object], *, index: str | None = None,
+                     query: Mapping[str, object] | None = None) -> Context:
+        """dynamodb:LeadingKeys of the keys or items a request names (or of a Query's
+        key condition); left out, with a note, when no value can be known."""
+        attribute = self.partition_key(table, index)
+        values: tuple[str, ...] | None
+        if query is not None:
+            value = keys.query_partition(query, attribute) if attribute else \
+                keys.guessed_query_partition(query)
+            values = (value,) if value is not None else None
+        elif attribute is not None:
+            values = keys.partition_values(items, attribute)
+        else:
+            guessed = [keys.single_key_value(i) for i in items]
+            values = tuple(dict.fromkeys(v for v in guessed if v is not None)) \
+                if guessed and None not in guessed else None
+        if values is None:
+            self.notes.append(_NO_LEADING_KEYS)
+            return []
+        return [("dynamodb:LeadingKeys", values)]
+
     def _arn_parts(self, value: str, what: str) -> tuple[str, list[str]]:
         arn = self.own_arn(value, what, "DynamoDB")
         parts = arn.resource.split("/")
@@ -138,25 +164,25 @@ def operation(req: HttpRequest, ctx: MapContext) -> Operation:
 # --- item operations -------------------------------------------------------------------
 
 
-def _item(action: str, *, key: str | None, attributes: str | None
-          ) -> Callable[[_Request, str], Operation]:
+def _item(action: str, field: str) -> Callable[[_Request, str], Operation]:
+    """An item action on the one item named by `field` ("Key", or "Item" for PutItem)."""
     def handler(r: _Request, name: str) -> Operation:
         table = r.table(r.body.get("TableName"))
-        extra = _item_context(r, r.body, key=key, attributes=attributes)
+        extra = _item_context(r, table, r.body, field)
         return r.op(name, [r.check(action, table.arn, table.account, extra)])
     return handler
 
 
 def _query_or_scan(r: _Request, name: str) -> Operation:
     table = r.table(r.body.get("TableName"))
-    resource = r.index(table, r.body.get("IndexName"))
-    extra = _item_context(r, r.body, key=None, attributes="projection")
-    if name == "Query":
-        leading = _query_leading_key(r.body)
-        if leading is None:
-            r.notes.append(_NO_LEADING_KEYS)
-        else:
-            extra.append(("dynamodb:LeadingKeys", (leading,)))
+    index = r.body.get("IndexName")
+    resource = r.index(table, index)
+    extra: Context = []
+    if name == "Query":  # a Scan reads every partition: it has no leading keys
+        extra += r.leading_keys(table, [], index=index if isinstance(index, str) else None,
+                                query=r.body)
+    extra += _attributes_context(r.body)
+    extra += _scalar_context(r.body, ("Select", "ReturnValues", "ReturnConsumedCapacity"))
     return r.op(name, [r.check(name, resource, table.account, extra)])
 
 
@@ -166,15 +192,9 @@ def _batch_get(r: _Request, name: str) -> Operation:
         table = r.table(table_ref, "RequestItems table")
         if not isinstance(request, dict):
             raise r.fail("malformed RequestItems")
-        extra: Context = []
-        keys = request.get("Keys")
-        leading = [_single_key_value(k) for k in keys] if isinstance(keys, list) else [None]
-        if leading and all(v is not None for v in leading):
-            extra.append(("dynamodb:LeadingKeys", tuple(dict.fromkeys(
-                v for v in leading if v is not None))))
-        else:
-            r.notes.append(_NO_LEADING_KEYS)
-        extra += _attributes_context(request, "projection")
+        listed = request.get("Keys")
+        extra = r.leading_keys(table, list(listed) if isinstance(listed, list) else [None])
+        extra += _attributes_context(request)
         extra += _scalar_context(r.body, ("ReturnConsumedCapacity",))
         checks.append(r.check("BatchGetItem", table.arn, table.account, extra))
     return r.op(name, checks)
@@ -190,15 +210,14 @@ def _batch_write(r: _Request, name: str) -> Operation:
                 if isinstance(w, dict) and isinstance(w.get("PutRequest"), dict)]
         deletes = [w["DeleteRequest"] for w in writes
                    if isinstance(w, dict) and isinstance(w.get("DeleteRequest"), dict)]
-        extra: Context = []
-        leading = [_single_key_value(d.get("Key")) for d in deletes]
-        if not puts and all(v is not None for v in leading):
-            extra.append(("dynamodb:LeadingKeys", tuple(dict.fromkeys(
-                v for v in leading if v is not None))))
+        touched: list[object] = [p.get("Item") for p in puts] + [d.get("Key") for d in deletes]
+        if r.partition_key(table) is None and puts:
+            r.notes.append(_NO_LEADING_KEYS)  # an item's partition key needs the schema
+            extra: Context = []
         else:
-            r.notes.append(_NO_LEADING_KEYS)
-        if not deletes:
-            names = [a for p in puts if isinstance(p.get("Item"), dict) for a in p["Item"]]
+            extra = r.leading_keys(table, touched)
+        names = [a for p in puts if isinstance(p.get("Item"), dict) for a in p["Item"]]
+        if names:
             extra.append(("dynamodb:Attributes", tuple(dict.fromkeys(names))))
         extra += _scalar_context(r.body, ("ReturnConsumedCapacity",))
         checks.append(r.check("BatchWriteItem", table.arn, table.account, extra))
@@ -206,11 +225,11 @@ def _batch_write(r: _Request, name: str) -> Operation:
 
 
 _TRANSACT_ACTIONS = {
-    "Get": ("GetItem", "Key", "projection"),
-    "Put": ("PutItem", None, "item"),
-    "Update": ("UpdateItem", "Key", "updates"),
-    "Delete": ("DeleteItem", "Key", None),
-    "ConditionCheck": ("ConditionCheckItem", "Key", None),
+    "Get": ("GetItem", "Key"),
+    "Put": ("PutItem", "Item"),
+    "Update": ("UpdateItem", "Key"),
+    "Delete": ("DeleteItem", "Key"),
+    "ConditionCheck": ("ConditionCheckItem", "Key"),
 }
 
 
@@ -227,10 +246,10 @@ def _transact(r: _Request, name: str) -> Operation:
         ((kind, spec),) = item.items()
         if kind not in allowed or not isinstance(spec, dict):
             raise r.fail(f"{kind!r} is not an item action of {name}")
-        action, key, attributes = _TRANSACT_ACTIONS[kind]
+        action, field = _TRANSACT_ACTIONS[kind]
         table = r.table(spec.get("TableName"))
         extra = [("dynamodb:EnclosingOperation", name),
-                 *_item_context(r, spec, key=key, attributes=attributes)]
+                 *_item_context(r, table, spec, field)]
         extra += _scalar_context(r.body, ("ReturnConsumedCapacity",))
         checks.append(r.check(action, table.arn, table.account, extra))
     return r.op(name, checks)
@@ -371,10 +390,10 @@ def _list_streams(r: _Request, name: str) -> Operation:
 _Handler = Callable[[_Request, str], Operation]
 
 _OPERATIONS: Mapping[str, _Handler] = {
-    "GetItem": _item("GetItem", key="Key", attributes="projection"),
-    "PutItem": _item("PutItem", key=None, attributes="item"),
-    "UpdateItem": _item("UpdateItem", key="Key", attributes="updates"),
-    "DeleteItem": _item("DeleteItem", key="Key", attributes=None),
+    "GetItem": _item("GetItem", "Key"),
+    "PutItem": _item("PutItem", "Item"),
+    "UpdateItem": _item("UpdateItem", "Key"),
+    "DeleteItem": _item("DeleteItem", "Key"),
     "Query": _query_or_scan,
     "Scan": _query_or_scan,
     "BatchGetItem": _batch_get,
@@ -435,91 +454,24 @@ _STREAM_OPERATIONS: Mapping[str, _Handler] = {
 # --- context -------------------------------------------------------------------------
 
 
-def _item_context(r: _Request, spec: Mapping[str, object], *, key: str | None,
-                  attributes: str | None) -> Context:
-    extra: Context = []
-    if key is not None:
-        leading = _single_key_value(spec.get(key))
-        if leading is None:
-            r.notes.append(_NO_LEADING_KEYS)
-        else:
-            extra.append(("dynamodb:LeadingKeys", (leading,)))
-    elif attributes == "item":  # a put names the whole item, keys among the rest
-        r.notes.append(_NO_LEADING_KEYS)
-    if attributes is not None:
-        extra += _attributes_context(spec, attributes)
+def _item_context(r: _Request, table: _Table, spec: Mapping[str, object],
+                  field: str) -> Context:
+    """LeadingKeys of the one item (`field`: its Key, or the Item of a put), the
+    attributes the request names, and its scalar keys."""
+    extra = r.leading_keys(table, [spec.get(field)])
+    extra += _attributes_context(spec)
     extra += _scalar_context(spec, ("Select", "ReturnValues", "ReturnConsumedCapacity"))
     return extra
 
 
-def _attributes_context(spec: Mapping[str, object], source: str) -> Context:
+def _attributes_context(spec: Mapping[str, object]) -> Context:
     """dynamodb:Attributes: the top-level attribute names the request reads or writes."""
-    names: list[str] | None = None
-    if source == "item" and isinstance(item := spec.get("Item"), dict):
-        names = list(item)
-    elif source == "updates" and isinstance(updates := spec.get("AttributeUpdates"), dict):
-        names = list(updates)
-    elif source == "projection":
-        if isinstance(to_get := spec.get("AttributesToGet"), list):
-            names = [a for a in to_get if isinstance(a, str)]
-        elif isinstance(expression := spec.get("ProjectionExpression"), str):
-            aliases = spec.get("ExpressionAttributeNames")
-            names = _projection_names(expression, aliases if isinstance(aliases, dict) else {})
-    return [("dynamodb:Attributes", tuple(dict.fromkeys(names)))] if names else []
-
-
-def _projection_names(expression: str, aliases: Mapping[str, object]) -> list[str] | None:
-    names = []
-    for path in expression.split(","):
-        head = re.split(r"[.\[]", path.strip(), maxsplit=1)[0].strip()
-        if head.startswith("#"):
-            resolved = aliases.get(head)
-            if not isinstance(resolved, str):
-                return None
-            head = resolved
-        if not head:
-            return None
-        names.append(head)
-    return names
+    names = request_attributes(spec)
+    return [("dynamodb:Attributes", names)] if names else []
 
 
 def _scalar_context(spec: Mapping[str, object], params: tuple[str, ...]) -> Context:
     return [(f"dynamodb:{p}", v) for p in params if isinstance(v := spec.get(p), str)]
-
-
-def _attribute_string(value: object) -> str | None:
-    if isinstance(value, dict) and len(value) == 1:
-        ((kind, inner),) = value.items()
-        if kind in {"S", "N", "B"} and isinstance(inner, str):
-            return inner
-    return None
-
-
-def _single_key_value(key: object) -> str | None:
-    """The partition key value of a key that has only a partition key."""
-    if isinstance(key, dict) and len(key) == 1:
-        return _attribute_string(next(iter(key.values())))
-    return None
-
-
-def _query_leading_key(body: Mapping[str, object]) -> str | None:
-    expression = body.get("KeyConditionExpression")
-    if isinstance(expression, str):
-        # The partition key must be compared with "=", the sort key may be: one equality
-        # can only be the partition key, two leave it open.
-        equalities = _KEY_EQUALITY.findall(expression)
-        values = body.get("ExpressionAttributeValues")
-        if len(equalities) == 1 and isinstance(values, dict):
-            return _attribute_string(values.get(equalities[0][1]))
-        return None
-    conditions = body.get("KeyConditions")
-    if isinstance(conditions, dict):
-        equal = [c for c in conditions.values()
-                 if isinstance(c, dict) and c.get("ComparisonOperator") == "EQ"]
-        if len(equal) == 1 and isinstance(operands := equal[0].get("AttributeValueList"), list) \
-                and len(operands) == 1:
-            return _attribute_string(operands[0])
-    return None
 
 
 def _request_items(r: _Request) -> dict[str, object]:
