@@ -28,7 +28,7 @@ MAPPERS: dict[str, Mapper] = {
 def registry(state: StateCache, credentials: CredentialStore,
              bucket_policies: BucketPolicies, region: str) -> Registry:
     """The services of one sandbox, sharing its state, sessions and bucket policies."""
-    return Registry([s3.S3(state, bucket_policies, region), sts.Sts(state, credentials),
+    return Registry([s3.S3(state, bucket_policies, region), sts.Sts(state, credentials, region),
                      dynamodb.DynamoDB(),
                      JsonService(kms.SERVICE, kms.operation), Service(iam.SERVICE, iam.operation)],
                     unsigned=s3.SERVICE)

@@ -11,7 +11,12 @@ reference), so they carry no checks.
 
 Beside the mapping, the STS service enforces AssumeRole's session rules, which moto does
 not (durations, role chaining, a valid session policy), and records every session it
-hands out with what moto does not keep: its source identity, expiry and session policy.
+hands out with what moto does not keep: its source identity, session tags, expiry, issue
+time and session policy. A chained AssumeRole carries what the calling session keeps:
+its source identity, which cannot change and needs sts:SetSourceIdentity on every further
+role ("Monitor and control actions taken with assumed roles"), and its transitive session
+tags, which need sts:TagSession and cannot be overridden ("Chaining roles with session
+tags", IAM User Guide, id_session-tags.html).
 """
 
 from __future__ import annotations
@@ -19,14 +24,20 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import ClassVar
 from xml.etree import ElementTree
 
 from crossgrant.errors import CrossgrantError
 from crossgrant.iam import Policy, PolicyType, PrincipalKind, parse_policy, parse_principal
 from crossgrant.iam.arn import resource_account
-from crossgrant.iam.facts import CHAINED_SESSION_MAX_SECONDS
+from crossgrant.iam.facts import (
+    CHAINED_SESSION_MAX_SECONDS,
+    MAX_SESSION_SECONDS,
+    MIN_SESSION_SECONDS,
+)
 from crossgrant.sandbox.credentials import Caller, CredentialStore
+from crossgrant.sandbox.fidelity import Rule
 from crossgrant.sandbox.operations import Check, HttpRequest, MapContext, Operation
 from crossgrant.sandbox.services._common import (
     Context,
@@ -149,13 +160,67 @@ _OPERATIONS: Mapping[str, Callable[[HttpRequest, MapContext, Mapping[str, str]],
 CODES: Codes = {**QUERY_CODES, Failure.EXPIRED_TOKEN: (403, "ExpiredToken")}
 
 
+SESSION_TAGS = Rule("sts.session-tags", True, "AssumeRole Tags become the session's "
+                    "aws:PrincipalTag/* over the role's tags; transitive tags carry into "
+                    "chained sessions (sts:TagSession, no override)")
+SOURCE_IDENTITY = Rule("sts.source-identity", True, "a source identity persists through "
+                       "role chaining, cannot change, and every further trust policy must "
+                       "allow sts:SetSourceIdentity")
+DURATIONS = Rule("sts.durations", True, "DurationSeconds between 900 and the role's maximum, "
+                 "one hour when chained (ValidationError)")
+SESSION_TOKEN = Rule("sts.get-session-token", True, "GetSessionToken refused to role "
+                     "sessions")
+FEDERATION = Rule("sts.federation", False, "AssumeRoleWithWebIdentity and "
+                  "AssumeRoleWithSAML: tokens and assertions are not validated")
+
+
 class Sts(Service):
     codes = CODES
+    rules: ClassVar[tuple[Rule, ...]] = (SESSION_TAGS, SOURCE_IDENTITY, DURATIONS,
+                                         SESSION_TOKEN, FEDERATION)
 
-    def __init__(self, state: StateCache, credentials: CredentialStore) -> None:
+    def __init__(self, state: StateCache, credentials: CredentialStore, region: str) -> None:
         super().__init__(SERVICE, operation)
         self.state = state
         self.credentials = credentials
+        self.region = region
+
+    def precheck(self, op: Operation, req: HttpRequest, caller: Caller) -> Response | None:
+        if op.name == "GetSessionToken" and caller.temporary:
+            return self.reply(403, "AccessDenied", "Cannot call GetSessionToken with session "
+                              "credentials", req.method)
+        if op.name != "AssumeRole":
+            return None
+        raw = query_params(SERVICE, req).get("DurationSeconds")
+        if raw is not None and raw.lstrip("-").isdigit() and not (
+                MIN_SESSION_SECONDS <= int(raw) <= MAX_SESSION_SECONDS):
+            bound = (f"greater than or equal to {MIN_SESSION_SECONDS}"
+                     if int(raw) < MIN_SESSION_SECONDS
+                     else f"less than or equal to {MAX_SESSION_SECONDS}")
+            return self.reply(400, "ValidationError", f"1 validation error detected: Value "
+                              f"'{raw}' at 'durationSeconds' failed to satisfy constraint: "
+                              f"Member must have value {bound}", req.method)
+        return None
+
+    def amend(self, op: Operation, req: HttpRequest, caller: Caller) -> Operation | Response:
+        """A chained AssumeRole with what the calling session passes on."""
+        if op.name != "AssumeRole" or not (caller.source_identity or
+                                           caller.transitive_tag_keys):
+            return op
+        params = query_params(SERVICE, req)
+        given = params.get("SourceIdentity")
+        if caller.source_identity and given is not None and given != caller.source_identity:
+            return self.reply(400, "ValidationError", "The source identity of a role session "
+                              f"cannot be changed: it is {caller.source_identity!r}",
+                              req.method)
+        passed = _transitive(caller)
+        requested = {k.lower() for k, _ in query_tags(SERVICE, req, params)}
+        clash = sorted(k for k, _ in passed if k.lower() in requested)
+        if clash:
+            return self.reply(400, "InvalidParameterValue", "One or more session tags would "
+                              f"override transitive tags of the calling session: {clash}",
+                              req.method)
+        return replace(op, checks=_chained_checks(op.checks, caller, passed, params))
 
     def refusal(self, op: Operation, req: HttpRequest, caller: Caller) -> Response | None:
         problem = self._session_limits(op, req, caller)
@@ -223,10 +288,63 @@ class Sts(Service):
         acct = self.state.get().account(principal.account)
         role = acct.role(principal.name or "") if acct else None
         principal = replace(principal, unique_id=role.unique_id if role is not None else None)
+        parent = outcome.caller
+        tags = dict(_transitive(parent))
+        tags.update(query_tags(SERVICE, outcome.request, params))
+        transitive = dict.fromkeys([*parent.transitive_tag_keys,
+                                    *member_list(params, "TransitiveTagKeys")])
+        function_arn = None
+        if parent.principal.kind is PrincipalKind.SERVICE \
+                and parent.principal.arn == "lambda.amazonaws.com" and principal.account:
+            # Lambda names the execution role's session after the function.
+            function_arn = f"arn:aws:lambda:{self.region}:{principal.account}:function:" \
+                           f"{principal.session}"
         self.credentials.add(key, Caller(
-            principal, secret, token, expires, params.get("SourceIdentity"),
+            principal, secret, token, expires,
+            params.get("SourceIdentity") or parent.source_identity,
             session_policy(params.get("Policy")),
-            chained=outcome.caller.principal.kind is PrincipalKind.ASSUMED_ROLE))
+            chained=parent.principal.kind is PrincipalKind.ASSUMED_ROLE,
+            session_tags=tuple(tags.items()), transitive_tag_keys=tuple(transitive),
+            issued=datetime.now(UTC).replace(microsecond=0), function_arn=function_arn))
+
+
+def _transitive(caller: Caller) -> list[tuple[str, str]]:
+    """The session tags a session passes to the next one in a chain."""
+    keys = {k.lower() for k in caller.transitive_tag_keys}
+    return [(k, v) for k, v in caller.session_tags if k.lower() in keys]
+
+
+def _chained_checks(checks: tuple[Check, ...], caller: Caller,
+                    passed: list[tuple[str, str]], params: Mapping[str, str]
+                    ) -> tuple[Check, ...]:
+    """The AssumeRole checks with the calling session's source identity and transitive
+    tags added, and the permissions-only actions they need."""
+    inherited: Context = []
+    if caller.source_identity and params.get("SourceIdentity") is None:
+        inherited.append(("sts:SourceIdentity", caller.source_identity))
+    if passed:
+        inherited += [(f"aws:RequestTag/{k}", v) for k, v in passed]
+    out = []
+    for check in checks:
+        context = list(check.context)
+        if passed:
+            keys = dict(context).get("aws:TagKeys", ())
+            transitive = dict(context).get("sts:TransitiveTagKeys", ())
+            context = [(k, v) for k, v in context
+                       if k not in ("aws:TagKeys", "sts:TransitiveTagKeys")]
+            context.append(("aws:TagKeys", tuple(dict.fromkeys(
+                [*(keys if isinstance(keys, tuple) else (keys,)), *(k for k, _ in passed)]))))
+            context.append(("sts:TransitiveTagKeys", tuple(dict.fromkeys(
+                [*(transitive if isinstance(transitive, tuple) else (transitive,)),
+                 *(k for k, _ in passed)]))))
+        out.append(replace(check, context=(*context, *inherited)))
+    actions = {c.action for c in out}
+    first = out[0]
+    if passed and "sts:TagSession" not in actions:
+        out.append(replace(first, action="sts:TagSession"))
+    if caller.source_identity and "sts:SetSourceIdentity" not in actions:
+        out.append(replace(first, action="sts:SetSourceIdentity"))
+    return tuple(out)
 
 
 def session_policy(text: str | None) -> Policy | None:
