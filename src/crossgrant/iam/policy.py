@@ -63,23 +63,28 @@ class _Selection:
 _NO_SELECTION = _Selection((), (), ())
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, slots=True)
 class Policy:
     name: str
     policy_type: PolicyType
     version: str
     statements: tuple[Statement, ...]
     document: dict[str, Any] = field(repr=False)
-    _by_action: Memo[str, _Selection] = field(default_factory=Memo, repr=False)
-    _by_request: Memo[tuple[str, str], tuple[Statement, ...]] = field(
-        default_factory=lambda: Memo(16384), repr=False)
+    # Made on first use: most documents of a large state are never asked anything.
+    _by_action: Memo[str, _Selection] | None = field(default=None, repr=False)
+    _by_request: Memo[tuple[str, str], tuple[Statement, ...]] | None = field(
+        default=None, repr=False)
 
     def _selection(self, action_key: str) -> _Selection:
-        hit = self._by_action.get(action_key)
+        memo = self._by_action
+        if memo is None:
+            memo = Memo()
+            object.__setattr__(self, "_by_action", memo)
+        hit = memo.get(action_key)
         if hit is None:
             covering = tuple(s for s in self.statements if s.covers_action(action_key))
             hit = _Selection.of(covering) if covering else _NO_SELECTION
-            self._by_action.put(action_key, hit)
+            memo.put(action_key, hit)
         return hit
 
     def statements_for(self, action_key: str) -> tuple[Statement, ...]:
@@ -92,11 +97,15 @@ class Policy:
         A statement whose Resource holds a policy variable stays a candidate: only the
         request's context can decide it (see `Statement.resources.has_variables`).
         """
+        memo = self._by_request
+        if memo is None:
+            memo = Memo(16384)
+            object.__setattr__(self, "_by_request", memo)
         key = (action_key, resource)
-        hit = self._by_request.get(key)
+        hit = memo.get(key)
         if hit is None:
             hit = self._selection(action_key).for_resource(resource)
-            self._by_request.put(key, hit)
+            memo.put(key, hit)
         return hit
 
     def canonical_json(self) -> str:
