@@ -12,7 +12,7 @@ from __future__ import annotations
 from crossgrant.sandbox.credentials import CredentialStore
 from crossgrant.sandbox.operations import Mapper
 from crossgrant.sandbox.services import dynamodb, iam, kms, s3, sts
-from crossgrant.sandbox.services.base import JsonService, Registry, Service
+from crossgrant.sandbox.services.base import Registry, Service
 from crossgrant.sandbox.services.s3.policies import BucketPolicies
 from crossgrant.sandbox.state import StateCache
 
@@ -30,7 +30,7 @@ def registry(state: StateCache, credentials: CredentialStore,
     """The services of one sandbox, sharing its state, sessions and bucket policies."""
     return Registry([s3.S3(state, bucket_policies, region), sts.Sts(state, credentials, region),
                      dynamodb.DynamoDB(),
-                     JsonService(kms.SERVICE, kms.operation), Service(iam.SERVICE, iam.operation)],
+                     kms.Kms(state), iam.Iam()],
                     unsigned=s3.SERVICE)
 
 

@@ -3,8 +3,9 @@
 Every IAM API operation is authorized by the action of the same name on the entity it
 names, in the caller's own account (IAM has no resource policies, so the check is always
 same-account, even for AWS managed policies whose ARNs carry the account "aws"). A role,
-user, group or instance profile is named by ARN with its path when the request gives the
-path (the Create* operations); otherwise the path is unknown here and "/" is assumed.
+user, group or instance profile is named by its ARN with its real path: the request's
+Path for the Create* operations, the stored entity's (`MapContext.iam_path`) otherwise,
+so a policy on `role/app/*` matches every operation on a role under /app/.
 
 Tag-on-create is authorized as tagging too (iam:TagRole, iam:TagUser, iam:TagPolicy
 beside the Create* action), and adding a role to an instance profile passes the role, so
@@ -15,8 +16,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any, ClassVar
 
+from moto.iam.models import iam_backends
+
+from crossgrant.iam.arn import PARTITION
+from crossgrant.sandbox.fidelity import Rule
 from crossgrant.sandbox.operations import Check, HttpRequest, MapContext, Operation
 from crossgrant.sandbox.services._common import (
     Context,
@@ -29,6 +35,7 @@ from crossgrant.sandbox.services._common import (
     tag_keys_context,
     unsupported,
 )
+from crossgrant.sandbox.services.base import Service
 
 SERVICE = "iam"
 _NAME = re.compile(r"^[\w+=,.@-]{1,128}$", re.ASCII)
@@ -113,7 +120,7 @@ def operation(req: HttpRequest, ctx: MapContext) -> Operation:
     params, action = query_action(SERVICE, req, _OPERATIONS)
     spec = _OPERATIONS[action]
     account = ctx.caller_account
-    resource = _resource(req, account, action, spec, params)
+    resource = _resource(req, ctx, action, spec, params)
     context = global_context(req) + _context(req, action, params)
     checks = [Check(f"iam:{action}", resource, tuple(context), account)]
     tag_action = _TAG_ON_CREATE.get(action)
@@ -124,7 +131,9 @@ def operation(req: HttpRequest, ctx: MapContext) -> Operation:
         renamed = _entity_arn(req, account, spec.kind, new_name, new_path)
         checks.append(Check(f"iam:{action}", renamed, tuple(context), account))
     if action == "AddRoleToInstanceProfile":
-        role = _entity_arn(req, account, "role", _named(req, params, "RoleName"), "/")
+        role_name = _named(req, params, "RoleName")
+        role = _entity_arn(req, account, "role", role_name,
+                           ctx.iam_path(account, "role", role_name) or "/")
         checks.append(Check("iam:PassRole", role,
                             (*global_context(req), ("iam:AssociatedResourceArn", resource)),
                             account))
@@ -132,8 +141,9 @@ def operation(req: HttpRequest, ctx: MapContext) -> Operation:
     return query_operation(SERVICE, action, checks, changes_state=changes_state)
 
 
-def _resource(req: HttpRequest, account: str, action: str, spec: _Spec,
+def _resource(req: HttpRequest, ctx: MapContext, action: str, spec: _Spec,
               params: Mapping[str, str]) -> str:
+    account = ctx.caller_account
     if spec.kind == "*":
         return "*"
     if spec.param == "PolicyArn":
@@ -147,8 +157,39 @@ def _resource(req: HttpRequest, account: str, action: str, spec: _Spec,
         raise unsupported(SERVICE, req, f"{action} without {spec.param} acts on the caller's "
                                         "own user, which the sandbox cannot name here")
     name = _named(req, params, spec.param)
-    path = params.get("Path", "/") if action.startswith("Create") else "/"
+    path = params.get("Path", "/") if action.startswith("Create") else (
+        ctx.iam_path(account, spec.kind, name) or "/")
     return _entity_arn(req, account, spec.kind, name, path)
+
+
+# -- the service -------------------------------------------------------------------------
+
+PATHS = Rule("iam.paths", True, "IAM ARNs carry the entity's real path in every operation "
+             "(role/app/Name), not only in Create*")
+
+
+def entity_path(account: str, kind: str, name: str) -> str | None:
+    """The stored path of a role, user, group or instance profile, from moto's IAM."""
+    iam = iam_backends[account][PARTITION] if account in iam_backends else None
+    if iam is None:
+        return None
+    holders: dict[str, Any] = {"role": iam.roles, "user": iam.users, "group": iam.groups,
+                               "instance-profile": iam.instance_profiles}
+    found = holders.get(kind, {})
+    entity = found.get(name) or next((e for e in found.values()
+                                      if getattr(e, "name", None) == name), None)
+    path = getattr(entity, "path", None)
+    return path if isinstance(path, str) and path else None
+
+
+class Iam(Service):
+    rules: ClassVar[tuple[Rule, ...]] = (PATHS,)
+
+    def __init__(self) -> None:
+        super().__init__(SERVICE, operation)
+
+    def operation(self, req: HttpRequest, ctx: MapContext) -> Operation:
+        return super().operation(req, replace(ctx, iam_path=entity_path))
 
 
 def _named(req: HttpRequest, params: Mapping[str, str], param: str) -> str:

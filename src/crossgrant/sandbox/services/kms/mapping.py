@@ -221,6 +221,19 @@ def _create_grant(r: _Request, name: str) -> Operation:
     return r.op(name, [r.check(name, key, extra)])
 
 
+def _retire_grant(r: _Request, name: str) -> Operation:
+    """On the grant's key: named by KeyId, or found through the GrantToken (the service's
+    `key_arn` resolves a token to its key)."""
+    given = r.body.get("KeyId")
+    if given is None and isinstance(token := r.body.get("GrantToken"), str):
+        found = r.ctx.key_arn(r.ctx.caller_account, token)
+        arn = arn_of(found) if found else None
+        if found is None or arn is None:
+            raise r.fail("GrantToken names no grant the sandbox knows")
+        given = found
+    return r.op(name, [r.check(name, r.key(given))])
+
+
 def _everything(r: _Request, name: str) -> Operation:
     return r.op(name, [r.check(name, None)])
 
@@ -255,6 +268,7 @@ _OPERATIONS: Mapping[str, _Handler] = {
     "ListResourceTags": _on_key(),
     "ListGrants": _on_key(),
     "RevokeGrant": _on_key(),
+    "RetireGrant": _retire_grant,
     "CreateGrant": _create_grant,
     "TagResource": _tag_resource,
     "UntagResource": _tag_resource,

@@ -1,0 +1,67 @@
+"""KMS as the sandbox serves it: JSON errors, grants (`grants`), and a key of the caller's
+own account that does not exist answered as KMS answers it, NotFoundException ("Key
+'ARN' does not exist"), before any authorization (AWS KMS API reference, "Common
+Errors" and each operation's NotFoundException)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import ClassVar
+
+from crossgrant.iam import Decision
+from crossgrant.iam.arn import parse_arn
+from crossgrant.sandbox.credentials import Caller
+from crossgrant.sandbox.fidelity import Rule
+from crossgrant.sandbox.operations import Check, HttpRequest, MapContext, Operation
+from crossgrant.sandbox.services.base import JsonService, Response
+from crossgrant.sandbox.services.kms.grants import grant_decision, key_of_token
+from crossgrant.sandbox.services.kms.mapping import SERVICE, operation
+from crossgrant.sandbox.state import StateCache
+
+GRANTS = Rule("kms.grants", True, "a call allowed only by a KMS grant (grantee, operations, "
+              "encryption-context constraints; retiring principal) is allowed")
+NOT_FOUND = Rule("kms.not-found", True, "a missing key or alias of the caller's own account: "
+                 "NotFoundException, not AccessDenied")
+GRANT_TOKENS = Rule("kms.grant-tokens", False, "grant tokens take effect at once (AWS: "
+                    "eventual consistency bridged by GrantTokens)")
+_ALIAS_OPERATIONS = frozenset({"CreateAlias", "UpdateAlias", "DeleteAlias"})
+
+
+class Kms(JsonService):
+    rules: ClassVar[tuple[Rule, ...]] = (GRANTS, NOT_FOUND, GRANT_TOKENS)
+
+    def __init__(self, state: StateCache) -> None:
+        super().__init__(SERVICE, operation)
+        self.state = state
+
+    def operation(self, req: HttpRequest, ctx: MapContext) -> Operation:
+        by_id = ctx.key_arn
+
+        def key_arn(account: str, ident: str) -> str | None:
+            return by_id(account, ident) or key_of_token(ident)
+
+        return super().operation(req, replace(ctx, key_arn=key_arn))
+
+    def precheck(self, op: Operation, req: HttpRequest, caller: Caller) -> Response | None:
+        state = self.state.get()
+        account = caller.principal.account
+        for check in op.checks:
+            if check.resource_account != account or account is None:
+                continue
+            arn = parse_arn(check.resource)
+            held = state.account(account)
+            keys = held.keys if held is not None else {}
+            if arn.resource.startswith("key/") and check.resource not in keys:
+                return self.reply(400, "NotFoundException",
+                                  f"Key '{check.resource}' does not exist", req.method)
+            if arn.resource.startswith("alias/") and op.name not in _ALIAS_OPERATIONS \
+                    and not any(arn.resource in k.aliases for k in keys.values()):
+                return self.reply(400, "NotFoundException",
+                                  f"Alias {check.resource} is not found.", req.method)
+        return None
+
+    def beyond_policies(self, check: Check, caller: Caller, decision: Decision) -> Decision:
+        return grant_decision(check, caller.principal, decision)
+
+
+__all__ = ["Kms"]
