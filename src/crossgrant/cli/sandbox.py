@@ -68,6 +68,9 @@ def up(
     region: str = typer.Option(DEFAULT_REGION, "--region"),
     state_dir: StateDir = None,
     foreground: bool = typer.Option(False, "--foreground", help="Serve in this process."),
+    org: Path | None = typer.Option(None, "--org", help="Serve an organization: JSON (a "
+                                    "state file's \"organization\"), its accounts in OUs, "
+                                    "SCPs and RCPs."),
 ) -> None:
     """Start the sandbox (moto server behind crossgrant's authorizer)."""
     from crossgrant.cli.extras import require  # noqa: PLC0415
@@ -82,6 +85,8 @@ def up(
                               f"`crossgrant sandbox down --port {port}` first")
     args = [sys.executable, "-m", "crossgrant.sandbox.server", "--port", str(port),
             "--accounts", ",".join(ids), "--region", region, "--state-dir", str(directory)]
+    if org is not None:
+        args += ["--org", str(org.resolve())]
     if foreground:
         os.execv(sys.executable, args)
     directory.mkdir(parents=True, exist_ok=True)

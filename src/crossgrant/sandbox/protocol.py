@@ -9,7 +9,8 @@ moto (the server's side is `sandbox.server` and `sandbox.control`).
 
 State directory (`default_state_dir(port)` unless given):
 
-    sandbox.json     port, http_port, pid, region, accounts of the running sandbox
+    sandbox.json     port, http_port, pid, region, accounts of the running sandbox, and
+                     the organization it serves (`sandbox up --org`), if any
     credentials      one profile per account (`sandbox-<account>`), mode 0600
     control-token    the control API's token, mode 0600
     audit.jsonl      one line per request: who, what, the decision and why
@@ -112,6 +113,14 @@ class Info:
     region: str
     accounts: tuple[str, ...]
     state_dir: Path
+    # The organization (`sandbox up --org FILE`), in the world state format's
+    # "organization" shape: {"id", "root": {"id", ...}, "ous", "accounts", "scps", ...}.
+    organization: dict[str, Any] | None = None
+
+    def accounts_in(self, units: tuple[str, ...] = ()) -> tuple[str, ...]:
+        """The served accounts placed in any of the organizational `units` (nested OUs
+        included); every account of the organization when `units` is empty."""
+        return organization_accounts(self.organization, units) if self.organization else ()
 
     @property
     def endpoint(self) -> str:
@@ -147,19 +156,41 @@ class Info:
             raw = json.loads((state_dir / STATE_FILE).read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return None
+        org = raw.get("organization")
         return cls(int(raw["port"]), int(raw["http_port"]), int(raw["pid"]),
-                   str(raw["region"]), tuple(raw["accounts"]), state_dir)
+                   str(raw["region"]), tuple(raw["accounts"]), state_dir,
+                   org if isinstance(org, dict) else None)
 
     def write(self) -> Path:
         """Replace `sandbox.json` in one step, so a reader never sees half of it."""
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        data = {"port": self.port, "http_port": self.http_port, "pid": self.pid,
-                "region": self.region, "accounts": list(self.accounts)}
+        data: dict[str, Any] = {"port": self.port, "http_port": self.http_port,
+                                "pid": self.pid, "region": self.region,
+                                "accounts": list(self.accounts)}
+        if self.organization is not None:
+            data["organization"] = self.organization
         tmp = self.state_dir / f"{STATE_FILE}.tmp"
         tmp.write_text(json.dumps(data), encoding="utf-8")
         path = self.state_dir / STATE_FILE
         tmp.replace(path)
         return path
+
+
+def organization_accounts(org: dict[str, Any], units: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """The accounts an organization (state-format JSON) places under any of `units`."""
+    ous = org.get("ous") or {}
+    placed = org.get("accounts") or {}
+
+    def under(node: object, seen: frozenset[str] = frozenset()) -> bool:
+        if not isinstance(node, str) or node in seen:
+            return False
+        if node in units:
+            return True
+        parent = ous.get(node, {}).get("parent") if isinstance(ous.get(node), dict) else None
+        return under(parent, seen | {node})
+
+    return tuple(a for a, where in placed.items() if not units or (
+        isinstance(where, dict) and under(where.get("parent"))))
 
 
 def write_private(path: Path, text: str) -> Path:

@@ -17,7 +17,7 @@ import signal
 import sys
 import tempfile
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from crossgrant.errors import CrossgrantError
 from crossgrant.sandbox import protocol
 from crossgrant.sandbox.accounts import AdminKey, bootstrap
 from crossgrant.sandbox.audit import AuditLog
@@ -50,9 +51,10 @@ from crossgrant.sandbox.services.s3.policies import BucketPolicies
 from crossgrant.sandbox.state import StateCache
 from crossgrant.sandbox.tls import make_certificates
 from crossgrant.sandbox.wsgi import Environ, StartResponse
+from crossgrant.world import Organization, load_state
 
 __all__ = ["DEFAULT_ACCOUNTS", "DEFAULT_PORT", "DEFAULT_REGION", "Info", "Sandbox",
-           "default_state_dir", "main"]
+           "default_state_dir", "load_organization", "main"]
 WORKERS_ENV = "CROSSGRANT_LAMBDA_WORKERS"
 
 
@@ -66,13 +68,21 @@ class _QuietHandler(MotoRequestHandler):
 class Sandbox:
     def __init__(self, *, port: int = 0, http_port: int | None = None,
                  accounts: Iterable[str] = DEFAULT_ACCOUNTS, region: str = DEFAULT_REGION,
-                 state_dir: Path | None = None) -> None:
+                 state_dir: Path | None = None,
+                 organization: Mapping[str, Any] | None = None) -> None:
+        """`organization` is an organization in the state format's shape (see
+        `load_organization`): its accounts are served too, its SCPs and RCPs apply."""
         self.region = region
-        self.accounts = tuple(accounts)
+        self.organization_json = _organization_object(organization) if organization else None
+        self.organization = load_organization(self.organization_json) \
+            if self.organization_json else None
+        placed = tuple(self.organization.accounts) if self.organization else ()
+        self.accounts = tuple(dict.fromkeys([*accounts, *placed]))
         self.keys: dict[str, AdminKey] = {a: bootstrap(a, region) for a in self.accounts}
         self.credentials = CredentialStore()
         self.bucket_policies = BucketPolicies()
-        self.state = StateCache(self.accounts, (region,), self.bucket_policies.snapshot)
+        self.state = StateCache(self.accounts, (region,), self.bucket_policies.snapshot,
+                                self.organization)
         self._requested_port = port
         # The plain-HTTP twin: port + 1 next to a fixed port, any free port next to port 0.
         self._requested_http_port = http_port if http_port is not None else (
@@ -217,7 +227,26 @@ class Sandbox:
             f"[{protocol.profile(account)}]\naws_access_key_id = {key.access_key}\n"
             f"aws_secret_access_key = {key.secret}\n\n" for account, key in self.keys.items()))
         Info(self.port, self.http_port, os.getpid(), self.region, self.accounts,
-             self.state_dir).write()
+             self.state_dir, self.organization_json).write()
+
+
+def load_organization(data: Mapping[str, Any]) -> Organization:
+    """An organization from JSON: the "organization" object of a crossgrant state file
+    (`{"id": "o-...", "root": {"id": "r-...", "scps": [...]}, "ous": {...},
+    "accounts": {"111111111111": {"parent": "ou-..."}}, "scps": {...}, "rcps": {...}}`),
+    or a whole state file holding one. Its errors name the field at fault."""
+    organization = load_state({"organization": _organization_object(data)},
+                              source="--org").organization
+    if organization is None:
+        raise CrossgrantError("--org: no organization in the file")
+    return organization
+
+
+def _organization_object(data: Mapping[str, Any]) -> dict[str, Any]:
+    raw = data if "root" in data else data.get("organization")
+    if not isinstance(raw, Mapping):
+        raise CrossgrantError("--org: no organization in the file")
+    return dict(raw)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -228,10 +257,13 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--accounts", default=",".join(DEFAULT_ACCOUNTS))
     ap.add_argument("--region", default=DEFAULT_REGION)
     ap.add_argument("--state-dir", type=Path, required=True)
+    ap.add_argument("--org", type=Path, default=None,
+                    help="an organization to serve (JSON, the state format's organization)")
     args = ap.parse_args(argv)
+    organization = json.loads(args.org.read_text(encoding="utf-8")) if args.org else None
     sandbox = Sandbox(port=args.port, http_port=args.http_port,
                       accounts=args.accounts.split(","), region=args.region,
-                      state_dir=args.state_dir)
+                      state_dir=args.state_dir, organization=organization)
 
     def _stop(signum: int, frame: object) -> None:
         threading.Thread(target=sandbox.stop, daemon=True).start()

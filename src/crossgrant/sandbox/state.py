@@ -33,6 +33,7 @@ from crossgrant.world import (
     Key,
     ManagedPolicy,
     ObjectOwnership,
+    Organization,
     PolicyDoc,
     PublicAccessBlock,
     Role,
@@ -198,10 +199,12 @@ def _keys(kms: Any) -> dict[str, Key]:
 
 
 def build_state(accounts: Iterable[str], regions: Iterable[str],
-                bucket_policies: Mapping[str, str] | None = None) -> AccountState:
+                bucket_policies: Mapping[str, str] | None = None,
+                organization: Organization | None = None) -> AccountState:
     """Read IAM, S3, DynamoDB and KMS for `accounts` (and any other account moto holds).
 
-    Bucket policies come from `bucket_policies` (the sandbox keeps them, not moto)."""
+    Bucket policies come from `bucket_policies` (the sandbox keeps them, not moto); the
+    organization, with its SCPs and RCPs, is the one the sandbox serves."""
     policies = bucket_policies or {}
     wanted = list(dict.fromkeys([*accounts, *list(iam_backends.keys())]))
     region_list = list(regions)
@@ -226,15 +229,17 @@ def build_state(accounts: Iterable[str], regions: Iterable[str],
                                users=FrozenMap(_users(iam)), buckets=FrozenMap(buckets),
                                tables=FrozenMap(tables), keys=FrozenMap(keys),
                                managed_policies=FrozenMap(_managed(iam, acct)))
-    return AccountState(accounts=FrozenMap(result))
+    return AccountState(accounts=FrozenMap(result), organization=organization)
 
 
 class StateCache:
     """The current AccountState, rebuilt lazily after writes; thread-safe."""
 
     def __init__(self, accounts: Iterable[str], regions: Iterable[str],
-                 bucket_policies: Callable[[], Mapping[str, str]] | None = None) -> None:
+                 bucket_policies: Callable[[], Mapping[str, str]] | None = None,
+                 organization: Organization | None = None) -> None:
         self._bucket_policies = bucket_policies
+        self._organization = organization
         self._accounts = tuple(accounts)
         self._regions = tuple(regions)
         self._lock = threading.Lock()
@@ -250,7 +255,8 @@ class StateCache:
         with self._lock:
             if self._state is None:
                 policies = self._bucket_policies() if self._bucket_policies else None
-                self._state = build_state(self._accounts, self._regions, policies)
+                self._state = build_state(self._accounts, self._regions, policies,
+                                          self._organization)
             return self._state
 
 
