@@ -17,6 +17,11 @@ STAR = object()
 QMARK = object()
 Token = str | object
 
+# What each wildcard of a pattern may match once its place is known: anything, or
+# anything but a colon (inside an ARN segment). Literals stay strings.
+_ANY, _ANY_IN_SEGMENT, _STAR, _STAR_IN_SEGMENT = (object() for _ in range(4))
+_REGEX_OF = {_ANY: ".", _ANY_IN_SEGMENT: "[^:]", _STAR: ".*", _STAR_IN_SEGMENT: "[^:]*"}
+
 
 def glob_tokens(text: str) -> list[Token]:
     """Split a plain pattern (no policy variables) into literals and wildcards."""
@@ -33,18 +38,6 @@ def glob_tokens(text: str) -> list[Token]:
     if buf:
         tokens.append("".join(buf))
     return tokens
-
-
-def _regex_plain(tokens: Iterable[Token]) -> str:
-    out = []
-    for tok in tokens:
-        if tok is STAR:
-            out.append(".*")
-        elif tok is QMARK:
-            out.append(".")
-        else:
-            out.append(re.escape(str(tok)))
-    return "".join(out)
 
 
 def _star_crosses(tokens: list[Token], i: int, colons: int, strict: bool) -> bool:
@@ -65,20 +58,14 @@ def _star_crosses(tokens: list[Token], i: int, colons: int, strict: bool) -> boo
     return isinstance(nxt, str) and nxt.startswith(":")
 
 
+def _regex_plain(tokens: list[Token]) -> str:
+    """The pattern as a regex where every wildcard crosses anything."""
+    return _regex(_kinds(tokens, arn=False, strict=False))
+
+
 def _regex_arn(tokens: list[Token], strict: bool) -> str:
     """Like `_regex_plain`, but wildcards respect ARN segments (see `_star_crosses`)."""
-    out = []
-    colons = 0
-    for i, tok in enumerate(tokens):
-        if tok is STAR:
-            out.append(".*" if _star_crosses(tokens, i, colons, strict) else "[^:]*")
-        elif tok is QMARK:
-            out.append("." if colons >= 5 else "[^:]")
-        else:
-            text = str(tok)
-            colons += text.count(":")
-            out.append(re.escape(text))
-    return "".join(out)
+    return _regex(_kinds(tokens, arn=True, strict=strict))
 
 
 def has_wildcard(tokens: Iterable[Token]) -> bool:
@@ -127,10 +114,6 @@ def _prefix_suffix(prefix: str, suffix: str) -> Matcher:
     return lambda s: len(s) >= least and s.startswith(prefix) and s.endswith(suffix)
 
 
-# Items of a pattern for the automaton below: a literal character, or one of these.
-_ANY, _ANY_IN_SEGMENT, _STAR, _STAR_IN_SEGMENT = (object() for _ in range(4))
-
-
 def _backtrack_free(tokens: list[Token], *, ignore_case: bool, arn: bool,
                     strict: bool) -> Matcher:
     """A matcher for patterns with several `*`, linear in the text.
@@ -148,17 +131,7 @@ def _backtrack_free(tokens: list[Token], *, ignore_case: bool, arn: bool,
     rest (a segment-bound star beside a star that crosses segments before the resource)
     keeps the automaton.
     """
-    kinds: list[object] = []
-    colons = 0
-    for i, t in enumerate(tokens):
-        if t is STAR:
-            crosses = not arn or _star_crosses(tokens, i, colons, strict)
-            kinds.append(_STAR if crosses else _STAR_IN_SEGMENT)
-        elif t is QMARK:
-            kinds.append(_ANY if not arn or colons >= 5 else _ANY_IN_SEGMENT)
-        else:
-            colons += str(t).count(":")
-            kinds.append(str(t).lower() if ignore_case else t)
+    kinds = _kinds(tokens, arn=arn, strict=strict, lower=ignore_case)
     flags = re.DOTALL
     if all(k is not _STAR_IN_SEGMENT for k in kinds):
         return _lowering(_chunked(kinds, flags), ignore_case)
@@ -186,6 +159,27 @@ def _backtrack_free(tokens: list[Token], *, ignore_case: bool, arn: bool,
     return _lowering(_bit_parallel(items), ignore_case)
 
 
+def _kinds(tokens: list[Token], *, arn: bool, strict: bool,
+           lower: bool = False) -> list[object]:
+    """Each token as a literal or the wildcard kind its place in the pattern gives it."""
+    kinds: list[object] = []
+    colons = 0
+    for i, t in enumerate(tokens):
+        if t is STAR:
+            crosses = not arn or _star_crosses(tokens, i, colons, strict)
+            kinds.append(_STAR if crosses else _STAR_IN_SEGMENT)
+        elif t is QMARK:
+            kinds.append(_ANY if not arn or colons >= 5 else _ANY_IN_SEGMENT)
+        else:
+            colons += str(t).count(":")
+            kinds.append(str(t).lower() if lower else t)
+    return kinds
+
+
+def _regex(kinds: list[object]) -> str:
+    return "".join(re.escape(k) if isinstance(k, str) else _REGEX_OF[k] for k in kinds)
+
+
 def _lowering(m: Matcher, ignore_case: bool) -> Matcher:
     return (lambda s: m(s.lower())) if ignore_case else m
 
@@ -211,18 +205,6 @@ def _arn_segments(kinds: list[object]) -> list[list[object]] | None:
     return segments if len(segments) == 6 else None
 
 
-def _chunk_regex(chunk: list[object]) -> str:
-    out = []
-    for k in chunk:
-        if k is _ANY:
-            out.append(".")
-        elif k is _ANY_IN_SEGMENT:
-            out.append("[^:]")
-        else:
-            out.append(re.escape(str(k)))
-    return "".join(out)
-
-
 def _chunked(kinds: list[object], flags: int) -> Matcher:
     """Match `kinds` (literals, `?`s and stars that cross anything) by leftmost search of
     the fixed-length chunks between the stars."""
@@ -233,13 +215,13 @@ def _chunked(kinds: list[object], flags: int) -> Matcher:
         else:
             chunks[-1].append(k)
     if len(chunks) == 1:  # no star: one fixed-length chunk must be the whole text
-        whole = re.compile(_chunk_regex(chunks[0]), flags).fullmatch
+        whole = re.compile(_regex(chunks[0]), flags).fullmatch
         return lambda s: whole(s) is not None
-    first = re.compile(_chunk_regex(chunks[0]), flags).match
-    last_rx = re.compile(_chunk_regex(chunks[-1]), flags)
+    first = re.compile(_regex(chunks[0]), flags).match
+    last_rx = re.compile(_regex(chunks[-1]), flags)
     last_len = sum(1 if not isinstance(k, str) else len(k) for k in chunks[-1])
     head_len = sum(1 if not isinstance(k, str) else len(k) for k in chunks[0])
-    middle = [re.compile(_chunk_regex(c), flags).search for c in chunks[1:-1] if c]
+    middle = [re.compile(_regex(c), flags).search for c in chunks[1:-1] if c]
     last = last_rx.match
 
     def matcher(s: str) -> bool:

@@ -29,16 +29,6 @@ from botocore.credentials import (
 
 from crossgrant.runtime import names
 
-__all__ = [
-    "MAX_CHAINED_DURATION",
-    "NO_SOURCE_IDENTITY",
-    "assumed_session",
-    "caller_is_role_session",
-    "clear_cache",
-    "default_session_name",
-    "default_source_identity",
-]
-
 log = logging.getLogger("crossgrant.runtime")
 
 MIN_DURATION = 900
