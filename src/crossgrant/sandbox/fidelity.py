@@ -49,14 +49,17 @@ VPC_ENDPOINTS = Rule("vpc-endpoints", False, "VPC endpoints and their policies "
 PROPAGATION = Rule("iam.propagation-delay", False, "IAM's eventual consistency: a change "
                    "applies to the next request")
 THROTTLING = Rule("throttling", False, "request rates and service quotas")
-SIGV2 = Rule("sigv2", False, "Signature Version 2 (refused; presign with s3v4)")
+SIGV2 = Rule("sigv2", False, "Signature Version 2: such a request counts as unsigned "
+             "(presign with signature_version=\"s3v4\")")
 PARTITIONS = Rule("partitions", False, "partitions other than aws")
 MFA = Rule("context.mfa", False, "MFA: aws:MultiFactorAuthPresent is never true, "
            "aws:MultiFactorAuthAge never set")
+LAMBDA_POLICIES = Rule("lambda.resource-policies", False, "functions have no resource "
+                       "policies: invocations and S3 deliveries are not authorized")
 ACCOUNT_PAB = Rule("s3.account-public-access-block", False, "account-level Block Public "
                    "Access (s3control): only the bucket's own settings apply")
 
 GENERIC: tuple[Rule, ...] = (
     SIGNATURE, PRESIGNED_MAX_AGE, CONTENT_SHA256, ENGINE, ORGANIZATION, GLOBAL_KEYS,
     SESSION_KEYS, CALLED_VIA, UNSUPPORTED, VPC_ENDPOINTS, PROPAGATION, THROTTLING, SIGV2,
-    PARTITIONS, MFA, ACCOUNT_PAB)
+    PARTITIONS, MFA, ACCOUNT_PAB, LAMBDA_POLICIES)

@@ -9,6 +9,7 @@ and is told apart by its X-Amz-Target inside the dynamodb mapper.
 
 from __future__ import annotations
 
+from crossgrant.sandbox import fidelity
 from crossgrant.sandbox.credentials import CredentialStore
 from crossgrant.sandbox.operations import Mapper
 from crossgrant.sandbox.services import dynamodb, iam, kms, s3, sts
@@ -25,6 +26,13 @@ MAPPERS: dict[str, Mapper] = {
 }
 
 
+# What the sandbox enforces as AWS does, and what it does not: the authorizer's own rules
+# and every service's (docs/sandbox.md's table lists exactly these).
+RULES: tuple[fidelity.Rule, ...] = (
+    *fidelity.GENERIC, *s3.S3.rules, *dynamodb.DynamoDB.rules, *sts.Sts.rules,
+    *iam.Iam.rules, *kms.Kms.rules)
+
+
 def registry(state: StateCache, credentials: CredentialStore,
              bucket_policies: BucketPolicies, region: str) -> Registry:
     """The services of one sandbox, sharing its state, sessions and bucket policies."""
@@ -34,4 +42,4 @@ def registry(state: StateCache, credentials: CredentialStore,
                     unsigned=s3.SERVICE)
 
 
-__all__ = ["MAPPERS", "Registry", "Service", "registry"]
+__all__ = ["MAPPERS", "RULES", "Registry", "Service", "registry"]
