@@ -165,3 +165,18 @@ def test_keys_longer_than_1024_bytes_are_refused(aws: Any, bucket: str) -> None:
     assert aws.error(refused) == ("KeyTooLongError", "Your key is too long")
     with pytest.raises(ClientError):
         s3.get_object(Bucket=bucket, Key="k" * 1025)
+
+
+def test_a_malformed_http_chunked_body_is_a_400(aws: Any, bucket: str) -> None:
+    """The HTTP layer's own chunked transfer coding (RFC 9112, 7.1) broken by the client."""
+    import socket  # noqa: PLC0415
+
+    for body in (b"zz\r\nhello\r\n0\r\n\r\n", b"5\r\nhello0\r\n\r\n"):
+        with socket.create_connection(("127.0.0.1", aws.sb.http_port), timeout=10) as s:
+            s.sendall(f"PUT /{bucket}/raw.txt HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                      "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n".encode() + body)
+            answer = b""
+            while chunk := s.recv(65536):
+                answer += chunk
+        assert answer.startswith(b"HTTP/1.1 400"), answer[:200]
+    assert _missing(aws, bucket, "raw.txt")

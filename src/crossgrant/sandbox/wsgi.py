@@ -29,8 +29,12 @@ def read_request(environ: Environ) -> HttpRequest:
     elif length:
         body = stream.read(length)
     elif environ.get("wsgi.input_terminated"):
-        # Chunked transfer (SDKs stream uploads over HTTPS): the server has de-chunked it.
-        body = stream.read(MAX_BODY + 1)
+        # Chunked transfer (SDKs stream uploads over HTTPS): the server de-chunks it, and
+        # a malformed chunk is the client's error (400), not the server's.
+        try:
+            body = stream.read(MAX_BODY + 1)
+        except OSError as exc:
+            raise ValueError(f"malformed chunked body: {exc}") from exc
         if len(body) > MAX_BODY:
             raise ValueError("request body is over the sandbox's limit")
     else:
