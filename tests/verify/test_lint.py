@@ -720,3 +720,22 @@ def test_lines_are_only_added_when_asked() -> None:
     assert all(f.line is None for f in lint_text(text))
     (f,) = lint_text(text, lines=True)
     assert f.line == 3 and f.code == "CG101"  # line 3: the statement's opening brace
+
+
+# IAM stores identity policies whose action names it cannot read, since it checks only the
+# vendor prefix; such a name matches no request ("Uncategorized actions" in the service
+# summary: https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies_understand-service-summary.html).
+# Lint names the spelling that was meant, and says a Deny holding it denies nothing.
+@pytest.mark.parametrize(("action", "fix"), [
+    ("s3:GetObject,PutObject", "'s3:GetObject', 's3:PutObject'"),
+    ("s3:  GetBucketAcl", "'s3:GetBucketAcl'"),
+    ("s3:GetObject ", "'s3:GetObject'"),
+    ("s3:", "s3:*"),
+])
+def test_odd_action_spellings_are_explained(action: str, fix: str) -> None:
+    doc = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Deny", "Action": [action], "Resource": "*"}]}
+    hits = [f for f in lint_document(doc, name="p.json", kind="identity") if f.code == "CG101"]
+    assert len(hits) == 1
+    assert "denies nothing" in hits[0].message
+    assert fix in (hits[0].fix or "")

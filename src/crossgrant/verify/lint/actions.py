@@ -28,6 +28,9 @@ from crossgrant.verify.lint.registry import Hit, statement_rule, value_rule
 def check_unknown_action(value: str) -> tuple[str, str] | None:
     if value == "*":
         return None
+    odd = _odd_spelling(value)
+    if odd is not None:
+        return odd
     prefix, _, name = value.partition(":")
     if "*" in prefix or "?" in prefix:
         return None
@@ -99,3 +102,26 @@ def _level_counts(infos: Sequence[ActionInfo]) -> str:
     order = ("List", "Read", "Write", "Permissions management", "Tagging")
     counts = {level: sum(1 for i in infos if i.access_level == level) for level in order}
     return ", ".join(f"{n} {level}" for level, n in counts.items() if n)
+
+
+def _odd_spelling(value: str) -> tuple[str, str] | None:
+    """Action strings IAM stores in identity policies although they name no action (it
+    checks only the service prefix): they match no request, so a Deny holding one denies
+    nothing. The engine reads them that way (`Statement.malformed_actions`); say so, and
+    offer the spelling that was meant."""
+    prefix, sep, name = value.partition(":")
+    if not sep or not prefix or any(c in prefix for c in "*? "):
+        return None
+    why = "IAM stores it, but it matches no request (a Deny with it denies nothing)"
+    if "," in name:
+        parts = [p.strip() for p in name.split(",") if p.strip()]
+        meant = ", ".join(repr(f"{prefix}:{p}") for p in parts)
+        return (f"{value!r} is one action name holding a list: {why}",
+                f"write each action as its own string: {meant}")
+    if name != name.strip() or " " in name:
+        fixed = f"{prefix}:{name.replace(' ', '')}"
+        return (f"{value!r} holds white space: {why}", f"replace it with {fixed!r}")
+    if not name:
+        return (f"{value!r} names no action: {why}",
+                f"name the {prefix.lower()} actions meant, or {prefix}:* for all of them")
+    return None
