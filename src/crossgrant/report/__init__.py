@@ -2,13 +2,14 @@
 
 The page's parts are functions other pages reuse: `build_model` (the access graph from
 the documents in the applied world), `mermaid.flowchart(model, highlight=...)`,
-`markdown.access_table` / `markdown.table`, and the sections `page` joins
+`markdown.access_table` / `markdown.table`, `model_of_documents` (a state's documents
+drawn without a grant, for `crossgrant diff --format markdown`), and the sections `page` joins
 (`summary_section`, `access_section(report, highlight)`, `documents_section`,
 `verify_section`, `findings_section`).
 """
 
 from crossgrant.report import markdown, mermaid
-from crossgrant.report.build import build_model, model_of_state
+from crossgrant.report.build import build_model, model_of_documents, model_of_state
 from crossgrant.report.model import (
     AccessLine,
     AccessModel,
@@ -56,6 +57,7 @@ __all__ = [
     "findings_section",
     "markdown",
     "mermaid",
+    "model_of_documents",
     "model_of_state",
     "page",
     "removed_edges",

@@ -10,10 +10,10 @@ on the arrow from the execution role to the target role.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from crossgrant.iam import Condition, Statement
+from crossgrant.iam import Condition, Policy, Statement
 from crossgrant.render import actions as levels_table
 from crossgrant.render.apply import apply
 from crossgrant.render.artifacts import Artifacts
@@ -29,9 +29,10 @@ from crossgrant.report.model import (
 )
 from crossgrant.report.nodes import Nodes, execution_roles
 from crossgrant.spec.model import S3Level, TableLevel
-from crossgrant.world import AccountState
+from crossgrant.world import AccountState, DocAddress, DocKind, get
 
-__all__ = ["build_model", "condition_text", "levels_of", "model_of_state"]
+__all__ = ["DRAWN_KINDS", "build_model", "condition_text", "levels_of", "model_of_documents",
+           "model_of_state"]
 
 _S3_LEVELS = {lv.value: levels_table.S3_OBJECT_ACTIONS[lv]
               + levels_table.S3_BUCKET_ACTIONS.get(lv, ()) for lv in S3Level}
@@ -46,6 +47,10 @@ _SYMBOLS = {"StringEquals": "=", "ArnEquals": "=", "Bool": "=", "NumericEquals":
             "StringLike": "like", "ArnLike": "like", "StringNotEquals": "!=",
             "ArnNotEquals": "!=", "NumericNotEquals": "!=", "StringNotLike": "not like",
             "ArnNotLike": "not like", "StringEqualsIgnoreCase": "= (ignoring case)"}
+# The documents that grant (or deny) a principal something. SCPs, RCPs and boundaries only
+# limit what those grant: they have no principal-to-resource arrow to draw.
+DRAWN_KINDS = frozenset({DocKind.TRUST, DocKind.INLINE, DocKind.MANAGED, DocKind.BUCKET,
+                         DocKind.TABLE, DocKind.STREAM, DocKind.KEY})
 
 
 def build_model(artifacts: Artifacts, base: AccountState | None = None) -> AccessModel:
@@ -59,19 +64,41 @@ def model_of_state(artifacts: Artifacts, applied: AccountState) -> AccessModel:
     nodes = Nodes(artifacts, applied)
     roles = execution_roles(artifacts)
     functions = [nodes.function(r.account, artifacts.grant.source.function) for r in roles]
-    edges: dict[EdgeKey, _EdgeBuilder] = {}
-    for doc in grant_documents(artifacts, applied):
-        for st in doc.statements:
-            _add_statement(nodes, edges, doc, st)
+    edges = _edges(nodes, grant_documents(artifacts, applied))
     for function, role in zip(functions, roles, strict=True):
         exec_role = nodes.role(role.arn)
         if (function, exec_role, EdgeEffect.ALLOW.value) not in edges:
             edges[(function, exec_role, EdgeEffect.UNPROVEN.value)] = _EdgeBuilder(
                 note="runs as (its trust policy is not in the state)")
+    return _model(f"grant {artifacts.grant.name}", nodes, edges)
+
+
+def model_of_documents(state: AccountState, addresses: Iterable[DocAddress],
+                       title: str = "state") -> AccessModel:
+    """The access model of whole documents of `state` (every statement in them), for a
+    state no grant file describes: a diff of two states draws the documents that changed.
+    Addresses the state holds no readable document at, and kinds that only limit
+    (SCPs, RCPs, boundaries: not in `DRAWN_KINDS`), are skipped."""
+    docs = []
+    for addr in dict.fromkeys(addresses):
+        doc = get(state, addr) if addr.kind in DRAWN_KINDS else None
+        if isinstance(doc, Policy):
+            docs.append(GrantDocument(addr, doc, doc.statements, True))
+    nodes = Nodes(None, state)
+    return _model(title, nodes, _edges(nodes, docs))
+
+
+def _edges(nodes: Nodes, docs: Iterable[GrantDocument]) -> dict[EdgeKey, _EdgeBuilder]:
+    edges: dict[EdgeKey, _EdgeBuilder] = {}
+    for doc in docs:
+        for st in doc.statements:
+            _add_statement(nodes, edges, doc, st)
+    return edges
+
+
+def _model(title: str, nodes: Nodes, edges: dict[EdgeKey, _EdgeBuilder]) -> AccessModel:
     built = tuple(b.edge(key, nodes) for key, b in edges.items())
-    grant = artifacts.grant
-    return AccessModel(f"grant {grant.name}", tuple(nodes.groups.values()),
-                       tuple(nodes.nodes.values()), built)
+    return AccessModel(title, tuple(nodes.groups.values()), tuple(nodes.nodes.values()), built)
 
 
 @dataclass

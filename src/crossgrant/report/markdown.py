@@ -71,10 +71,12 @@ def statement_ref(source: StatementSource) -> str:
     return f"{code(source.document)} statement {code(source.name)}"
 
 
-def access_table(model: AccessModel, edges: Sequence[Edge] | None = None) -> str:
+def access_table(model: AccessModel, edges: Sequence[Edge] | None = None, *,
+                 numbered: bool = True) -> str:
     """One row per edge, numbered as the diagram's labels: who, what, the actions, the
     conditions and the statements behind it. `edges` picks rows (a diff's new ones);
-    their numbers stay those of `model`."""
+    their numbers stay those of `model`. `numbered=False` drops the number (rows of a
+    model no diagram on the page shows: the arrows a diff removed)."""
     chosen = model.edges if edges is None else edges
     numbers = {e.key: i for i, e in enumerate(model.edges, 1)}
     rows = []
@@ -89,8 +91,10 @@ def access_table(model: AccessModel, edges: Sequence[Edge] | None = None) -> str
             code(model.node(edge.target).label), edge.effect.value, what,
             "<br>".join(notes) or "none",
             "<br>".join(statement_ref(s) for s in edge.statements) or "none"])
-    return table(["#", "who", "reaches", "effect", "access", "conditions, notes", "statements"],
-                 rows)
+    headers = ["#", "who", "reaches", "effect", "access", "conditions, notes", "statements"]
+    if not numbered:
+        return table(headers[1:], [row[1:] for row in rows])
+    return table(headers, rows)
 
 
 def _line_what(edge: Edge, i: int) -> str:

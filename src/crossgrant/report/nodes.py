@@ -36,9 +36,13 @@ class Resolved:
 
 @dataclass
 class Nodes:
-    """The nodes and groups met so far, in the order first met (the diagram's order)."""
+    """The nodes and groups met so far, in the order first met (the diagram's order).
 
-    artifacts: Artifacts
+    Without `artifacts` (a state's documents, as a diff draws them) no account is a
+    grant's source or target and no function is known: the Lambda service stays a service.
+    """
+
+    artifacts: Artifacts | None
     state: AccountState
     nodes: dict[str, Node] = field(default_factory=dict)
     groups: dict[str, Group] = field(default_factory=dict)
@@ -50,9 +54,11 @@ class Nodes:
             return None
         key = f"account:{account}"
         if key not in self.groups:
-            sources = {r.account for r in execution_roles(self.artifacts)}
-            side = "target account " if account == self.artifacts.grant.target.account \
-                else "source account " if account in sources else "account "
+            side = "account "
+            if self.artifacts is not None:
+                sources = {r.account for r in execution_roles(self.artifacts)}
+                side = "target account " if account == self.artifacts.grant.target.account \
+                    else "source account " if account in sources else side
             self.groups[key] = Group(key, GroupKind.ACCOUNT, side + account,
                                      self._org_parent(account))
         return key
@@ -119,7 +125,9 @@ class Nodes:
         each principal it names (an account narrowed by `aws:PrincipalArn` to the roles
         the condition names)."""
         if addr.kind is DocKind.INLINE:
-            return [Resolved(self.role(addr.owner), addr.owner)]
+            return [Resolved(self._entity(addr.owner), addr.owner)]
+        if addr.kind is DocKind.MANAGED:
+            return [Resolved(self._entity(arn), arn) for arn in self._attached(addr)]
         element = st.principal_element
         if element is None:
             return []
@@ -190,14 +198,28 @@ class Nodes:
 
     def _functions_of(self, role: str) -> list[str]:
         """The function node of each source account whose execution role is `role`."""
-        return [self.function(r.account, self.artifacts.grant.source.function)
-                for r in execution_roles(self.artifacts) if r.arn == role]
+        art = self.artifacts
+        return [] if art is None else [self.function(r.account, art.grant.source.function)
+                                       for r in execution_roles(art) if r.arn == role]
+
+    def _entity(self, arn: str) -> str:
+        """The node of the role or user an identity policy is attached to."""
+        return self._aws_principal(arn) if ":user/" in arn else self.role(arn)
+
+    def _attached(self, addr: DocAddress) -> list[str]:
+        """The roles and users of the managed policy's account that attach it."""
+        acct = self.state.account(addr.account)
+        if acct is None:
+            return []
+        attached = [(r.arn, r.managed_policy_arns) for r in acct.roles.values()]
+        attached += [(u.arn, u.managed_policy_arns) for u in acct.users.values()]
+        return [arn for arn, policies in attached if addr.name in policies]
 
     def resources(self, addr: DocAddress, st: Statement) -> list[Resolved]:
         """What the statement is about: its Resource values, or for a resource-based
         document the resource it is attached to when the statement names none or `"*"`."""
         element = st.resource_element
-        identity = addr.kind is DocKind.INLINE
+        identity = addr.kind in (DocKind.INLINE, DocKind.MANAGED)
         if element is None:
             return [] if identity else [Resolved(self.owner(addr), "*")]
         if element.negated:
