@@ -2,7 +2,9 @@
 
 Both servers run in this process on loopback (moto's ThreadedMotoServer, and the sandbox:
 the same moto app behind crossgrant's authorizer); the same boto3 client code drives
-both. Workloads: S3 PutObject of 10 KB and DynamoDB PutItem. Overhead is
+both. Workloads: S3 PutObject of 10 KB, the same into a bucket encrypted by default with
+a customer managed KMS key and GetObject from it (the sandbox then also decides
+kms:GenerateDataKey / kms:Decrypt through S3), and DynamoDB PutItem. Overhead is
 sandbox_time / moto_time - 1 (0.25 means 25 % slower).
 
     python benchmarks/sandbox.py [--requests N] [--json]
@@ -28,13 +30,21 @@ CONFIG = Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1})
 BODY = os.urandom(10 * 1024)
 
 
-def _clients(session: Any, endpoint: str) -> tuple[Any, Any]:
+def _clients(session: Any, endpoint: str) -> tuple[Any, Any, Any]:
     return (session.client("s3", endpoint_url=endpoint, config=CONFIG),
-            session.client("dynamodb", endpoint_url=endpoint, config=CONFIG))
+            session.client("dynamodb", endpoint_url=endpoint, config=CONFIG),
+            session.client("kms", endpoint_url=endpoint, config=CONFIG))
 
 
-def _prepare(s3: Any, ddb: Any, bucket: str, table: str) -> None:
-    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+def _prepare(s3: Any, ddb: Any, kms: Any, bucket: str, table: str) -> None:
+    location = {"LocationConstraint": "eu-west-1"}
+    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration=location)
+    s3.create_bucket(Bucket=f"{bucket}-kms", CreateBucketConfiguration=location)
+    key = kms.create_key(Description="benchmark")["KeyMetadata"]["Arn"]
+    s3.put_bucket_encryption(Bucket=f"{bucket}-kms", ServerSideEncryptionConfiguration={
+        "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms",
+                                                          "KMSMasterKeyID": key}}]})
+    s3.put_object(Bucket=f"{bucket}-kms", Key="read-me", Body=BODY)
     ddb.create_table(TableName=table, BillingMode="PAY_PER_REQUEST",
                      AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
                      KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}])
@@ -72,15 +82,22 @@ def main() -> None:
         account = sandbox.accounts[0]
         bare = boto3.Session(aws_access_key_id="AKIAIOSFODNN7EXAMPLE",
                              aws_secret_access_key="x" * 40, region_name="eu-west-1")
-        m_s3, m_ddb = _clients(bare, f"http://{host}:{port}")
+        m_s3, m_ddb, m_kms = _clients(bare, f"http://{host}:{port}")
         # The plain-HTTP port, like bare moto: the comparison is the authorizer, not TLS.
-        s_s3, s_ddb = _clients(sandbox.session(account), sandbox.http_endpoint)
-        _prepare(m_s3, m_ddb, "bench-bare", "bench-bare")
-        _prepare(s_s3, s_ddb, "bench-sandbox", "bench-sandbox")
+        s_s3, s_ddb, s_kms = _clients(sandbox.session(account), sandbox.http_endpoint)
+        _prepare(m_s3, m_ddb, m_kms, "bench-bare", "bench-bare")
+        _prepare(s_s3, s_ddb, s_kms, "bench-sandbox", "bench-sandbox")
         rows = {}
         for name, m_call, s_call in (
             ("s3_put", lambda i: m_s3.put_object(Bucket="bench-bare", Key=f"k{i}", Body=BODY),
              lambda i: s_s3.put_object(Bucket="bench-sandbox", Key=f"k{i}", Body=BODY)),
+            ("kms_put", lambda i: m_s3.put_object(Bucket="bench-bare-kms", Key=f"k{i}",
+                                                  Body=BODY),
+             lambda i: s_s3.put_object(Bucket="bench-sandbox-kms", Key=f"k{i}", Body=BODY)),
+            ("kms_get", lambda i: m_s3.get_object(Bucket="bench-bare-kms",
+                                                  Key="read-me")["Body"].read(),
+             lambda i: s_s3.get_object(Bucket="bench-sandbox-kms",
+                                       Key="read-me")["Body"].read()),
             ("ddb_put", lambda i: m_ddb.put_item(TableName="bench-bare",
                                                  Item={"pk": {"S": f"k{i}"}}),
              lambda i: s_ddb.put_item(TableName="bench-sandbox",

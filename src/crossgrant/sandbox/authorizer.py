@@ -113,10 +113,9 @@ class Authorizer:
     def _serve(self, received: HttpRequest, environ: Environ, service: Service,
                sig: sigv4.Signature | None, region: str, caller: Caller) -> Response:
         prepared = service.prepare(received, sig, caller)
-        if not isinstance(prepared, HttpRequest):
-            status = prepared[0]
+        if not isinstance(prepared, HttpRequest):  # the body itself is refused
             self._audit(caller, service.name, "?", None, None, "Refused",
-                        "the service refused the request body", status)
+                        _error_code(prepared), prepared[0])
             return prepared
         req = prepared
         account = caller.principal.account or next(iter(self.admin_keys))
