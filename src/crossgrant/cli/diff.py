@@ -1,7 +1,8 @@
 """`crossgrant diff BEFORE AFTER` and `crossgrant check --not-granted ACTION... FILE`.
 
 Exit status: 0 nothing new is allowed (check: none of the actions is), 1 something new
-is allowed (check: an action is), 2 an error or "cannot prove" (the reasons are printed).
+is allowed (check: an action is), 2 an error or "cannot prove" (the reasons are printed),
+whatever the format (text, json, sarif, markdown).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import enum
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -29,6 +31,9 @@ from crossgrant.diff.report import sarif, to_dict, to_text
 from crossgrant.errors import CrossgrantError
 from crossgrant.world import AccountState, load_state
 
+if TYPE_CHECKING:
+    from crossgrant.diff.picture import Picture
+
 
 class TypeOption(enum.StrEnum):
     auto = "auto"
@@ -44,6 +49,7 @@ class FormatOption(enum.StrEnum):
     text = "text"
     json = "json"
     sarif = "sarif"
+    markdown = "markdown"
 
 
 def _base(path: Path | None) -> AccountState | None:
@@ -74,7 +80,11 @@ def _state(i: Input) -> AccountState:
 
 def run_diff(before_path: Path, after_path: Path, type_option: TypeOption,
              base: AccountState | None) -> DiffResult:
-    before, after = read_input(before_path, base=base), read_input(after_path, base=base)
+    return _diff(read_input(before_path, base=base), read_input(after_path, base=base),
+                 type_option)
+
+
+def _diff(before: Input, after: Input, type_option: TypeOption) -> DiffResult:
     if before.kind is InputKind.DOCUMENT and after.kind is InputKind.DOCUMENT:
         assert before.document is not None and after.document is not None
         t = _doc_type(type_option, before, after)
@@ -84,9 +94,24 @@ def run_diff(before_path: Path, after_path: Path, type_option: TypeOption,
     return diff_states(_state(before), _state(after), compared=compared)
 
 
+def _picture(before: Input | None, after: Input, result: DiffResult) -> Picture | None:
+    """What `--format markdown` draws: AFTER's access graph (None for a bare document)."""
+    from crossgrant.diff.picture import picture, side_of  # noqa: PLC0415 - markdown only
+
+    drawn = side_of(after)
+    if drawn is None:
+        return None
+    return picture(None if before is None else side_of(before), drawn, result)
+
+
 def _emit(result: DiffResult, fmt: FormatOption, *, before: str, after: str, file: str,
-          check: bool) -> None:
-    if fmt is FormatOption.json:
+          check: bool, drawn: Picture | None = None) -> None:
+    if fmt is FormatOption.markdown:
+        from crossgrant.diff.markdown import to_markdown  # noqa: PLC0415 - markdown only
+
+        typer.echo(to_markdown(result, before=before, after=after, picture=drawn, check=check),
+                   nl=False)
+    elif fmt is FormatOption.json:
         typer.echo(json.dumps(to_dict(result), indent=2, ensure_ascii=False))
     elif fmt is FormatOption.sarif:
         typer.echo(json.dumps(sarif(result, file=file, check=check), indent=2))
@@ -126,12 +151,16 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Show every access AFTER allows that BEFORE did not (docs/diff.md). Exit 1 when
         there is some, 2 on an error or when it cannot be proven that there is none."""
+        chosen = FormatOption.json if as_json else fmt
         try:
-            result = run_diff(before, after, doc_type, _base(state))
+            base = _base(state)
+            old, new = read_input(before, base=base), read_input(after, base=base)
+            result = _diff(old, new, doc_type)
+            drawn = _picture(old, new, result) if chosen is FormatOption.markdown else None
         except CrossgrantError as exc:
             raise _fail(exc) from None
-        _emit(result, FormatOption.json if as_json else fmt, before=str(before),
-              after=str(after), file=str(after), check=False)
+        _emit(result, chosen, before=str(before), after=str(after), file=str(after),
+              check=False, drawn=drawn)
         raise typer.Exit(result.verdict.exit_code)
 
     @app.command("check")
@@ -152,6 +181,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Exit 1, with the witnessing requests, when any listed action is allowed (on the
         listed resources): Access Analyzer's CheckAccessNotGranted, offline."""
+        chosen = FormatOption.json if as_json else fmt
         try:
             actions, resources, target = split_check_args(list(args), list(not_granted),
                                                           list(resource))
@@ -162,8 +192,9 @@ def register(app: typer.Typer) -> None:
                                            actions, resources, doc_type=t)
             else:
                 result = check_not_granted(_state(found), actions, resources)
+            drawn = _picture(None, found, result) if chosen is FormatOption.markdown else None
         except CrossgrantError as exc:
             raise _fail(exc) from None
-        _emit(result, FormatOption.json if as_json else fmt, before="", after=str(target),
-              file=str(target), check=True)
+        _emit(result, chosen, before="", after=str(target), file=str(target), check=True,
+              drawn=drawn)
         raise typer.Exit(result.verdict.exit_code)

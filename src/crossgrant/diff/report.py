@@ -21,7 +21,8 @@ from crossgrant.iam import compile_glob
 from crossgrant.iam.actions import NO_RESOURCE_TYPE, lookup_action, service_resource_types
 from crossgrant.serial import to_json
 
-__all__ = ["RULES", "findings", "sarif", "to_dict", "to_text"]
+__all__ = ["RULES", "access_line", "actions_text", "context_text", "findings", "headline",
+           "ordered_actions", "owner_text", "sarif", "to_dict", "to_text"]
 
 RULES = (
     Rule("CG401", "new-access", Severity.ERROR,
@@ -40,7 +41,7 @@ MAX_TEXT = 10  # accesses shown per group in text
 _PLACEHOLDER = re.compile(r"\$\{[^}]*\}")
 
 
-def _actions(actions: tuple[str, ...], limit: int = 4) -> str:
+def actions_text(actions: tuple[str, ...], limit: int = 4) -> str:
     if len(actions) <= limit:
         return ", ".join(actions)
     return ", ".join(actions[:limit]) + f" (+{len(actions) - limit} more)"
@@ -59,7 +60,7 @@ def _one_context(ctx: Mapping[str, tuple[str, ...] | None]) -> str:
     return ", ".join(parts)
 
 
-def _context(a: Access, limit: int = 3) -> str:
+def context_text(a: Access, limit: int = 3) -> str:
     texts = [t for t in map(_one_context, a.contexts) if t]
     if not texts:
         return ""
@@ -67,18 +68,24 @@ def _context(a: Access, limit: int = 3) -> str:
     return "when " + "; or ".join(texts[:limit]) + more
 
 
-def access_line(a: Access) -> str:
-    owner = ""
+def owner_text(a: Access) -> str:
+    """Whose the resource is, said from the caller's side ("" when unknown)."""
     principal_account = a.principal.split(":")[4] if a.principal.count(":") >= 5 else None
-    if a.resource_account and a.resource_account == principal_account:
-        owner = " (in the caller's account)"
-    elif a.resource_account:
-        owner = " (owned by an account no document names)" \
-            if a.resource_account.startswith(OTHER_ACCOUNT_PREFIX) \
-            else f" (owned by {a.resource_account})"
+    if not a.resource_account:
+        return ""
+    if a.resource_account == principal_account:
+        return "in the caller's account"
+    if a.resource_account.startswith(OTHER_ACCOUNT_PREFIX):
+        return "owned by an account no document names"
+    return f"owned by {a.resource_account}"
+
+
+def access_line(a: Access) -> str:
+    owner = owner_text(a)
     who = describe(a.principal)
     principal = f"{a.principal} ({who})" if who else a.principal
-    return f"{principal} may {_actions(_ordered(a))} on {a.resource!r}{owner}"
+    return (f"{principal} may {actions_text(ordered_actions(a))} on {a.resource!r}"
+            + (f" ({owner})" if owner else ""))
 
 
 @lru_cache(maxsize=8192)
@@ -101,7 +108,8 @@ def applies(action: str, resource: str) -> bool:
     return False
 
 
-def _ordered(a: Access) -> tuple[str, ...]:
+def ordered_actions(a: Access) -> tuple[str, ...]:
+    """The actions that apply to the resource first (as the reports show them)."""
     return tuple(sorted(a.actions, key=lambda x: not applies(x.split(" ")[0], a.resource)))
 
 
@@ -117,7 +125,7 @@ def _group_lines(i: int, g: Group, check: bool) -> list[str]:
     shown = (relevant or list(g.accesses))[:MAX_TEXT]
     for a in shown:
         lines.append(f"    - {access_line(a)}")
-        ctx = _context(a)
+        ctx = context_text(a)
         if ctx:
             lines.append(f"      {ctx}")
         if a.assuming:
@@ -130,24 +138,26 @@ def _group_lines(i: int, g: Group, check: bool) -> list[str]:
     return lines
 
 
+def headline(r: DiffResult, *, check: bool = False) -> str:
+    """The verdict in one line: `NEW ACCESS: 3 requests in 2 groups (...)`."""
+    n = r.new_accesses
+    compared = f"({r.requests:,} representative requests compared)"
+    if r.verdict is Verdict.NEW_ACCESS:
+        what = "ACCESS GRANTED" if check else "NEW ACCESS"
+        return (f"{what}: {n} request{'s' if n != 1 else ''} in {len(r.groups)} "
+                f"group{'s' if len(r.groups) != 1 else ''} {compared}")
+    if r.verdict is Verdict.NOTHING_NEW:
+        return ("none of the actions is allowed" if check else "nothing new is allowed") \
+            + f" {compared}"
+    what = "nothing is allowed" if check else "nothing new is allowed"
+    return f"CANNOT PROVE that {what} {compared}"
+
+
 def to_text(r: DiffResult, *, before: str = "BEFORE", after: str = "AFTER",
             check: bool = False) -> str:
     head = (f"crossgrant check: {r.compared} {after}" if check else
             f"crossgrant diff: {r.compared}, {before} -> {after}")
-    lines = [head]
-    n = r.new_accesses
-    if r.verdict is Verdict.NEW_ACCESS:
-        what = "ACCESS GRANTED" if check else "NEW ACCESS"
-        lines.append(f"{what}: {n} request{'s' if n != 1 else ''} in {len(r.groups)} "
-                     f"group{'s' if len(r.groups) != 1 else ''} "
-                     f"({r.requests:,} representative requests compared)")
-    elif r.verdict is Verdict.NOTHING_NEW:
-        lines.append(("none of the actions is allowed" if check else "nothing new is allowed")
-                     + f" ({r.requests:,} representative requests compared)")
-    else:
-        what = "nothing is allowed" if check else "nothing new is allowed"
-        lines.append(f"CANNOT PROVE that {what} ({r.requests:,} representative requests "
-                     f"compared)")
+    lines = [head, headline(r, check=check)]
     for i, g in enumerate(r.groups, 1):
         lines.extend(_group_lines(i, g, check))
     if r.unproven:
