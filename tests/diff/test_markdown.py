@@ -283,6 +283,34 @@ def test_a_state_pair(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> Non
     assert len(removed) == 1 and "DenyInsecureTransport" in removed[0][5]
 
 
+def test_users_and_managed_policies_are_drawn_from_their_attachments(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """A user's inline policy and a managed policy it attaches: both arrows start at the
+    user, and a user named as a resource is the same node."""
+    after = copy.deepcopy(STATE)
+    account = after["accounts"][A]
+    arn = f"arn:aws:iam::{A}:policy/Reports"
+    account["managed_policies"][arn] = {"Version": "2012-10-17", "Statement": [
+        {"Sid": "ReadReports", "Effect": "Allow", "Action": "s3:GetObject",
+         "Resource": "arn:aws:s3:::reports/*"}]}
+    account["users"] = {"auditor": {"managed_policies": [arn], "inline_policies": {
+        "own": {"Version": "2012-10-17", "Statement": [
+            {"Sid": "Tag", "Effect": "Allow", "Action": "iam:TagUser",
+             "Resource": f"arn:aws:iam::{A}:user/auditor"}]}}}}
+    paths = tmp_path / "before.json", tmp_path / "after.json"
+    for path, data in zip(paths, (STATE, after), strict=True):
+        path.write_text(json.dumps(data), encoding="utf-8")
+    code, page, data = both(capsys, "diff", *map(str, paths))
+    assert code == 1
+    check_markdown(page)
+    check_rows(page, data)
+    chart = SYNTAX.parse(SYNTAX.blocks(page)[0])
+    names = {ident: SYNTAX.decode(label) for ident, label in chart.nodes.items()}
+    arrows = {(names[src], names[dst]) for src, _, _, dst in chart.edges}
+    assert arrows == {("user auditor", "bucket reports"), ("user auditor", "user auditor")}
+    assert highlighted(page) == {1, 2}
+
+
 def test_two_documents_give_the_table_and_a_note(capsys: pytest.CaptureFixture[str],
                                                  tmp_path: Path) -> None:
     read = {"Sid": "Read", "Effect": "Allow", "Action": "s3:GetObject",

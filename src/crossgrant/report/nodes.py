@@ -96,6 +96,10 @@ class Nodes:
         return self.add(f"role:{arn}", NodeKind.ROLE, f"role {arn.rsplit('/', 1)[-1]}",
                         _account_of(arn), arn)
 
+    def user(self, arn: str) -> str:
+        return self.add(f"user:{arn}", NodeKind.USER, f"user {arn.rsplit('/', 1)[-1]}",
+                        _account_of(arn), arn)
+
     def by_arn(self, text: str) -> str:
         """The node of a resource (or principal) ARN."""
         try:
@@ -192,8 +196,7 @@ class Nodes:
             role = arn.resource.split("/")[1]
             return self.role(role_arn(arn.account, role, partition=arn.partition))
         if arn.service == "iam" and arn.resource.startswith("user/"):
-            return self.add(f"user:{value}", NodeKind.USER,
-                            f"user {arn.resource.rsplit('/', 1)[-1]}", arn.account, value)
+            return self.user(value)
         return self.by_arn(value)
 
     def _functions_of(self, role: str) -> list[str]:
@@ -204,7 +207,7 @@ class Nodes:
 
     def _entity(self, arn: str) -> str:
         """The node of the role or user an identity policy is attached to."""
-        return self._aws_principal(arn) if ":user/" in arn else self.role(arn)
+        return self.user(arn) if ":user/" in arn else self.role(arn)
 
     def _attached(self, addr: DocAddress) -> list[str]:
         """The roles and users of the managed policy's account that attach it."""
@@ -279,6 +282,8 @@ def _kms(nodes: Nodes, arn: Arn, text: str) -> str:
 def _iam(nodes: Nodes, arn: Arn, text: str) -> str | None:
     if arn.resource.startswith("role/"):
         return nodes.role(text)
+    if arn.resource.startswith("user/"):
+        return nodes.user(text)
     if arn.resource == "root":
         return nodes.add(f"account:{arn.account}", NodeKind.ACCOUNT,
                          f"account {arn.account} (root)", arn.account)
