@@ -111,8 +111,9 @@ def _without_condition(art: Artifacts, key: str) -> Artifacts:
                     st["Condition"][op].pop(key, None)
                     if not st["Condition"][op]:
                         del st["Condition"][op]
-            role = replace(role, trust_policy=trust)
-        roles.append(role)
+            roles.append(replace(role, trust_policy=trust))
+        else:
+            roles.append(role)
     return replace(art, roles=tuple(roles))
 
 
@@ -138,10 +139,11 @@ def test_a_merged_bucket_entry_is_caught_as_write_on_the_read_only_prefix() -> N
         statements: list[dict[str, Any]] = []
         for st in ps.statements:
             if st["Sid"].startswith("CgEtlS3Object"):
-                st = {**st, "Action": ["s3:GetObject", "s3:PutObject"],
-                      "Resource": ["arn:aws:s3:::etl-data-bucket/in/*",
-                                   "arn:aws:s3:::etl-data-bucket/reports/out/*"]}
-            statements.append(st)
+                statements.append({**st, "Action": ["s3:GetObject", "s3:PutObject"],
+                                   "Resource": ["arn:aws:s3:::etl-data-bucket/in/*",
+                                                "arn:aws:s3:::etl-data-bucket/reports/out/*"]})
+            else:
+                statements.append(st)
         policies.append(PolicyStatements(ps.account, ps.kind, ps.resource, tuple(statements)))
     roles = tuple(replace(r, inline_policies=tuple(
         (n, {**d, "Statement": [
@@ -166,7 +168,8 @@ def test_a_put_only_table_granted_every_write_is_caught() -> None:
                 if st["Sid"].endswith("Table0"):
                     st["Action"] = ["dynamodb:PutItem", "dynamodb:DeleteItem",
                                     "dynamodb:UpdateItem"]
-            role = replace(role, inline_policies=((name, doc),))
-        roles.append(role)
+            roles.append(replace(role, inline_policies=((name, doc),)))
+        else:
+            roles.append(role)
     failures = _failures(verify(replace(art, roles=tuple(roles))))
     assert failures == ["deny:dynamodb:DeleteItem:reports", "deny:dynamodb:UpdateItem:reports"]
