@@ -28,6 +28,8 @@ __all__ = ["RULES", "SARIF_SCHEMA", "Analysis", "Expected", "Finding", "FindingK
 
 
 class FindingKind(enum.StrEnum):
+    """Who can reach a resource from outside the zone; each kind is a rule of its own."""
+
     PUBLIC = "public"
     EXTERNAL_ACCOUNT = "external-account"
     EXTERNAL_ORGANIZATION = "external-organization"

@@ -11,7 +11,7 @@ import enum
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -136,16 +136,22 @@ def split_check_args(args: list[str], actions: list[str], resources: list[str]
     return actions, resources, Path(target)
 
 
+# Options diff and check share, declared once.
+DocTypeOpt = Annotated[TypeOption, typer.Option("--type", help="The documents' type (auto: "
+                                                               "guessed).")]
+FormatOpt = Annotated[FormatOption, typer.Option("--format", help="Output format.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Same as --format json.")]
+
+
 def register(app: typer.Typer) -> None:
     @app.command("diff")
     def diff_command(
         before: Path = typer.Argument(..., metavar="BEFORE",
                                       help="A policy document, grant file or AccountState."),
         after: Path = typer.Argument(..., metavar="AFTER", help="The same kind of file."),
-        doc_type: TypeOption = typer.Option(TypeOption.auto, "--type",
-                                            help="The documents' type (auto: guessed)."),
-        fmt: FormatOption = typer.Option(FormatOption.text, "--format", help="Output format."),
-        as_json: bool = typer.Option(False, "--json", help="Same as --format json."),
+        doc_type: DocTypeOpt = TypeOption.auto,
+        fmt: FormatOpt = FormatOption.text,
+        as_json: JsonOpt = False,
         state: Path | None = typer.Option(None, "--state",
                                           help="Apply grant files over this AccountState."),
     ) -> None:
@@ -172,10 +178,9 @@ def register(app: typer.Typer) -> None:
                                                    "allowed; repeat, or list after it."),
         resource: list[str] = typer.Option([], "--resource", metavar="ARN",
                                            help="Only on these resources (patterns)."),
-        doc_type: TypeOption = typer.Option(TypeOption.auto, "--type",
-                                            help="The document's type (auto: guessed)."),
-        fmt: FormatOption = typer.Option(FormatOption.text, "--format", help="Output format."),
-        as_json: bool = typer.Option(False, "--json", help="Same as --format json."),
+        doc_type: DocTypeOpt = TypeOption.auto,
+        fmt: FormatOpt = FormatOption.text,
+        as_json: JsonOpt = False,
         state: Path | None = typer.Option(None, "--state",
                                           help="Apply a grant file over this AccountState."),
     ) -> None:

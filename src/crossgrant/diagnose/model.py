@@ -17,6 +17,8 @@ from crossgrant.world import DocAddress, DocKind
 
 
 class FixKind(enum.StrEnum):
+    """What a fix changes; `apply_fix` knows how to make the document and statement kinds."""
+
     ADD_STATEMENT = "add-statement"
     REPLACE_STATEMENT = "replace-statement"
     REMOVE_STATEMENT = "remove-statement"

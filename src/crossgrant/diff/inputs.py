@@ -28,6 +28,8 @@ __all__ = ["Input", "InputKind", "guess_type", "read_input", "state_statements",
 
 
 class InputKind(enum.StrEnum):
+    """What a diff argument turned out to be, which decides how its requests are derived."""
+
     DOCUMENT = "document"
     GRANT = "grant"
     STATE = "state"

@@ -54,6 +54,9 @@ _WILDCARDS: Final = frozenset("*?")
 
 @dataclass(frozen=True, slots=True)
 class ActionInfo:
+    """One action as the Service Authorization Reference lists it: the resource types it
+    can be scoped to and the condition keys it supports."""
+
     service: str
     name: str
     access_level: str

@@ -45,6 +45,9 @@ TRUST_ACTIONS = frozenset({
 
 
 class Effect(enum.StrEnum):
+    """The three outcomes AWS distinguishes: an implicit deny can still be fixed by an
+    Allow, an explicit one cannot."""
+
     ALLOW = "Allow"
     EXPLICIT_DENY = "ExplicitDeny"
     IMPLICIT_DENY = "ImplicitDeny"

@@ -124,6 +124,9 @@ def parse_principal(value: str | Mapping[str, str]) -> Principal:
 
 
 class EntryKind(enum.Enum):
+    """How a Principal entry was written, which decides what it covers (an account covers
+    every principal in it, a role its sessions, a session only itself)."""
+
     EVERYONE = "everyone"
     ACCOUNT = "account"
     USER = "user"

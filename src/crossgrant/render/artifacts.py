@@ -24,6 +24,8 @@ _PURPOSE_RE = re.compile(
 
 
 class ResourceKind(enum.StrEnum):
+    """The resources whose policies crossgrant merges statements into, by Sid."""
+
     BUCKET = "bucket"
     TABLE = "table"
     STREAM = "stream"

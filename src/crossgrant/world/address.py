@@ -38,6 +38,8 @@ __all__ = ["DocAddress", "DocKind", "address_of", "documents", "get", "merge_by_
 
 
 class DocKind(enum.StrEnum):
+    """Every kind of policy document an AccountState holds, one vocabulary for all."""
+
     TRUST = "trust"
     INLINE = "inline"
     MANAGED = "managed"

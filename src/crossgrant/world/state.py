@@ -186,6 +186,8 @@ class User:
 # --- resources --------------------------------------------------------------------------
 
 class EncryptionType(enum.StrEnum):
+    """A bucket's default encryption; SSE-KMS is the one that needs key permissions."""
+
     SSE_S3 = "SSE-S3"
     SSE_KMS = "SSE-KMS"
     NONE = "none"
