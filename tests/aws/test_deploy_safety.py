@@ -17,6 +17,7 @@ from botocore.exceptions import ClientError
 from crossgrant.aws.clients import Connection, from_sessions
 from crossgrant.aws.probe import probe
 from crossgrant.cli import deploy as deploy_cli
+from crossgrant.cli import exits
 from crossgrant.cli.main import main
 from crossgrant.render import render
 from crossgrant.sandbox.server import Sandbox
@@ -165,6 +166,30 @@ def test_detailed_exitcode(sandbox: Sandbox, cwd: Path,
         assert run(capsys, sandbox, "destroy", str(grant), "--yes")[0] == 0
     finally:
         drop_bucket(sandbox, "safe-detailed-bucket")
+
+
+def test_detailed_exitcode_makes_a_crash_exit_1(sandbox: Sandbox, cwd: Path,
+                                                monkeypatch: pytest.MonkeyPatch,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """Under --detailed-exitcode, 2 says "changes pending": a crash, whatever it is, must
+    not look like that (Terraform: 1 for any error); without it a crash is 2, as for
+    every command."""
+    from crossgrant.aws import plan as plan_module  # noqa: PLC0415
+
+    grant = cwd / "crash.yaml"
+    grant.write_text(grant_text("safe-crash", "SafeCrashExec",
+                                "{bucket: safe-crash-bucket, levels: [list]}"))
+
+    def crash(*_a: Any, **_k: Any) -> Any:
+        raise KeyError("a bug")
+
+    monkeypatch.setattr(plan_module, "make_plan", crash)
+    code, _, err = run(capsys, sandbox, "plan", str(grant), "--detailed-exitcode")
+    assert code == 1
+    assert "internal error: KeyError" in err
+    monkeypatch.setattr(exits, "_error", [exits.ERROR])  # a new run of the command
+    code, _, err = run(capsys, sandbox, "plan", str(grant))
+    assert code == 2 and "internal error: KeyError" in err
 
 
 # --- saved plans ---------------------------------------------------------------------------

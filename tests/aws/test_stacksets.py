@@ -8,16 +8,22 @@ a second operation on the StackSet is refused with OperationInProgressException.
 https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_DescribeStackSetOperation.html
 https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_StackInstanceComprehensiveStatus.html
 
-In the sandbox, `crossgrant deploy --sandbox` applies the source side to every source
-account of a list (a sandbox of its own, with three source accounts and the target).
+Through the CLI (`crossgrant plan|deploy|destroy --stackset-profile P`), the StackSet is
+the fake's and the target account is one of the session sandbox's, reached as real
+accounts are (`--endpoint-url`, profiles from a credentials file): the fake's fan-out puts
+the execution role into the source accounts the sandbox serves, as AWS's would. The
+sandbox's own direct deploy of many accounts is tested in tests/aws/test_many_sources.py.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
-from collections.abc import Iterator
+import os
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +33,6 @@ from botocore.exceptions import ClientError
 
 from crossgrant.aws.clients import AwsError
 from crossgrant.aws.stacksets import Polling, deploy_stackset
-from crossgrant.errors import CrossgrantError
 from crossgrant.render import render
 from crossgrant.render.cloudformation import to_cloudformation
 from crossgrant.spec import load_grant, parse_grant
@@ -60,6 +65,9 @@ class FakeCloudFormation:
     operation: _Operation | None = None
     calls: list[str] = field(default_factory=list)
     count: int = 0
+    # AWS's fan-out, for a test whose source accounts are sandbox accounts: called with
+    # (account, True) when an instance's stack is made, (account, False) when deleted.
+    fan_out: Callable[[str, bool], None] | None = None
 
     def _start(self, name: str, accounts: list[tuple[str, str]],
                deleting: bool = False) -> dict[str, str]:
@@ -72,7 +80,8 @@ class FakeCloudFormation:
         self.operation = _Operation(f"op-{self.count}", [a for a, _ in accounts])
         for account, unit in accounts:
             if deleting:
-                self.instances.pop(account, None)
+                if self.instances.pop(account, None) is not None and self.fan_out:
+                    self.fan_out(account, False)
                 continue
             self.instances[account] = {
                 "Account": account, "Region": "eu-west-1", "Status": "OUTDATED",
@@ -90,8 +99,16 @@ class FakeCloudFormation:
 
     def create_stack_set(self, **kw: Any) -> dict[str, Any]:
         self.calls.append("CreateStackSet")
-        self.stack_set = dict(kw)
-        return {"StackSetId": f"{kw['StackSetName']}:1"}
+        self.count += 1
+        self.stack_set = {**kw, "StackSetId": f"{kw['StackSetName']}:{self.count}"}
+        return {"StackSetId": self.stack_set["StackSetId"]}
+
+    def delete_stack_set(self, **kw: Any) -> dict[str, Any]:
+        self.calls.append("DeleteStackSet")
+        if self.instances:
+            raise _error("StackSetNotEmptyException", "DeleteStackSet")
+        self.stack_set = None
+        return {}
 
     def update_stack_set(self, **kw: Any) -> dict[str, str]:
         self.calls.append("UpdateStackSet")
@@ -105,6 +122,10 @@ class FakeCloudFormation:
         self.calls.append("CreateStackInstances")
         assert kw["OperationPreferences"]["FailureToleranceCount"] == 0
         if "DeploymentTargets" in kw:  # AWS resolves the OUs (nested ones too) to accounts
+            assert self.stack_set is not None
+            targeted = self.stack_set.setdefault("OrganizationalUnitIds", [])
+            targeted += [u for u in kw["DeploymentTargets"]["OrganizationalUnitIds"]
+                         if u not in targeted]
             return self._start("CreateStackInstances", [
                 (a, u) for u in kw["DeploymentTargets"]["OrganizationalUnitIds"]
                 for a in self.units.get(u, [])])
@@ -115,6 +136,10 @@ class FakeCloudFormation:
         assert kw["RetainStacks"] is False
         accounts = kw.get("Accounts") or [a for u in kw["DeploymentTargets"][
             "OrganizationalUnitIds"] for a in self.units.get(u, [])]
+        if "DeploymentTargets" in kw and self.stack_set is not None:
+            gone = kw["DeploymentTargets"]["OrganizationalUnitIds"]
+            self.stack_set["OrganizationalUnitIds"] = [
+                u for u in self.stack_set.get("OrganizationalUnitIds", []) if u not in gone]
         return self._start("DeleteStackInstances", [(a, "") for a in accounts], deleting=True)
 
     # -- following an operation
@@ -135,6 +160,8 @@ class FakeCloudFormation:
                 self.instances[account]["Status"] = "INOPERABLE"
                 self.instances[account]["StatusReason"] = self.failing[account]
             elif op.polls >= 2:
+                if detail["DetailedStatus"] != "SUCCEEDED" and self.fan_out:
+                    self.fan_out(account, True)
                 detail["DetailedStatus"] = "SUCCEEDED"
                 self.instances[account]["Status"] = "CURRENT"
         status = "RUNNING" if op.polls < 2 else (
@@ -299,114 +326,297 @@ def test_aws_errors_name_the_stackset() -> None:
         deploy_stackset(Denied(), art, polling=_polling(_Clock()))
 
 
-# --- the sandbox: every source account of a list, deployed directly ------------------------
+# --- the CLI: plan, deploy and destroy through the StackSet ---------------------------------
 
-SOURCES, TARGET = ("111111111111", "333333333333", "444444444444"), "222222222222"
-THREE = f"""\
-name: three-teams
+ADMIN, TARGET = "111111111111", "222222222222"  # the session sandbox's accounts
+# Source accounts no sandbox of the test process serves: moto's accounts are the
+# process's, and a role named in a policy must exist in an account a sandbox knows.
+FAN = "fanout-reports"
+FAN_GRANT = f"""\
+name: {FAN}
 source:
-  accounts: [{", ".join(f'"{a}"' for a in SOURCES)}]
+  accounts: ["{ADMIN}", "313131313131", "414141414141"]
   region: eu-west-1
-  function: team-reporter
+  function: fanout-reporter
 target: {{account: "{TARGET}", region: eu-west-1}}
 mode: resource-policy
 access:
   s3:
-    - {{bucket: three-teams-bucket, prefixes: ["in/"], levels: [read, list]}}
-    - {{bucket: three-teams-bucket, prefixes: ["out/"], levels: [write]}}
-  dynamodb:
-    - {{table: three-teams-table, actions: [dynamodb:PutItem]}}
+    - {{bucket: {FAN}-bucket, prefixes: ["out/"], levels: [write]}}
+"""
+ORG_GRANT = f"""\
+name: fanout-org
+source:
+  organization: {{id: o-a1b2c3d4e5, units: [ou-ab12-11111111, ou-ab12-22222222]}}
+  region: eu-west-1
+  function: fanout-org-writer
+target: {{account: "{TARGET}", region: eu-west-1}}
+mode: assume-role
+role: {{name: fanout-org-writer-access}}
+access:
+  s3:
+    - {{bucket: fanout-org-bucket, prefixes: ["in/"], levels: [read]}}
 """
 
 
-@pytest.fixture(scope="module")
-def four(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """A sandbox of its own: three source accounts and the target."""
-    from crossgrant.sandbox.server import Sandbox  # noqa: PLC0415 - moto: only when used
+@pytest.fixture
+def real(sandbox: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """The sandbox reached as real accounts are (its endpoint and CA, profiles from its
+    credentials file), a fake administrator's CloudFormation, fast polling, and the
+    default journals in tmp_path; yields a `crossgrant ARGS` runner."""
+    from crossgrant.aws import fanout  # noqa: PLC0415
+    from crossgrant.cli import deploy as deploy_cli  # noqa: PLC0415
+    from crossgrant.cli.main import main  # noqa: PLC0415
+    from crossgrant.sandbox.protocol import Info  # noqa: PLC0415
 
-    box = Sandbox(port=0, accounts=(*SOURCES, TARGET), region="eu-west-1",
-                  state_dir=tmp_path_factory.mktemp("four")).start()
-    yield box
-    box.stop()
+    info = Info.read(sandbox.state_dir)
+    assert info is not None
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(info.credentials_file))
+    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
+    monkeypatch.setattr(deploy_cli, "_stdin_is_terminal", lambda: False)
+    monkeypatch.setattr(fanout, "POLLING", Polling(first=0.0, sleep=lambda _s: None))
+    fake = FakeCloudFormation(fan_out=partial(_fan_out, sandbox))
+    monkeypatch.setattr(fanout.StackSetAccounts, "cloudformation", lambda self: fake)
+    where = ["--endpoint-url", info.endpoint, "--ca-bundle", str(info.ca_bundle),
+             "--target-profile", f"sandbox-{TARGET}"]
 
+    def run(*args: str, capsys: pytest.CaptureFixture[str],
+            admin: bool = True) -> tuple[int, str, str]:
+        extra = [*where, *(["--stackset-profile", f"sandbox-{ADMIN}"] if admin else [])]
+        try:
+            main([*args, *extra])
+            code = 0
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+        out = capsys.readouterr()
+        return code, out.out, out.err
 
-def _cli(box: Any, *args: str) -> Any:
-    import typer  # noqa: PLC0415
-    from typer.testing import CliRunner  # noqa: PLC0415
-
-    from crossgrant.cli.deploy import register  # noqa: PLC0415
-
-    app = typer.Typer()
-
-    @app.callback()
-    def _root() -> None:
-        """crossgrant (test app)"""
-
-    register(app)
-    return CliRunner().invoke(app, [*args, "--sandbox-dir", str(box.state_dir)])
-
-
-def test_a_three_account_grant_deploys_into_the_sandbox_and_plans_no_change_after(
-        four: Any, tmp_path: Path) -> None:
-    grant_file = tmp_path / "three.yaml"
-    grant_file.write_text(THREE)
-    s3 = four.client(TARGET, "s3")
-    s3.create_bucket(Bucket="three-teams-bucket",
-                     CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
-    s3.put_bucket_ownership_controls(Bucket="three-teams-bucket", OwnershipControls={
-        "Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]})
-    four.client(TARGET, "dynamodb").create_table(
-        TableName="three-teams-table", BillingMode="PAY_PER_REQUEST",
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}])
-    journal = str(tmp_path / "journal.json")
-
-    first = _cli(four, "plan", str(grant_file), "--json", "--journal", journal)
-    assert first.exit_code == 0, first.output
-    planned = json.loads(first.output)
-    assert [a["account"] for a in planned["accounts"]] == [*SOURCES, TARGET]
-    deployed = _cli(four, "deploy", str(grant_file), "--journal", journal, "--yes")
-    assert deployed.exit_code == 0, deployed.output
-
-    for account in SOURCES:  # the source side in every source account
-        role = four.client(account, "iam").get_role(RoleName="team-reporter-exec")["Role"]
-        assert role["Arn"] == f"arn:aws:iam::{account}:role/team-reporter-exec"
-    policy = json.loads(s3.get_bucket_policy(Bucket="three-teams-bucket")["Policy"])
-    principals = {p for st in policy["Statement"] if st["Effect"] == "Allow"
-                  for p in st["Principal"]["AWS"]}
-    assert principals == {f"arn:aws:iam::{a}:role/team-reporter-exec" for a in SOURCES}
-
-    again = _cli(four, "plan", str(grant_file), "--json", "--check", "--journal", journal)
-    assert again.exit_code == 0, again.output
-    assert json.loads(again.output)["pending"] == 0
-
-    # each source account's function really writes out/ and not in/
-    for account in SOURCES:
-        sts = four.client(account, "sts")
-        iam = four.client(account, "iam")
-        iam.update_assume_role_policy(RoleName="team-reporter-exec", PolicyDocument=json.dumps({
-            "Version": "2012-10-17", "Statement": [{
-                "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
-                "Action": "sts:AssumeRole"}]}))
-        creds = sts.assume_role(RoleArn=f"arn:aws:iam::{account}:role/team-reporter-exec",
-                                RoleSessionName="team-reporter")["Credentials"]
-        as_fn = four.client(
-            account, "s3", aws_access_key_id=creds["AccessKeyId"],
-            aws_secret_access_key=creds["SecretAccessKey"],
-            aws_session_token=creds["SessionToken"])
-        as_fn.put_object(Bucket="three-teams-bucket", Key=f"out/{account}.txt", Body=b"ok")
-        with pytest.raises(ClientError) as denied:
-            as_fn.put_object(Bucket="three-teams-bucket", Key=f"in/{account}.txt", Body=b"x")
-        assert denied.value.response["Error"]["Code"] == "AccessDenied"
-
-    gone = _cli(four, "destroy", str(grant_file), "--journal", journal, "--yes")
-    assert gone.exit_code == 0, gone.output
-    for account in SOURCES:
-        with pytest.raises(ClientError):
-            four.client(account, "iam").get_role(RoleName="team-reporter-exec")
+    run.fake = fake  # type: ignore[attr-defined]
+    s3 = sandbox.client(TARGET, "s3")
+    for bucket in (f"{FAN}-bucket", "fanout-org-bucket"):
+        s3.create_bucket(Bucket=bucket,
+                         CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+        s3.put_bucket_ownership_controls(Bucket=bucket, OwnershipControls={
+            "Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]})
+    yield run
+    for bucket in (f"{FAN}-bucket", "fanout-org-bucket"):
+        s3.delete_bucket(Bucket=bucket)
 
 
-def test_an_organization_grant_is_not_deployed_by_a_loop(four: Any) -> None:
-    result = _cli(four, "plan", str(ROOT / "examples" / "central-archive.yaml"))
-    assert isinstance(result.exception, CrossgrantError)  # the CLI's exit code 2
-    assert "StackSet" in str(result.exception) and "names OUs" in str(result.exception)
+def _fan_out(sandbox: Any, account: str, present: bool) -> None:
+    """What the StackSet instance makes in a source account the sandbox serves: the
+    execution role (its stack's only resource here)."""
+    if account not in sandbox.accounts:
+        return
+    iam = sandbox.client(account, "iam")
+    name = "fanout-reporter-exec"
+    if present:
+        with contextlib.suppress(ClientError):  # an update makes it again
+            iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps({
+                "Version": "2012-10-17", "Statement": [{
+                    "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
+                    "Action": "sts:AssumeRole"}]}))
+    else:
+        iam.delete_role(RoleName=name)
+
+
+def _grant(tmp_path: Path, text: str) -> str:
+    path = tmp_path / "grant.yaml"
+    path.write_text(text)
+    return str(path)
+
+
+def _principals(sandbox: Any) -> set[str]:
+    s3 = sandbox.client(TARGET, "s3")
+    try:
+        policy = json.loads(s3.get_bucket_policy(Bucket=f"{FAN}-bucket")["Policy"])
+    except ClientError:
+        return set()
+    found: set[str] = set()
+    for st in policy["Statement"]:
+        named = st["Principal"]["AWS"] if isinstance(st["Principal"], dict) else []
+        found.update([named] if isinstance(named, str) else named)
+    return found
+
+
+def _error_line(err: str) -> str:
+    lines = [line for line in err.splitlines() if line.startswith("crossgrant: error:")]
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+def test_the_cli_deploys_an_account_list_through_its_stackset(
+        real: Any, sandbox: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    grant = _grant(tmp_path, FAN_GRANT)
+    fake = real.fake
+    code, out, _ = real("plan", grant, "--json", capsys=capsys)
+    assert code == 0, out
+    planned = json.loads(out)
+    assert [(a["side"], a["account"]) for a in planned["accounts"]] == [
+        ("stackset", ADMIN), ("target", TARGET)]
+    fanned = planned["accounts"][0]["changes"]
+    assert [(c["kind"], c["name"], c["action"]) for c in fanned] == [
+        ("stack set", "", "create"), ("stack instance", ADMIN, "create"),
+        ("stack instance", "313131313131", "create"),
+        ("stack instance", "414141414141", "create")]
+    assert fanned[0]["after"]["PermissionModel"] == "SELF_MANAGED"
+    assert fanned[0]["after"]["Template"]["Resources"]["ExecutionRole"]["Type"] == \
+        "AWS::IAM::Role"
+    assert fake.calls == ["DescribeStackSet"]  # a plan only reads
+
+    code, out, err = real("deploy", grant, "--yes", capsys=capsys)
+    assert code == 0, out + err
+    # the operation followed as it went, with every account's progress
+    for account in (ADMIN, "313131313131", "414141414141"):
+        assert f"{account} eu-west-1: RUNNING" in out
+        assert f"{account} eu-west-1: SUCCEEDED" in out
+    assert "deploy stack set crossgrant-fanout-reports" in out
+    assert fake.stack_set is not None and sorted(fake.instances) == [
+        ADMIN, "313131313131", "414141414141"]
+    # then the target side alone, naming the role in every source account
+    assert _principals(sandbox) == {f"arn:aws:iam::{a}:role/fanout-reporter-exec"
+                                    for a in (ADMIN, "313131313131", "414141414141")}
+    (journal,) = (tmp_path / ".crossgrant").glob(f"{FAN}.stackset-{TARGET}.endpoint-*.json")
+    record = json.loads(journal.read_text())["resources"][f"stackset:crossgrant-{FAN}"]
+    assert record["created"] and record["stack_set_id"] == fake.stack_set["StackSetId"]
+    assert record["account"] == ADMIN
+
+    code, out, _ = real("plan", grant, "--detailed-exitcode", capsys=capsys)
+    assert code == 0, out
+    assert "no change: stack set crossgrant-fanout-reports" in out
+
+    # an account leaves the list: its instance (and role) goes, the policy forgets it
+    Path(grant).write_text(FAN_GRANT.replace(', "414141414141"', ""))
+    code, out, _ = real("plan", grant, "--json", capsys=capsys)
+    assert code == 0
+    removed = [c for a in json.loads(out)["accounts"] for c in a["changes"]
+               if c["action"] == "delete"]
+    assert [(c["kind"], c["name"]) for c in removed] == [("stack instance", "414141414141")]
+    code, out, _ = real("deploy", grant, "--yes", capsys=capsys)
+    assert code == 0, out
+    assert "remove from 414141414141" in out
+    assert sorted(fake.instances) == [ADMIN, "313131313131"]
+    assert _principals(sandbox) == {f"arn:aws:iam::{a}:role/fanout-reporter-exec"
+                                    for a in (ADMIN, "313131313131")}
+    assert real("plan", grant, "--detailed-exitcode", capsys=capsys)[0] == 0
+
+    code, out, _ = real("destroy", grant, "--yes", capsys=capsys)
+    assert code == 0, out
+    assert "- delete stack set crossgrant-fanout-reports" in out
+    assert fake.stack_set is None and fake.instances == {}
+    assert _principals(sandbox) == set()
+    with pytest.raises(ClientError):
+        sandbox.client(ADMIN, "iam").get_role(RoleName="fanout-reporter-exec")
+
+
+def test_an_organization_grant_deploys_from_a_delegated_administrator(
+        real: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    grant = _grant(tmp_path, ORG_GRANT)
+    fake = real.fake
+    code, out, err = real("deploy", grant, "--call-as", "DELEGATED_ADMIN", "--yes",
+                          capsys=capsys)
+    assert code == 0, out + err
+    assert fake.stack_set is not None
+    assert fake.stack_set["PermissionModel"] == "SERVICE_MANAGED"
+    assert fake.stack_set["CallAs"] == "DELEGATED_ADMIN"
+    assert sorted(fake.instances) == ["555555555555", "666666666666", "777777777777"]
+    for account in ("555555555555", "777777777777"):
+        assert f"{account} (ou-ab12-" in out and "SUCCEEDED" in out
+    code, out, _ = real("plan", grant, "--call-as", "DELEGATED_ADMIN", "--json",
+                        "--detailed-exitcode", capsys=capsys)
+    assert code == 0 and json.loads(out)["pending"] == 0
+    # an OU leaves the grant: its instances go (AWS resolves the OU to its accounts)
+    Path(grant).write_text(ORG_GRANT.replace(", ou-ab12-22222222", ""))
+    code, out, _ = real("plan", grant, "--call-as", "DELEGATED_ADMIN", capsys=capsys)
+    assert "- delete stack instances of crossgrant-fanout-org in OU ou-ab12-22222222" in out
+    assert real("destroy", grant, "--call-as", "DELEGATED_ADMIN", "--yes",
+                capsys=capsys)[0] == 0
+    assert fake.stack_set is None
+
+
+def test_a_stackset_crossgrant_did_not_create_is_refused_or_adopted_and_given_back(
+        real: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    grant = _grant(tmp_path, FAN_GRANT)
+    fake = real.fake
+    earlier = {"StackSetName": f"crossgrant-{FAN}", "StackSetId": f"crossgrant-{FAN}:made",
+               "PermissionModel": "SELF_MANAGED", "TemplateBody": "Resources: {}\n",
+               "Description": "made by hand", "Capabilities": ["CAPABILITY_NAMED_IAM"]}
+    fake.stack_set = dict(earlier)
+    fake.instances["313131313131"] = {
+        "Account": "313131313131", "Region": "eu-west-1", "Status": "CURRENT",
+        "StackInstanceStatus": {"DetailedStatus": "SUCCEEDED"}}
+    code, out, _ = real("plan", grant, capsys=capsys)
+    assert code == 1 and "this journal did not create it: pass --adopt" in out
+    code, out, err = real("deploy", grant, "--yes", capsys=capsys)
+    assert code == 2, out + err
+    assert f"stack set crossgrant-{FAN} in account {ADMIN} already exists" in _error_line(err)
+    assert fake.stack_set == earlier  # nothing was changed
+
+    code, out, err = real("deploy", grant, "--yes", "--adopt", capsys=capsys)
+    assert code == 0, out + err
+    assert fake.stack_set["TemplateBody"] != earlier["TemplateBody"]
+    assert sorted(fake.instances) == [ADMIN, "313131313131", "414141414141"]
+    code, out, _ = real("destroy", grant, "--yes", capsys=capsys)
+    assert code == 0, out
+    # given back: its own template and instance, never deleted
+    assert fake.stack_set is not None
+    assert fake.stack_set["TemplateBody"] == earlier["TemplateBody"]
+    assert fake.stack_set["Description"] == "made by hand"
+    assert sorted(fake.instances) == ["313131313131"]
+
+
+def test_a_failed_account_stops_the_deploy_before_the_target_side(
+        real: Any, sandbox: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    grant = _grant(tmp_path, FAN_GRANT)
+    real.fake.failing["414141414141"] = "Role fanout-reporter-exec already exists"
+    code, out, _ = real("deploy", grant, "--yes", capsys=capsys)
+    assert code == 1
+    assert "414141414141 eu-west-1: FAILED: Role fanout-reporter-exec already exists" in out
+    assert "Apply stopped" in out
+    assert _principals(sandbox) == set()  # the target side waits for its principals
+    real.fake.failing.clear()
+    code, out, _ = real("plan", grant, "--json", capsys=capsys)
+    behind = [c for a in json.loads(out)["accounts"] for c in a["changes"]
+              if c["kind"] == "stack instance" and c["action"] == "update"]
+    assert [c["name"] for c in behind] == ["414141414141"]
+    assert real("deploy", grant, "--yes", capsys=capsys)[0] == 0  # brought up to date
+    assert all(i["Status"] == "CURRENT" for i in real.fake.instances.values())
+    assert real("destroy", grant, "--yes", capsys=capsys)[0] == 0
+
+
+@pytest.mark.parametrize(("args", "admin", "says"), [
+    ((), False, "pass --stackset-profile PROFILE"),
+    (("--source-profile", f"sandbox-{ADMIN}"), True, "--source-profile"),
+    (("--call-as", "DELEGATED_ADMIN"), True, "--call-as DELEGATED_ADMIN is for an "
+                                             "organization grant"),
+    (("--call-as", "SOMEONE"), True, "--call-as SOMEONE: one of SELF, DELEGATED_ADMIN"),
+])
+def test_refusals_are_one_line_and_change_nothing(
+        real: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str], args: tuple[str, ...],
+        admin: bool, says: str) -> None:
+    grant = _grant(tmp_path, FAN_GRANT)
+    for command in ("plan", "deploy", "destroy"):
+        code, _, err = real(command, grant, "--yes" if command != "plan" else "--json",
+                            *args, capsys=capsys, admin=admin)
+        assert code == 2, (command, err)
+        assert says in _error_line(err)
+    assert real.fake.stack_set is None and real.fake.calls == []
+
+
+def test_stackset_options_outside_their_place_are_refused(
+        sandbox: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from crossgrant.cli.main import main  # noqa: PLC0415
+
+    single = _grant(tmp_path, FAN_GRANT.replace(', "313131313131", "414141414141"', ""))
+    for args, says in (
+            ([single, "--stackset-profile", "admin", "--sandbox-dir",
+              str(sandbox.state_dir)], "is deployed into every sandbox account directly"),
+            ([single, "--stackset-profile", "admin", "--endpoint-url", "https://127.0.0.1:9"],
+             "has one source account"),
+            ([single, "--call-as", "SELF", "--sandbox-dir", str(sandbox.state_dir)],
+             "--call-as goes with --stackset-profile")):
+        with pytest.raises(SystemExit) as exit_:
+            main(["plan", *args])
+        assert exit_.value.code == 2
+        assert says in _error_line(capsys.readouterr().err)

@@ -32,6 +32,13 @@ class ChangeKind(enum.StrEnum):
     STREAM = "stream policy statement"
     KEY = "key policy statement"
     FUNCTION = "function"
+    STACKSET = "stack set"  # in the StackSet administrator account
+    INSTANCE = "stack instance"  # of that StackSet, in a source account or OU
+
+
+# What the StackSet administrator account holds for a grant: planned and shown apart from
+# the documents of the accounts, even when the administrator is one of them.
+STACKSET_KINDS = frozenset({ChangeKind.STACKSET, ChangeKind.INSTANCE})
 
 
 STATEMENT_KIND = {ResourceKind.BUCKET: ChangeKind.BUCKET, ResourceKind.TABLE: ChangeKind.TABLE,
@@ -59,6 +66,12 @@ class Change:
             return f"inline policy {self.name!r} of {self.subject}"
         if self.kind is ChangeKind.FUNCTION:
             return f"function {self.subject}"
+        if self.kind is ChangeKind.STACKSET:
+            return f"stack set {self.subject}"
+        if self.kind is ChangeKind.INSTANCE:
+            where = "OU" if self.name.startswith("ou-") or self.name.startswith("r-") \
+                else "account"
+            return f"stack instances of {self.subject} in {where} {self.name}"
         return f"statement {self.name} in the {self.kind.value.split()[0]} policy of " \
                f"{self.subject}"
 
@@ -80,4 +93,4 @@ class Reads:
                 .hexdigest() for account, seen in sorted(self._seen.items())}
 
 
-__all__ = ["STATEMENT_KIND", "Action", "Change", "ChangeKind", "Reads"]
+__all__ = ["STACKSET_KINDS", "STATEMENT_KIND", "Action", "Change", "ChangeKind", "Reads"]

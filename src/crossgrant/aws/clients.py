@@ -249,6 +249,12 @@ class Accounts:
     target: AccountSession
     connection: Connection
 
+    @property
+    def sources(self) -> tuple[str, ...]:
+        """The source accounts these credentials act in directly (none when a StackSet
+        reaches them: `aws.fanout`)."""
+        return self.grant.source.accounts
+
     def session(self, account: str) -> AccountSession:
         if account == self.grant.source.account:
             return self.source

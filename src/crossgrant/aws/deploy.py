@@ -28,6 +28,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from crossgrant.aws.changes import STACKSET_KINDS
 from crossgrant.aws.clients import (
     Accounts,
     AccountSession,
@@ -36,6 +37,7 @@ from crossgrant.aws.clients import (
     error_code,
     retry,
 )
+from crossgrant.aws.fanout import STACKSET_SIDE, StackSetAccounts, deploy_step, undo_step
 from crossgrant.aws.functions import FunctionBundle, FunctionTarget, is_role_not_ready
 from crossgrant.aws.journal import Journal, function_key, inline_key, policy_key, role_key
 from crossgrant.aws.ownership import (
@@ -73,6 +75,7 @@ from crossgrant.aws.propagation import (
     trust_allows,
     wait_for_iam,
 )
+from crossgrant.aws.undo import undo_accounts
 from crossgrant.errors import CrossgrantError
 from crossgrant.render.artifacts import Artifacts, PolicyStatements, RoleArtifact
 from crossgrant.serial import to_json
@@ -86,6 +89,7 @@ class Options:
     functions: FunctionTarget | None = None
     wait_for_iam: bool = True
     adopt: bool = False  # take over what exists under crossgrant's names without proof
+    progress: Callable[[str], None] | None = None  # a StackSet operation's lines, as it goes
 
 
 class StalePlanError(CrossgrantError):
@@ -284,7 +288,15 @@ def _steps(plan: Plan, accounts: Accounts, journal: Journal, options: Options) -
     artifacts = plan.artifacts
     pending = list(plan.pending)
     steps: list[_Step] = []
-    for _, account in plan.order:
+    for side, account in plan.order:
+        if side == STACKSET_SIDE:
+            assert isinstance(accounts, StackSetAccounts)
+            fanout = [c for c in pending if c.kind in STACKSET_KINDS]
+            if fanout:
+                steps.append(_Step(account, "deploy stack set", fanout[0].subject,
+                                   deploy_step(artifacts, accounts, journal,
+                                               adopt=options.adopt, progress=options.progress)))
+            continue
         for art in artifacts.roles_in(account):
             steps.extend(_role_steps(art, [c for c in pending if c.subject == art.arn],
                                      accounts, journal, options))
@@ -361,8 +373,9 @@ def apply(artifacts: Artifacts, accounts: Accounts, journal: Journal, *,
             journal.set_status("applying")
         results, error = _run(steps, journal, "apply", on_step)
         propagation = None
-        if error is None and steps and options.wait_for_iam and artifacts.grant.mode is \
-                Mode.ASSUME_ROLE:
+        # Without the source's credentials (a StackSet reaches it), nobody here can wait.
+        if error is None and steps and options.wait_for_iam and accounts.sources and \
+                artifacts.grant.mode is Mode.ASSUME_ROLE:
             found: list[str] = []
 
             def wait() -> str:
@@ -446,7 +459,7 @@ def _undo_steps(artifacts: Artifacts, accounts: Accounts, journal: Journal, scop
                 changes: list[Change], options: Options) -> list[_Step]:
     grant = artifacts.grant
     steps: list[_Step] = []
-    for account in (grant.target.account, *grant.source.accounts):
+    for account in undo_accounts(accounts, scope):
         session = accounts.session(account)
         for ps in scope.policies:
             if ps.account == account and any(
@@ -469,6 +482,10 @@ def _undo_steps(artifacts: Artifacts, accounts: Accounts, journal: Journal, scop
                              for change in changes if change.subject == art.arn and (
                                  change.action is Action.DELETE or
                                  change.kind in (ChangeKind.TRUST, ChangeKind.INLINE)))
+    fanout = [c for c in changes if c.kind in STACKSET_KINDS]
+    if scope.stackset and fanout and isinstance(accounts, StackSetAccounts):
+        steps.append(_Step(fanout[0].account, "remove stack set", fanout[0].subject,
+                           undo_step(artifacts, accounts, journal, progress=options.progress)))
     return steps
 
 

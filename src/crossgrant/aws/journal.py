@@ -17,11 +17,12 @@ journal at a time holds its lock file (`aws.lock`).
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,6 +36,8 @@ from crossgrant.serial import to_json
 FORMAT_VERSION = 2
 READABLE_VERSIONS = (1, 2)  # 1: keyed by grant only, no created objects' identities
 JOURNAL_DIR = ".crossgrant"
+# The source of a journal whose source side is a StackSet (whatever accounts it reaches).
+STACKSET_SOURCE = "stackset"
 
 
 # The key of each record: one per thing crossgrant changes (each is its wording's format).
@@ -42,6 +45,7 @@ role_key: Callable[[str], str] = "role:{}".format  # role ARN
 inline_key: Callable[[str, str], str] = "inline:{}:{}".format  # role ARN, policy name
 policy_key: Callable[[str, str], str] = "policy:{}:{}".format  # resource kind, resource
 function_key: Callable[[str], str] = "function:{}".format  # function name
+stackset_key: Callable[[str], str] = "stackset:{}".format  # StackSet name
 
 
 def default_journal_path(grant_name: str, base: Path | None = None, *,
@@ -55,6 +59,35 @@ def default_journal_path(grant_name: str, base: Path | None = None, *,
         return directory / f"{grant_name}.journal.json"
     return directory / (f"{grant_name}.{accounts.get('source')}-{accounts.get('target')}."
                         f"{place.slug}.journal.json")
+
+
+def moved_journal(grant_name: str, place: Place, target: str, sources: Collection[str],
+                  base: Path | None = None) -> tuple[Path, dict[str, str]] | None:
+    """The journal of a grant with many source accounts whose first account changed (it
+    was dropped from the list): kept under the first account it had, in this place, and
+    recording what crossgrant deployed in one of `sources`. Several such journals are
+    refused, as none proves more than another."""
+    directory = (base or Path.cwd()) / JOURNAL_DIR
+    found: list[tuple[Path, dict[str, str]]] = []
+    for path in sorted(directory.glob(f"{glob.escape(grant_name)}.*-{target}."
+                                      f"{glob.escape(place.slug)}.journal.json")):
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError):
+            continue
+        recorded = data.get("accounts") if isinstance(data, dict) else None
+        records = data.get("resources") if isinstance(data, dict) else None
+        if data.get("grant") != grant_name or not isinstance(recorded, dict) or \
+                recorded.get("target") != target or not isinstance(records, dict) or \
+                recorded.get("source") == STACKSET_SOURCE:
+            continue
+        if any(isinstance(r, dict) and r.get("account") in sources for r in records.values()):
+            found.append((path, {str(k): str(v) for k, v in recorded.items()}))
+    if len(found) > 1:
+        raise CrossgrantError(f"several journals record deploys of grant {grant_name} to "
+                              f"these accounts ({', '.join(str(p) for p, _ in found)}): pass "
+                              f"--journal")
+    return found[0] if found else None
 
 
 def _now() -> str:
@@ -199,5 +232,6 @@ class Journal:
         return hold(self.path.with_name(self.path.name + LOCK_SUFFIX))
 
 
-__all__ = ["FORMAT_VERSION", "JOURNAL_DIR", "Journal", "default_journal_path",
-           "function_key", "inline_key", "policy_key", "role_key"]
+__all__ = ["FORMAT_VERSION", "JOURNAL_DIR", "STACKSET_SOURCE", "Journal", "default_journal_path",
+           "function_key", "inline_key", "moved_journal", "policy_key", "role_key",
+           "stackset_key"]

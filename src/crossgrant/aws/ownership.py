@@ -23,7 +23,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from crossgrant.aws.journal import Journal, function_key, inline_key, policy_key, role_key
+from crossgrant.aws.journal import (
+    Journal,
+    function_key,
+    inline_key,
+    policy_key,
+    role_key,
+    stackset_key,
+)
 from crossgrant.aws.policies import Owns, by_sid
 from crossgrant.errors import CrossgrantError
 from crossgrant.render.artifacts import RoleArtifact
@@ -106,6 +113,18 @@ def function_owner(name: str, exists: bool, journal: Journal | None) -> Owner:
     return Owner.CREATED if record.get("created") else Owner.ADOPTED
 
 
+def stackset_owner(name: str, live_id: str | None, journal: Journal | None) -> Owner:
+    """Whose is the StackSet `name` (`live_id`: its StackSetId, None when there is none)?
+    The journal's record, of that very StackSet: one made again under the name since
+    (another StackSetId) is not crossgrant's."""
+    if live_id is None:
+        return Owner.NEW
+    record = journal.original(stackset_key(name)) if journal is not None else None
+    if record is None or (record.get("stack_set_id") and record["stack_set_id"] != live_id):
+        return Owner.FOREIGN
+    return Owner.CREATED if record.get("created") else Owner.ADOPTED
+
+
 @dataclass(frozen=True, slots=True)
 class Statements:
     """The Sids of one resource policy that the journal says are crossgrant's here."""
@@ -154,4 +173,5 @@ def statements_of(journal: Journal | None, kind: str, resource: str,
 
 
 __all__ = ["GRANT_TAG", "NotOwnedError", "Owner", "Statements", "adopt_hint",
-           "function_owner", "inline_owner", "role_owner", "same_role", "statements_of"]
+           "function_owner", "inline_owner", "role_owner", "same_role", "stackset_owner",
+           "statements_of"]

@@ -21,13 +21,20 @@ computed from.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from crossgrant.aws.changes import STATEMENT_KIND, Action, Change, ChangeKind, Reads
+from crossgrant.aws.changes import (
+    STACKSET_KINDS,
+    STATEMENT_KIND,
+    Action,
+    Change,
+    ChangeKind,
+    Reads,
+)
 from crossgrant.aws.clients import (
     AccountMismatchError,
     Accounts,
@@ -35,6 +42,7 @@ from crossgrant.aws.clients import (
     answer,
     error_code,
 )
+from crossgrant.aws.fanout import STACKSET_SIDE, StackSetAccounts, plan_stackset
 from crossgrant.aws.functions import FunctionBundle, FunctionTarget, wanted
 from crossgrant.aws.journal import Journal
 from crossgrant.aws.ownership import (
@@ -72,6 +80,13 @@ class Plan:
     def pending(self) -> tuple[Change, ...]:
         return tuple(c for c in self.changes if c.action is not Action.NOOP)
 
+    def changes_of(self, side: str, account: str) -> tuple[Change, ...]:
+        """The changes shown under one (side, account) of `order`: the StackSet's apart
+        from the documents, even when the administrator account is one of the grant's."""
+        fanout = side == STACKSET_SIDE
+        return tuple(c for c in self.changes
+                     if c.account == account and (c.kind in STACKSET_KINDS) == fanout)
+
     def summary(self) -> dict[str, int]:
         counts = {a.value: 0 for a in Action}
         for c in self.changes:
@@ -85,7 +100,7 @@ class Plan:
             "grant": grant.name,
             "grant_file": grant.path,
             "accounts": [{"side": side, "account": account,
-                          "changes": [c for c in self.changes if c.account == account]}
+                          "changes": list(self.changes_of(side, account))}
                          for side, account in self.order],
             "summary": self.summary(),
             "pending": len(self.pending),
@@ -263,11 +278,25 @@ class ManySources(Accounts):
     real accounts go through a StackSet (`aws.stacksets`)."""
 
     others: Mapping[str, AccountSession] = field(default_factory=dict)
+    # The session of an account the grant no longer lists but the journal says crossgrant
+    # deployed to (the sandbox's administrator there), to take its part out again.
+    former: Callable[[str], AccountSession] | None = None
+    _made: dict[str, AccountSession] = field(default_factory=dict, repr=False)
 
     def session(self, account: str) -> AccountSession:
         if account in self.others:
             return self.others[account]
-        return Accounts.session(self, account)
+        if account in (self.grant.source.account, self.grant.target.account) or \
+                self.former is None:
+            return Accounts.session(self, account)
+        if account not in self._made:
+            made = self.former(account)
+            got = made.identity().account
+            if got != account:
+                raise AccountMismatchError(f"{made.label} belongs to account {got}, not "
+                                           f"{account}; nothing was changed")
+            self._made[account] = made
+        return self._made[account]
 
     def check(self) -> None:
         Accounts.check(self)
@@ -293,10 +322,17 @@ def make_plan(artifacts: Artifacts, accounts: Accounts, *,
     grant = artifacts.grant
     found = _Findings(journal, adopt)
     reads = Reads()
-    # every source account the grant names (one, as in v1, or a list), then the target
-    order = tuple((side, account) for side in artifacts.deploy_order for account in (
-        grant.source.accounts if side == "source" else (grant.target.account,)))
-    for _, account in order:
+    order = _order(artifacts, accounts)
+    for side, account in order:
+        if side == STACKSET_SIDE:
+            assert isinstance(accounts, StackSetAccounts)
+            fan = plan_stackset(artifacts, accounts, journal, reads)
+            note = found.not_ours(fan.foreign) if fan.foreign else \
+                ADOPT_NOTE if fan.adopted else ""
+            found.changes.extend(replace(c, note=note) if note and c.kind is
+                                 ChangeKind.STACKSET else c for c in fan.changes)
+            found.problems.extend(fan.problems)
+            continue
         session = accounts.session(account)
         for art in artifacts.roles_in(account):
             live_role = read_role(session, art)
@@ -316,8 +352,32 @@ def make_plan(artifacts: Artifacts, accounts: Accounts, *,
         found.changes.extend(replace(c, note=c.note or "no longer part of the grant")
                              for c in gone)
         found.warnings.extend(notes)
+        order = _with_former(order, gone)
     return Plan(artifacts, tuple(found.changes), tuple(found.problems),
                 tuple(found.warnings), order, tuple(found.foreign), reads.fingerprints())
+
+
+def _order(artifacts: Artifacts, accounts: Accounts) -> tuple[tuple[str, str], ...]:
+    """(side, account) in deploy order: every source account the grant names (one, as in
+    v1, or a list), or the StackSet's administrator for real accounts, then the target."""
+    sources: tuple[tuple[str, str], ...] = tuple(("source", a) for a in accounts.sources)
+    if isinstance(accounts, StackSetAccounts):
+        sources = ((STACKSET_SIDE, accounts.admin_account),)
+    target = (("target", artifacts.grant.target.account),)
+    return tuple(pair for side in artifacts.deploy_order
+                 for pair in (sources if side == "source" else target))
+
+
+def _with_former(order: tuple[tuple[str, str], ...],
+                 gone: list[Change]) -> tuple[tuple[str, str], ...]:
+    """The order with the source accounts the grant no longer lists, where the journal
+    says crossgrant deployed (their part is removed), after the ones it lists."""
+    known = {account for _, account in order}
+    former = sorted({c.account for c in gone} - known)
+    if not former:
+        return order
+    last = max((i for i, (side, _) in enumerate(order) if side == "source"), default=-1)
+    return (*order[:last + 1], *(("source", a) for a in former), *order[last + 1:])
 
 
 def _function_changes(artifacts: Artifacts, bundle: FunctionBundle,

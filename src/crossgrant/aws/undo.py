@@ -15,6 +15,7 @@ from typing import Any
 
 from crossgrant.aws.changes import STATEMENT_KIND, Action, Change, ChangeKind, Reads
 from crossgrant.aws.clients import Accounts
+from crossgrant.aws.fanout import StackSetAccounts, undo_stackset
 from crossgrant.aws.journal import Journal, function_key, inline_key, policy_key, role_key
 from crossgrant.aws.ownership import GRANT_TAG, same_role, statements_of
 from crossgrant.aws.policies import by_sid, canonical, store_for
@@ -31,17 +32,30 @@ class Scope:
     policies: tuple[PolicyStatements, ...] = ()
     roles: tuple[RoleArtifact, ...] = ()
     function: bool = False
+    stackset: bool = False  # the grant's StackSet (real accounts of a many-source grant)
 
     @property
     def empty(self) -> bool:
-        return not (self.policies or self.roles or self.function)
+        return not (self.policies or self.roles or self.function or self.stackset)
+
+
+def undo_accounts(accounts: Accounts, scope: Scope) -> tuple[str, ...]:
+    """Where an undo acts, target account first (its policies name the source's role):
+    then the source accounts these credentials reach, the grant's and those it no longer
+    lists where the journal says crossgrant deployed."""
+    grant = accounts.grant
+    listed = (grant.target.account, *accounts.sources)
+    direct = set(accounts.sources) | set(grant.source.accounts)
+    former = sorted({r.account for r in scope.roles} - set(listed) - direct
+                    if accounts.sources else set())
+    return (*listed, *former)
 
 
 def everything(artifacts: Artifacts, journal: Journal) -> Scope:
     """What destroy covers: the grant as rendered now, and what the journal adds."""
     extra = orphans(artifacts, journal)
     return Scope(artifacts.resource_policies + extra.policies, artifacts.roles + extra.roles,
-                 True)
+                 True, True)
 
 
 def orphans(artifacts: Artifacts, journal: Journal) -> Scope:
@@ -82,7 +96,7 @@ def undo_changes(artifacts: Artifacts, accounts: Accounts, journal: Journal, sco
     reads = reads or Reads()
     changes: list[Change] = []
     notes: list[str] = []
-    for account in (grant.target.account, *grant.source.accounts):
+    for account in undo_accounts(accounts, scope):
         session = accounts.session(account)
         for ps in (p for p in scope.policies if p.account == account):
             live = store_for(session, ps.kind, ps.resource, grant.target.region).read()
@@ -105,6 +119,10 @@ def undo_changes(artifacts: Artifacts, accounts: Accounts, journal: Journal, sco
             live_role = read_role(session, art)
             reads.add(account, f"role {art.arn}", live_role)
             _role_undo(art, live_role, journal, grant.name, changes, notes)
+    if scope.stackset and isinstance(accounts, StackSetAccounts):
+        more, why = undo_stackset(artifacts, accounts, journal, reads)
+        changes.extend(more)
+        notes.extend(why)
     return changes, notes
 
 
@@ -167,4 +185,4 @@ def _role_undo(art: RoleArtifact, live: LiveRole, journal: Journal, grant: str,
                               "restored as it was before crossgrant"))
 
 
-__all__ = ["ADOPTED_NOTE", "Scope", "everything", "orphans", "undo_changes"]
+__all__ = ["ADOPTED_NOTE", "Scope", "everything", "orphans", "undo_accounts", "undo_changes"]

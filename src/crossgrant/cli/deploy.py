@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -37,6 +37,8 @@ from crossgrant.cli.deploy_view import (
     print_probe,
     print_step,
 )
+from crossgrant.cli.deploy_where import Where, accounts_for, connection_for, journal_for
+from crossgrant.cli.exits import use_error_code
 from crossgrant.errors import CrossgrantError
 from crossgrant.iam.arn import check_account_id
 from crossgrant.render import Artifacts, render
@@ -46,104 +48,21 @@ from crossgrant.spec import load_grant
 from crossgrant.spec.model import Grant
 
 if TYPE_CHECKING:  # boto3 is imported when a command runs, not when the CLI starts
-    from crossgrant.aws.clients import Accounts, AccountSession, Connection
+    from crossgrant.aws.clients import Accounts, AccountSession
     from crossgrant.aws.functions import FunctionBundle, FunctionTarget
-    from crossgrant.aws.journal import Journal
     from crossgrant.aws.policies import Timing
 
 
 # --- credentials ---------------------------------------------------------------------------
 
-@dataclass(frozen=True, slots=True)
-class _Sandbox:
-    connection: Connection
-    accounts: tuple[str, ...]
-    state_dir: Path
-
-
-def _sandbox(state_dir: Path | None) -> _Sandbox:
-    from crossgrant.aws.clients import Connection  # noqa: PLC0415
-
-    directory = state_dir or protocol.default_state_dir(protocol.DEFAULT_PORT)
-    info = protocol.Info.read(directory)
-    if info is None:
-        raise CrossgrantError(f"no sandbox is running (nothing in {directory}); "
-                              f"`crossgrant sandbox up` first, or pass --sandbox-dir")
-    return _Sandbox(Connection(endpoint_url=info.endpoint, ca_bundle=str(info.ca_bundle),
-                               credentials_file=str(info.credentials_file),
-                               region=info.region, control_url=info.endpoint,
-                               control_token=protocol.read_token(directory), sandbox=True),
-                    info.accounts, directory)
-
-
-def _connection(sandbox: bool, sandbox_dir: Path | None, endpoint_url: str | None,
-                ca_bundle: Path | None) -> tuple[Connection, _Sandbox | None]:
-    from crossgrant.aws.clients import Connection  # noqa: PLC0415
-
-    if sandbox or sandbox_dir is not None:
-        if endpoint_url:
-            raise CrossgrantError("--sandbox and --endpoint-url exclude each other")
-        sb = _sandbox(sandbox_dir)
-        return sb.connection, sb
-    return Connection(endpoint_url=endpoint_url,
-                      ca_bundle=str(ca_bundle) if ca_bundle else None), None
-
-
-def _accounts(grant: Grant, source_profile: str | None, target_profile: str | None,
-              sandbox: bool, sandbox_dir: Path | None, endpoint_url: str | None,
-              ca_bundle: Path | None) -> Accounts:
-    from crossgrant.aws.clients import connect  # noqa: PLC0415
-
-    connection, sb = _connection(sandbox, sandbox_dir, endpoint_url, ca_bundle)
-    _many_sources(grant, sb)
-    if sb is not None:
-        for side, account in (*(("source", a) for a in grant.source.accounts),
-                              ("target", grant.target.account)):
-            if account not in sb.accounts:
-                raise CrossgrantError(f"{grant.path}: the {side} account {account} is not one "
-                                      f"of the sandbox's ({', '.join(sb.accounts)})")
-        source_profile = source_profile or protocol.profile(grant.source.account)
-        target_profile = target_profile or protocol.profile(grant.target.account)
-    accounts = connect(grant, connection, source_profile=source_profile,
-                       target_profile=target_profile)
-    if not grant.source.many:
-        return accounts
-    from crossgrant.aws.clients import profile_session  # noqa: PLC0415
-    from crossgrant.aws.plan import ManySources  # noqa: PLC0415
-
-    # The sandbox's administrator of each further source account: the source side is
-    # applied to every one of them, the target side once.
-    others = {a: profile_session(protocol.profile(a), connection, region=grant.source.region,
-                                 expected_account=a) for a in grant.source.accounts[1:]}
-    many = ManySources(grant, accounts.source, accounts.target, connection, others)
-    many.check()
-    return many
-
-
-def _many_sources(grant: Grant, sb: _Sandbox | None) -> None:
-    """Many source accounts are deployed directly only into the sandbox; real accounts get
-    the source side from a StackSet (which AWS fans out), never from a loop of ours."""
-    if not grant.source.many:
-        return
-    if grant.source.organization is not None:
-        raise CrossgrantError(
-            f"{grant.path}: grant {grant.name} names OUs, not accounts: deploy its source side "
-            f"with the StackSet (`crossgrant render --format cloudformation`, "
-            f"source-stackset.yaml, or crossgrant.aws.stacksets) and its target side from "
-            f"that export's target template")
-    if sb is None:
-        raise CrossgrantError(
-            f"{grant.path}: grant {grant.name} has {len(grant.source.accounts)} source "
-            f"accounts: outside the sandbox its source side is rolled out by a StackSet "
-            f"(`crossgrant render --format cloudformation`: source-stackset.yaml, or "
-            f"crossgrant.aws.stacksets); crossgrant does not loop over accounts with its own "
-            f"credentials")
-
-
 def _functions(grant: Grant, accounts: Accounts, journal_path: Path) -> FunctionTarget:
     from crossgrant.aws.functions import LambdaFunctions, SandboxFunctions  # noqa: PLC0415
     from crossgrant.aws.place import place_of  # noqa: PLC0415
 
+    if not accounts.sources:
+        raise CrossgrantError(f"--function-zip: grant {grant.name}'s StackSet puts the "
+                              f"execution role into each source account; the function is "
+                              f"each account's own to deploy")
     conn = accounts.connection
     if conn.sandbox:
         if not conn.control_url or not conn.control_token:
@@ -185,6 +104,14 @@ EndpointUrl = Annotated[str | None, typer.Option("--endpoint-url",
                                                  help="Send every AWS call here.")]
 CaBundle = Annotated[Path | None, typer.Option("--ca-bundle",
                                                help="CA bundle for --endpoint-url.")]
+StackSetProfile = Annotated[str | None, typer.Option(
+    "--stackset-profile", metavar="PROFILE",
+    help="boto3 profile of the StackSet administrator (the organization's management or "
+         "delegated-administrator account): many source accounts outside the sandbox.")]
+CallAs = Annotated[str | None, typer.Option(
+    "--call-as", metavar="[SELF|DELEGATED_ADMIN]",
+    help="With --stackset-profile, for an organization grant: whether that account is the "
+         "management account (SELF, the default) or a delegated administrator.")]
 JournalFile = Annotated[Path | None, typer.Option(
     "--journal", help="Journal file (default "
                       ".crossgrant/GRANT.SOURCE-TARGET.PLACE.journal.json).")]
@@ -223,25 +150,6 @@ def _timing(wait: float, settle: float | None, sandbox: bool) -> Timing:
                   timeout=wait)
 
 
-def _journal(grant: Grant, path: Path | None, accounts: Accounts) -> Journal:
-    """The journal of this grant, these accounts and this place (`--journal` for another
-    file); an older crossgrant's journal, keyed by the grant alone, is never taken for it."""
-    from crossgrant.aws.journal import Journal, default_journal_path  # noqa: PLC0415
-    from crossgrant.aws.place import place_of  # noqa: PLC0415
-
-    place = place_of(accounts)
-    names = {"source": grant.source.account, "target": grant.target.account}
-    chosen = path or default_journal_path(grant.name, accounts=names, place=place)
-    legacy = default_journal_path(grant.name)
-    if path is None and legacy.exists():
-        Console(stderr=True, highlight=False).print(
-            f"[yellow]warning:[/yellow] {escape(str(legacy))} was written by an older "
-            f"crossgrant and does not say where it deployed; it is not used for "
-            f"{escape(place.label)}: pass --journal {escape(str(legacy))} if it is this "
-            f"place's")
-    return Journal.open(chosen, grant.name, names, grant.path, place)
-
-
 def _stdin_is_terminal() -> bool:
     return sys.stdin.isatty()
 
@@ -277,6 +185,8 @@ def register(app: typer.Typer) -> None:
         sandbox_dir: SandboxDir = None,
         endpoint_url: EndpointUrl = None,
         ca_bundle: CaBundle = None,
+        stackset_profile: StackSetProfile = None,
+        call_as: CallAs = None,
         journal: JournalFile = None,
         function_zip: FunctionZip = None,
         handler: Handler = None,
@@ -299,15 +209,18 @@ def register(app: typer.Typer) -> None:
         from crossgrant.aws import planfile  # noqa: PLC0415
         from crossgrant.aws.plan import make_plan  # noqa: PLC0415
 
+        if detailed_exitcode:
+            use_error_code(1)  # Terraform's convention: 2 says "changes pending"
         try:
             if check and detailed_exitcode:
                 raise CrossgrantError("--check and --detailed-exitcode exclude each other")
             grant, artifacts = _load(grant_file)
             bundle = _bundle(function_zip, handler, runtime, function_timeout,
                              function_memory)
-            accounts = _accounts(grant, source_profile, target_profile, sandbox, sandbox_dir,
-                                 endpoint_url, ca_bundle)
-            book = _journal(grant, journal, accounts)
+            accounts = accounts_for(grant, Where(source_profile, target_profile, sandbox,
+                                                 sandbox_dir, endpoint_url, ca_bundle,
+                                                 stackset_profile, call_as))
+            book = journal_for(grant, journal, accounts)
             functions = _functions(grant, accounts, book.path) if bundle else None
             plan = make_plan(artifacts, accounts, function=bundle, functions=functions,
                              journal=book, adopt=adopt)
@@ -345,6 +258,8 @@ def register(app: typer.Typer) -> None:
         sandbox_dir: SandboxDir = None,
         endpoint_url: EndpointUrl = None,
         ca_bundle: CaBundle = None,
+        stackset_profile: StackSetProfile = None,
+        call_as: CallAs = None,
         journal: JournalFile = None,
         function_zip: FunctionZip = None,
         handler: Handler = None,
@@ -379,13 +294,15 @@ def register(app: typer.Typer) -> None:
             grant, artifacts = _load(grant_file)
             bundle = _bundle(function_zip, handler, runtime, function_timeout,
                              function_memory)
-        accounts = _accounts(grant, source_profile, target_profile, sandbox, sandbox_dir,
-                             endpoint_url, ca_bundle)
-        book = _journal(grant, journal, accounts)
+        accounts = accounts_for(grant, Where(source_profile, target_profile, sandbox,
+                                             sandbox_dir, endpoint_url, ca_bundle,
+                                             stackset_profile, call_as))
+        book = journal_for(grant, journal, accounts)
         options = Options(timing=_timing(wait_timeout, settle, accounts.connection.sandbox),
                           function=bundle,
                           functions=_functions(grant, accounts, book.path) if bundle else None,
-                          wait_for_iam=not no_wait, adopt=adopt)
+                          wait_for_iam=not no_wait, adopt=adopt,
+                          progress=_progress(as_json))
         console = Console(highlight=False)
         if not as_json:
             console.print(f"crossgrant deploy: {grant.name} ({grant.path}); journal "
@@ -430,6 +347,8 @@ def register(app: typer.Typer) -> None:
         sandbox_dir: SandboxDir = None,
         endpoint_url: EndpointUrl = None,
         ca_bundle: CaBundle = None,
+        stackset_profile: StackSetProfile = None,
+        call_as: CallAs = None,
         journal: JournalFile = None,
         wait_timeout: WaitTimeout = 120.0,
         settle: Settle = None,
@@ -443,15 +362,16 @@ def register(app: typer.Typer) -> None:
         from crossgrant.aws.journal import function_key  # noqa: PLC0415
 
         grant, artifacts = _load(grant_file)
-        accounts = _accounts(grant, source_profile, target_profile, sandbox, sandbox_dir,
-                             endpoint_url, ca_bundle)
-        book = _journal(grant, journal, accounts)
+        accounts = accounts_for(grant, Where(source_profile, target_profile, sandbox,
+                                             sandbox_dir, endpoint_url, ca_bundle,
+                                             stackset_profile, call_as))
+        book = journal_for(grant, journal, accounts)
         functions = None
         record = book.original(function_key(grant.source.function))
         if record is not None and record.get("created"):
             functions = _functions(grant, accounts, book.path)
         options = Options(timing=_timing(wait_timeout, settle, accounts.connection.sandbox),
-                          functions=functions)
+                          functions=functions, progress=_progress(as_json))
         console = Console(highlight=False)
         expected = None
         if not dry_run:
@@ -494,8 +414,9 @@ def register(app: typer.Typer) -> None:
         from crossgrant.aws.probe import probe as probe_grant  # noqa: PLC0415
 
         grant, artifacts = _load(grant_file)
-        accounts = _accounts(grant, source_profile, target_profile, sandbox, sandbox_dir,
-                             endpoint_url, ca_bundle)
+        accounts = accounts_for(grant, Where(source_profile, target_profile, sandbox,
+                                             sandbox_dir, endpoint_url, ca_bundle,
+                                             fanout=False))
         report = probe_grant(artifacts, accounts, write=write)
         if as_json:
             typer.echo(json.dumps(to_json(report), indent=2))
@@ -531,7 +452,8 @@ def register(app: typer.Typer) -> None:
         if as_json and out == "-":
             raise CrossgrantError("--json prints a summary on stdout: give --out FILE for the "
                                   "state")
-        connection, sb = _connection(sandbox, sandbox_dir, endpoint_url, ca_bundle)
+        connection, sb = connection_for(Where(sandbox=sandbox, sandbox_dir=sandbox_dir,
+                                              endpoint_url=endpoint_url, ca_bundle=ca_bundle))
         names: list[str | None] = list(profiles)
         if sb is not None and not names:
             wanted = [check_account_id(a, "--account") for a in accounts_filter] or \
@@ -575,6 +497,13 @@ def _snapshot_with_progress(sessions: list[AccountSession], regions: list[str]) 
                 tasks[key] = bar.add_task(f"{account} {what}", total=total)
             bar.update(tasks[key], completed=done, total=total)
         return take_snapshot(sessions, regions=regions or None, progress=progress)
+
+
+def _progress(as_json: bool) -> Callable[[str], None]:
+    """A StackSet operation's lines as they come (on stderr under --json, whose stdout
+    is one JSON document)."""
+    console = Console(highlight=False, stderr=as_json)
+    return lambda line: console.print(escape(line))
 
 
 def _print_apply_result(result: Any, console: Console, as_json: bool) -> None:

@@ -52,8 +52,9 @@ def print_plan(plan: Plan, console: Console) -> None:
     grant = plan.artifacts.grant
     console.print(f"[bold]crossgrant plan: {escape(grant.name)}[/bold] ({escape(grant.path)})")
     for side, account in plan.order:
-        console.print(f"\n[bold]{side} account {account}[/bold]")
-        mine = [c for c in plan.changes if c.account == account]
+        where = "StackSet administrator" if side == "stackset" else side
+        console.print(f"\n[bold]{where} account {account}[/bold]")
+        mine = plan.changes_of(side, account)
         if not mine:
             console.print("  (nothing)")
         for change in mine:
