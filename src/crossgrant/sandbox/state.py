@@ -232,6 +232,25 @@ def build_state(accounts: Iterable[str], regions: Iterable[str],
     return AccountState(accounts=FrozenMap(result), organization=organization)
 
 
+class _Writes:
+    """How many writes moto's backends have seen through any sandbox of this process.
+
+    moto's backends belong to the process, so a role made through one sandbox (tests run
+    several) is there for every other: each cache compares this count with the one it
+    was built at, and a write through any sandbox makes all of them read moto again."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.count = 0
+
+    def bump(self) -> None:
+        with self._lock:
+            self.count += 1
+
+
+_WRITES = _Writes()
+
+
 class StateCache:
     """The current AccountState, rebuilt lazily after writes; thread-safe."""
 
@@ -244,19 +263,19 @@ class StateCache:
         self._regions = tuple(regions)
         self._lock = threading.Lock()
         self._state: AccountState | None = None
-        self._generation = 0
+        self._built_at = -1
 
     def invalidate(self) -> None:
-        with self._lock:
-            self._state = None
-            self._generation += 1
+        _WRITES.bump()
 
     def get(self) -> AccountState:
         with self._lock:
-            if self._state is None:
+            writes = _WRITES.count
+            if self._state is None or self._built_at != writes:
                 policies = self._bucket_policies() if self._bucket_policies else None
                 self._state = build_state(self._accounts, self._regions, policies,
                                           self._organization)
+                self._built_at = writes
             return self._state
 
 

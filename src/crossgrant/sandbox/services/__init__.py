@@ -38,7 +38,7 @@ def registry(state: StateCache, credentials: CredentialStore,
     """The services of one sandbox, sharing its state, sessions and bucket policies."""
     return Registry([s3.S3(state, bucket_policies, region), sts.Sts(state, credentials, region),
                      dynamodb.DynamoDB(),
-                     kms.Kms(state), iam.Iam()],
+                     kms.Kms(), iam.Iam()],
                     unsigned=s3.SERVICE)
 
 

@@ -1,4 +1,5 @@
-"""KMS grants: permissions a key carries besides its key policy.
+"""KMS grants: permissions a key carries besides its key policy; and what moto holds of
+keys, which the service's answers follow.
 
 AWS KMS developer guide, "Grants in AWS KMS": a grant lets its grantee principal use the
 key for the grant's operations, subject to its constraints (EncryptionContextEquals,
@@ -82,6 +83,17 @@ def grant_decision(check: Check, principal: Principal, decision: Decision) -> De
                                0, grant.name or None, "Allow")
             return Decision(Effect.ALLOW, (ref,))
     return decision
+
+
+def key_exists(account: str, region: str, key_id: str) -> bool:
+    """Whether moto holds the key (moto is what answers; a state cache may lag it)."""
+    return account in kms_backends and key_id in kms_backends[account][region].keys
+
+
+def alias_exists(account: str, region: str, alias: str) -> bool:
+    if account not in kms_backends:
+        return False
+    return any(alias in key.aliases for key in list(kms_backends[account][region].keys.values()))
 
 
 def key_of_token(token: str) -> str | None:

@@ -14,9 +14,13 @@ from crossgrant.sandbox.credentials import Caller
 from crossgrant.sandbox.fidelity import Rule
 from crossgrant.sandbox.operations import Check, HttpRequest, MapContext, Operation
 from crossgrant.sandbox.services.base import JsonService, Response
-from crossgrant.sandbox.services.kms.grants import grant_decision, key_of_token
+from crossgrant.sandbox.services.kms.grants import (
+    alias_exists,
+    grant_decision,
+    key_exists,
+    key_of_token,
+)
 from crossgrant.sandbox.services.kms.mapping import SERVICE, operation
-from crossgrant.sandbox.state import StateCache
 
 GRANTS = Rule("kms.grants", True, "a call allowed only by a KMS grant (grantee, operations, "
               "encryption-context constraints; retiring principal) is allowed")
@@ -30,9 +34,8 @@ _ALIAS_OPERATIONS = frozenset({"CreateAlias", "UpdateAlias", "DeleteAlias"})
 class Kms(JsonService):
     rules: ClassVar[tuple[Rule, ...]] = (GRANTS, NOT_FOUND, GRANT_TOKENS)
 
-    def __init__(self, state: StateCache) -> None:
+    def __init__(self) -> None:
         super().__init__(SERVICE, operation)
-        self.state = state
 
     def operation(self, req: HttpRequest, ctx: MapContext) -> Operation:
         by_id = ctx.key_arn
@@ -43,19 +46,17 @@ class Kms(JsonService):
         return super().operation(req, replace(ctx, key_arn=key_arn))
 
     def precheck(self, op: Operation, req: HttpRequest, caller: Caller) -> Response | None:
-        state = self.state.get()
         account = caller.principal.account
         for check in op.checks:
-            if check.resource_account != account or account is None:
+            if account is None or check.resource_account != account:
                 continue
             arn = parse_arn(check.resource)
-            held = state.account(account)
-            keys = held.keys if held is not None else {}
-            if arn.resource.startswith("key/") and check.resource not in keys:
+            if arn.resource.startswith("key/") and not key_exists(arn.account, arn.region,
+                                                                 arn.resource[4:]):
                 return self.reply(400, "NotFoundException",
                                   f"Key '{check.resource}' does not exist", req.method)
             if arn.resource.startswith("alias/") and op.name not in _ALIAS_OPERATIONS \
-                    and not any(arn.resource in k.aliases for k in keys.values()):
+                    and not alias_exists(arn.account, arn.region, arn.resource):
                 return self.reply(400, "NotFoundException",
                                   f"Alias {check.resource} is not found.", req.method)
         return None
