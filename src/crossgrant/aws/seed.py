@@ -110,12 +110,21 @@ def _find_key(kms: Any, arn: str) -> tuple[str, bool] | None:
         if arn in listed:
             return arn, True
         for key in listed:
-            tags = kms.list_resource_tags(KeyId=key).get("Tags", [])
-            if {"TagKey": _SEEDED_FOR, "TagValue": arn} in tags:
+            if {"TagKey": _SEEDED_FOR, "TagValue": arn} in _tags(kms, key):
                 return key, False
     except ClientError as exc:
         raise AwsError(f"key {arn}: {answer(exc)}", code=error_code(exc)) from None
     return None
+
+
+def _tags(kms: Any, key: str) -> list[dict[str, str]]:
+    """A listed key's tags; none for a key deleted between the listing and this call."""
+    try:
+        return list(kms.list_resource_tags(KeyId=key).get("Tags", []))
+    except ClientError as exc:
+        if error_code(exc) == "NotFoundException":
+            return []
+        raise
 
 
 def _key(accounts: Accounts, arn: str) -> Seeded:
