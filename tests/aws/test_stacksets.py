@@ -21,6 +21,8 @@ import contextlib
 import copy
 import json
 import os
+import re
+import textwrap
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
@@ -620,3 +622,61 @@ def test_stackset_options_outside_their_place_are_refused(
             main(["plan", *args])
         assert exit_.value.code == 2
         assert says in _error_line(capsys.readouterr().err)
+
+
+
+# --- docs/deploy.md's "Many source accounts", run as written ---------------------------------
+
+def _section(title: str) -> str:
+    text = (ROOT / "docs" / "deploy.md").read_text(encoding="utf-8")
+    start = text.index(f"\n## {title}\n")
+    return text[start:text.index("\n## ", start + 1)]
+
+
+def _blocks(text: str, kind: str) -> list[str]:
+    return [textwrap.dedent(b) for b in re.findall(rf"^ *```{kind}\n(.*?)^ *```", text,
+                                                   re.DOTALL | re.MULTILINE)]
+
+
+def _shown(block: str, output: str) -> bool:
+    """Every line of a documented block is in the output, in order (`...` stands for
+    lines left out; indentation and timings may differ)."""
+    def plain(line: str) -> str:
+        return re.sub(r"\(\d+\.\d s\)$", "(N s)", line.strip())
+
+    lines = [plain(line) for line in output.splitlines()]
+    at = 0
+    for line in (plain(x) for x in block.splitlines() if x.strip() != "..."):
+        if line not in lines[at:]:
+            return False
+        at = lines.index(line, at) + 1
+    return True
+
+
+def test_the_many_sources_section_runs_as_written(
+        real: Any, sandbox: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    section = _section("Many source accounts")
+    (grant_text,) = _blocks(section, "yaml")
+    grant = yaml.safe_load(grant_text)
+    Path("team-reports.yaml").write_text(grant_text)
+    bucket = grant["access"]["s3"][0]["bucket"]
+    s3 = sandbox.client(TARGET, "s3")
+    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    s3.put_bucket_ownership_controls(Bucket=bucket, OwnershipControls={
+        "Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]})
+    try:
+        outputs = [real("plan", "team-reports.yaml", capsys=capsys, admin=False)[2],
+                   real("plan", "team-reports.yaml", capsys=capsys)[1],
+                   real("deploy", "team-reports.yaml", "--yes", capsys=capsys)[1]]
+        assert real("plan", "team-reports.yaml", "--detailed-exitcode", capsys=capsys)[0] == 0
+        dropped = grant["source"]["accounts"][-1]
+        Path("team-reports.yaml").write_text(grant_text.replace(f', "{dropped}"', ""))
+        outputs.append(real("plan", "team-reports.yaml", capsys=capsys)[1])
+        assert real("deploy", "team-reports.yaml", "--yes", capsys=capsys)[0] == 0
+        outputs.append(real("destroy", "team-reports.yaml", "--yes", capsys=capsys)[1])
+    finally:
+        s3.delete_bucket(Bucket=bucket)
+    shown = _blocks(section, "text")
+    assert len(shown) == 5
+    for block in shown:
+        assert any(_shown(block, output) for output in outputs), block

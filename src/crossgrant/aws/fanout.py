@@ -185,7 +185,8 @@ def plan_stackset(artifacts: Artifacts, accounts: StackSetAccounts, journal: Jou
     for target in sorted(set(live.targets) - set(wanted_targets) - keep):
         changes.append(Change(admin, ChangeKind.INSTANCE, plan.name, target, Action.DELETE,
                               {"Regions": list(live.regions)}, None,
-                              "no longer part of the grant: its stack (and role) is deleted"))
+                              "no longer part of the grant: its stack and the role in it "
+                              "are deleted"))
     return StackSetPlan(tuple(changes), tuple(problems),
                         f"stack set {plan.name} in account {admin}"
                         if owner is Owner.FOREIGN else None, owner is Owner.ADOPTED)
@@ -262,7 +263,7 @@ def undo_stackset(artifacts: Artifacts, accounts: StackSetAccounts, journal: Jou
         return [*(Change(admin, ChangeKind.INSTANCE, plan.name, t, Action.DELETE,
                          {"Regions": list(live.regions)}, None) for t in live.targets),
                 Change(admin, ChangeKind.STACKSET, plan.name, "", Action.DELETE,
-                       None, None, "with every stack instance (and its role)")], []
+                       None, None, "with every stack instance and the role in it")], []
     return _give_back(live, record or {}, admin), []
 
 

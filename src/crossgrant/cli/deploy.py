@@ -29,6 +29,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 
+from crossgrant.cli.console import console as make_console
 from crossgrant.cli.deploy_view import (
     print_apply,
     print_destroy,
@@ -234,7 +235,7 @@ def register(app: typer.Typer) -> None:
         if as_json:
             typer.echo(json.dumps(to_json(plan), indent=2))
         else:
-            console = Console(highlight=False)
+            console = make_console()
             print_plan(plan, console)
             if out is not None and not plan.problems:
                 console.print(f"Saved the plan to {escape(str(out))}: `crossgrant deploy "
@@ -303,7 +304,7 @@ def register(app: typer.Typer) -> None:
                           functions=_functions(grant, accounts, book.path) if bundle else None,
                           wait_for_iam=not no_wait, adopt=adopt,
                           progress=_progress(as_json))
-        console = Console(highlight=False)
+        console = make_console()
         if not as_json:
             console.print(f"crossgrant deploy: {grant.name} ({grant.path}); journal "
                           f"{book.path}")
@@ -372,7 +373,7 @@ def register(app: typer.Typer) -> None:
             functions = _functions(grant, accounts, book.path)
         options = Options(timing=_timing(wait_timeout, settle, accounts.connection.sandbox),
                           functions=functions, progress=_progress(as_json))
-        console = Console(highlight=False)
+        console = make_console()
         expected = None
         if not dry_run:
             changes, notes = plan_destroy(artifacts, accounts, book)
@@ -421,7 +422,7 @@ def register(app: typer.Typer) -> None:
         if as_json:
             typer.echo(json.dumps(to_json(report), indent=2))
         else:
-            print_probe(report, Console(highlight=False, width=160))
+            print_probe(report, make_console())
         if report.nothing_exercised is not None:
             typer.echo(f"crossgrant: error: probe: {report.nothing_exercised}", err=True)
             raise typer.Exit(2)
@@ -471,7 +472,7 @@ def register(app: typer.Typer) -> None:
             tmp = target.with_name(target.name + f".{os.getpid()}.tmp")
             tmp.write_text(result.text, encoding="utf-8")
             tmp.replace(target)
-        err = Console(stderr=True, highlight=False)
+        err = make_console(stderr=True)
         for item in result.unknown:
             err.print(f"[yellow]unknown:[/yellow] {escape(item)}")
         for warning in result.warnings:
@@ -502,7 +503,7 @@ def _snapshot_with_progress(sessions: list[AccountSession], regions: list[str]) 
 def _progress(as_json: bool) -> Callable[[str], None]:
     """A StackSet operation's lines as they come (on stderr under --json, whose stdout
     is one JSON document)."""
-    console = Console(highlight=False, stderr=as_json)
+    console = make_console(stderr=as_json)
     return lambda line: console.print(escape(line))
 
 

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 from rich.markup import escape
 
+from crossgrant.aws.changes import ChangeKind
+
 if TYPE_CHECKING:
     from crossgrant.aws.deploy import ApplyResult, DestroyResult, StepResult
     from crossgrant.aws.plan import Change, Plan
@@ -31,6 +33,8 @@ def print_change(console: Console, change: Change) -> None:
     verb = "no change:" if action == "no-change" else action
     console.print(f"  [{style}]{mark} {verb}[/{style}] {escape(change.label)}"
                   + (f" [dim]({escape(change.note)})[/dim]" if change.note else ""))
+    if change.kind is ChangeKind.INSTANCE:
+        return  # its one document, the regions, says nothing a person needs here
     if action == "create":
         for line in _pretty(change.after):
             console.print(f"      [green]+ {escape(line)}[/green]")
@@ -104,15 +108,18 @@ def print_apply(result: ApplyResult, console: Console) -> None:
 def print_probe(report: ProbeReport, console: Console) -> None:
     from rich.table import Table  # noqa: PLC0415
 
+    from crossgrant.cli.console import ID, TEXT, show  # noqa: PLC0415
+
     table = Table(title=f"crossgrant probe: {report.grant}")
-    for col in ("#", "call", "as", "resource", "result", "AWS's answer"):
-        table.add_column(col, overflow="fold")
+    for col, kind in (("#", ID), ("call", ID), ("as", ID), ("resource", ID), ("result", ID),
+                      ("AWS's answer", TEXT)):
+        table.add_column(col, **kind)
     styles = {"ok": "green", "denied": "bold red", "failed": "bold red", "skipped": "yellow"}
     for i, step in enumerate(report.steps, 1):
         style = styles[step.status]
         table.add_row(str(i), step.call, escape(step.principal), escape(step.resource),
                       f"[{style}]{step.status}[/{style}]", escape(step.answer))
-    console.print(table)
+    show(console, table)
     bad = sum(1 for s in report.steps if s.status in ("denied", "failed"))
     skipped = sum(1 for s in report.steps if s.status == "skipped")
     console.print(f"{report.exercised - bad} of {report.exercised} calls answered as granted"

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rich.console import Console
 from rich.markup import escape
 
+from crossgrant.cli.console import console as make_console
 from crossgrant.errors import CrossgrantError
 from crossgrant.sandbox import protocol
 from crossgrant.spec.model import Grant
@@ -209,7 +209,7 @@ def journal_for(grant: Grant, path: Path | None, accounts: Accounts) -> Journal:
             chosen, names = moved
     legacy = default_journal_path(grant.name)
     if path is None and legacy.exists():
-        Console(stderr=True, highlight=False).print(
+        make_console(stderr=True).print(
             f"[yellow]warning:[/yellow] {escape(str(legacy))} was written by an older "
             f"crossgrant and does not say where it deployed; it is not used for "
             f"{escape(place.label)}: pass --journal {escape(str(legacy))} if it is this "
