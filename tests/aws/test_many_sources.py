@@ -127,7 +127,8 @@ def test_a_three_account_grant_deploys_into_the_sandbox_and_plans_no_change_afte
             four.client(account, "iam").get_role(RoleName="team-reporter-exec")
 
 
-def test_an_organization_grant_is_not_deployed_by_a_loop(four: Any) -> None:
+def test_an_organization_grant_needs_a_sandbox_that_serves_the_organization(
+        four: Any) -> None:
     result = _cli(four, "plan", str(ROOT / "examples" / "central-archive.yaml"))
     assert isinstance(result.exception, CrossgrantError)  # the CLI's exit code 2
     assert "StackSet" in str(result.exception) and "names OUs" in str(result.exception)
@@ -252,3 +253,148 @@ def test_a_role_made_by_hand_in_a_dropped_account_stays(
         assert _roles(four, "kept-reporter-exec") == {"444444444444"}
     finally:
         iam.delete_role(RoleName="kept-reporter-exec")
+
+
+# --- an organization grant in a sandbox that serves the organization ------------------------
+# The sandbox places accounts in OUs (`sandbox up --org`) and sets aws:PrincipalOrgID and
+# aws:PrincipalOrgPaths on their requests, so the target's trust policy (the OUs' paths and
+# the role's name, never the whole organization) is really evaluated. IAM User Guide,
+# "AWS global condition context keys", aws:PrincipalOrgPaths:
+# https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-principalorgpaths
+
+MGMT, M1, M2, M3, OTHER, OUTSIDE, DATA = (f"82000000000{i}" for i in range(7))
+ORG_ID, ORG_ROOT = "o-z9x8c7v6b5", "r-z9x8"
+OU_A, OU_NESTED, OU_B, OU_OTHER, OU_DATA = (f"ou-z9x8-{c * 8}" for c in "abcde")
+ALLOW_ALL = ["FullAWSAccess"]  # AWS attaches it at every level; a level without it denies
+ORGANIZATION = {
+    "id": ORG_ID, "management_account": MGMT, "root": {"id": ORG_ROOT, "scps": ALLOW_ALL},
+    "ous": {OU_A: {"name": "Teams", "parent": ORG_ROOT, "scps": ALLOW_ALL},
+            OU_NESTED: {"name": "Team 2", "parent": OU_A, "scps": ALLOW_ALL},
+            OU_B: {"name": "Partners", "parent": ORG_ROOT, "scps": ALLOW_ALL},
+            OU_OTHER: {"name": "Sandbox", "parent": ORG_ROOT, "scps": ALLOW_ALL},
+            OU_DATA: {"name": "Data", "parent": ORG_ROOT, "scps": ALLOW_ALL}},
+    "accounts": {MGMT: {"parent": ORG_ROOT},
+                 **{a: {"parent": ou, "scps": ALLOW_ALL} for a, ou in (
+                     (M1, OU_A), (M2, OU_NESTED), (M3, OU_B), (OTHER, OU_OTHER),
+                     (DATA, OU_DATA))}},
+    "scps": {"FullAWSAccess": {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "*", "Resource": "*"}]}},
+}
+ORG_GRANT = f"""\
+name: org-archive
+source:
+  organization: {{id: {ORG_ID}, units: [{OU_A}, {OU_B}]}}
+  region: eu-west-1
+  function: org-archiver
+target: {{account: "{DATA}", region: eu-west-1}}
+mode: assume-role
+role: {{name: org-archive-access}}
+access:
+  s3:
+    - {{bucket: org-archive-bucket, prefixes: ["out/"], levels: [write]}}
+"""
+EXEC = "org-archiver-exec"
+
+
+@pytest.fixture(scope="module")
+def org_box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A sandbox serving an organization: members in the grant's two OUs (one in an OU
+    nested below the first), one in another OU, the management account, the data account,
+    and an account outside the organization."""
+    from crossgrant.sandbox.server import Sandbox  # noqa: PLC0415 - moto: only when used
+
+    box = Sandbox(port=0, accounts=(OUTSIDE,), region="eu-west-1",
+                  state_dir=tmp_path_factory.mktemp("org"), organization=ORGANIZATION).start()
+    yield box
+    box.stop()
+
+
+def _as_role(box: Any, account: str, role: str) -> Any:
+    """A session of `role` in `account` (its trust opened to the account for the test)."""
+    import boto3  # noqa: PLC0415
+
+    iam = box.client(account, "iam")
+    iam.update_assume_role_policy(RoleName=role, PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
+            "Action": "sts:AssumeRole"}]}))
+    creds = box.client(account, "sts").assume_role(
+        RoleArn=f"arn:aws:iam::{account}:role/{role}", RoleSessionName="org-test")["Credentials"]
+    return boto3.Session(aws_access_key_id=creds["AccessKeyId"],
+                         aws_secret_access_key=creds["SecretAccessKey"],
+                         aws_session_token=creds["SessionToken"], region_name="eu-west-1")
+
+
+def _assume_target(box: Any, session: Any) -> None:
+    """As the execution role, become the grant's role in the data account (raises
+    ClientError when the trust policy refuses)."""
+    session.client("sts", endpoint_url=box.endpoint, verify=str(box.ca_bundle)).assume_role(
+        RoleArn=f"arn:aws:iam::{DATA}:role/org-archive-access", RoleSessionName="org-test",
+        SourceIdentity="org-archiver")
+
+
+def test_an_organization_grant_deploys_to_every_account_in_its_ous(
+        org_box: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    grant_file = tmp_path / "org.yaml"
+    grant_file.write_text(ORG_GRANT)
+    s3 = org_box.client(DATA, "s3")
+    s3.create_bucket(Bucket="org-archive-bucket",
+                     CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    s3.put_bucket_ownership_controls(Bucket="org-archive-bucket", OwnershipControls={
+        "Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]})
+
+    saved = tmp_path / "org.plan"
+    planned = _cli(org_box, "plan", str(grant_file), "--json", "--out", str(saved))
+    assert planned.exit_code == 0, planned.output
+    assert [(a["side"], a["account"]) for a in json.loads(planned.output)["accounts"]] == [
+        ("source", M1), ("source", M2), ("source", M3), ("target", DATA)]
+    deployed = _cli(org_box, "deploy", str(saved))  # the saved plan, members as planned
+    assert deployed.exit_code == 0, deployed.output
+    for account in (M1, M2, M3):  # the source side in every account of the OUs
+        org_box.client(account, "iam").get_role(RoleName=EXEC)
+    for account in (MGMT, OTHER, OUTSIDE, DATA):
+        with pytest.raises(ClientError):
+            org_box.client(account, "iam").get_role(RoleName=EXEC)
+    again = _cli(org_box, "plan", str(grant_file), "--json", "--check")
+    assert again.exit_code == 0 and json.loads(again.output)["pending"] == 0
+
+    # the trust is enforced by the OUs' paths: an account in a nested OU is let in ...
+    _assume_target(org_box, _as_role(org_box, M2, EXEC))
+    # ... the same role name in another OU of the organization, or outside it, is not
+    for account in (OTHER, OUTSIDE):
+        iam = org_box.client(account, "iam")
+        iam.create_role(RoleName=EXEC, AssumeRolePolicyDocument=json.dumps({
+            "Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
+                "Action": "sts:AssumeRole"}]}))
+        iam.put_role_policy(RoleName=EXEC, PolicyName="assume", PolicyDocument=json.dumps({
+            "Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow", "Action": ["sts:AssumeRole", "sts:SetSourceIdentity"],
+                "Resource": "*"}]}))
+        with pytest.raises(ClientError) as denied:
+            _assume_target(org_box, _as_role(org_box, account, EXEC))
+        assert denied.value.response["Error"]["Code"] == "AccessDenied"
+        iam.delete_role_policy(RoleName=EXEC, PolicyName="assume")
+        iam.delete_role(RoleName=EXEC)
+
+    gone = _cli(org_box, "destroy", str(grant_file), "--yes")
+    assert gone.exit_code == 0, gone.output
+    for account in (M1, M2, M3):
+        with pytest.raises(ClientError):
+            org_box.client(account, "iam").get_role(RoleName=EXEC)
+
+
+def test_an_organization_grant_names_an_organization_the_sandbox_serves(
+        org_box: Any, tmp_path: Path) -> None:
+    grant_file = tmp_path / "other-org.yaml"
+    grant_file.write_text(ORG_GRANT.replace(ORG_ID, "o-a1b2c3d4e5"))
+    result = _cli(org_box, "plan", str(grant_file))
+    assert isinstance(result.exception, CrossgrantError)
+    assert f"the sandbox serves organization {ORG_ID}" in str(result.exception)
+    empty = tmp_path / "empty-ou.yaml"
+    empty.write_text(ORG_GRANT.replace(f"[{OU_A}, {OU_B}]", "[ou-z9x8-ffffffff]"))
+    result = _cli(org_box, "plan", str(empty))
+    assert isinstance(result.exception, CrossgrantError)
+    assert "no account of the sandbox's organization is in ou-z9x8-ffffffff" in str(
+        result.exception)

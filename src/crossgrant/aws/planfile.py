@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,6 +30,7 @@ from crossgrant.render import render
 from crossgrant.render.artifacts import Artifacts
 from crossgrant.serial import OMIT, to_json
 from crossgrant.spec import parse_grant
+from crossgrant.spec.model import Grant
 
 FORMAT = "crossgrant-plan"
 VERSION = 1
@@ -155,11 +157,14 @@ def save(out: Path, plan: Plan, accounts: Accounts, journal: Journal, *, adopt: 
         adopt, function, dict(plan.fingerprints), to_json(plan)))
 
 
-def load(path: Path) -> tuple[SavedPlan, Artifacts, FunctionBundle | None]:
+def load(path: Path, place: Callable[[Grant], Grant] | None = None) \
+        -> tuple[SavedPlan, Artifacts, FunctionBundle | None]:
     """A saved plan, its grant rendered as it was planned, and its function package,
-    which must not have changed either."""
+    which must not have changed either. `place` puts an organization grant's members
+    where the plan found them (the sandbox's accounts in its OUs)."""
     saved = read(path)
-    artifacts = render(parse_grant(saved.grant_text, saved.grant_file))
+    grant = parse_grant(saved.grant_text, saved.grant_file)
+    artifacts = render(place(grant) if place is not None else grant)
     if artifacts_digest(artifacts) != saved.artifacts:
         raise CrossgrantError(f"{path}: this crossgrant renders {saved.grant_file} into other "
                               f"documents than the one that made the plan: plan again")

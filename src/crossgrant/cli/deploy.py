@@ -38,7 +38,13 @@ from crossgrant.cli.deploy_view import (
     print_probe,
     print_step,
 )
-from crossgrant.cli.deploy_where import Where, accounts_for, connection_for, journal_for
+from crossgrant.cli.deploy_where import (
+    Where,
+    accounts_for,
+    connection_for,
+    journal_for,
+    placed,
+)
 from crossgrant.cli.exits import use_error_code
 from crossgrant.errors import CrossgrantError
 from crossgrant.iam.arn import check_account_id
@@ -139,8 +145,8 @@ Adopt = Annotated[bool, typer.Option(
                     "proof (destroy gives it back and never deletes it).")]
 
 
-def _load(grant_file: Path) -> tuple[Grant, Artifacts]:
-    grant = load_grant(grant_file)
+def _load(grant_file: Path, where: Where) -> tuple[Grant, Artifacts]:
+    grant = placed(load_grant(grant_file), where)
     return grant, render(grant)
 
 
@@ -215,12 +221,12 @@ def register(app: typer.Typer) -> None:
         try:
             if check and detailed_exitcode:
                 raise CrossgrantError("--check and --detailed-exitcode exclude each other")
-            grant, artifacts = _load(grant_file)
+            where = Where(source_profile, target_profile, sandbox, sandbox_dir, endpoint_url,
+                          ca_bundle, stackset_profile, call_as)
+            grant, artifacts = _load(grant_file, where)
             bundle = _bundle(function_zip, handler, runtime, function_timeout,
                              function_memory)
-            accounts = accounts_for(grant, Where(source_profile, target_profile, sandbox,
-                                                 sandbox_dir, endpoint_url, ca_bundle,
-                                                 stackset_profile, call_as))
+            accounts = accounts_for(grant, where)
             book = journal_for(grant, journal, accounts)
             functions = _functions(grant, accounts, book.path) if bundle else None
             plan = make_plan(artifacts, accounts, function=bundle, functions=functions,
@@ -283,21 +289,22 @@ def register(app: typer.Typer) -> None:
         from crossgrant.aws.plan import make_plan  # noqa: PLC0415
 
         saved = None
+        where = Where(source_profile, target_profile, sandbox, sandbox_dir, endpoint_url,
+                      ca_bundle, stackset_profile, call_as)
         if planfile.is_saved_plan(grant_file):
             if function_zip is not None or adopt:
                 raise CrossgrantError(f"{grant_file}: a saved plan fixes the function "
                                       f"package and --adopt; give them to `crossgrant plan "
                                       f"--out`")
-            saved, artifacts, bundle = planfile.load(grant_file)
+            saved, artifacts, bundle = planfile.load(grant_file,
+                                                     lambda grant: placed(grant, where))
             grant, adopt = artifacts.grant, saved.adopt
             journal = journal or Path(saved.journal)
         else:
-            grant, artifacts = _load(grant_file)
+            grant, artifacts = _load(grant_file, where)
             bundle = _bundle(function_zip, handler, runtime, function_timeout,
                              function_memory)
-        accounts = accounts_for(grant, Where(source_profile, target_profile, sandbox,
-                                             sandbox_dir, endpoint_url, ca_bundle,
-                                             stackset_profile, call_as))
+        accounts = accounts_for(grant, where)
         book = journal_for(grant, journal, accounts)
         options = Options(timing=_timing(wait_timeout, settle, accounts.connection.sandbox),
                           function=bundle,
@@ -362,10 +369,10 @@ def register(app: typer.Typer) -> None:
         from crossgrant.aws.deploy import destroy as destroy_grant  # noqa: PLC0415
         from crossgrant.aws.journal import function_key  # noqa: PLC0415
 
-        grant, artifacts = _load(grant_file)
-        accounts = accounts_for(grant, Where(source_profile, target_profile, sandbox,
-                                             sandbox_dir, endpoint_url, ca_bundle,
-                                             stackset_profile, call_as))
+        where = Where(source_profile, target_profile, sandbox, sandbox_dir, endpoint_url,
+                      ca_bundle, stackset_profile, call_as)
+        grant, artifacts = _load(grant_file, where)
+        accounts = accounts_for(grant, where)
         book = journal_for(grant, journal, accounts)
         functions = None
         record = book.original(function_key(grant.source.function))
@@ -414,10 +421,10 @@ def register(app: typer.Typer) -> None:
         """Exercise the deployed access live and report each call's AWS answer."""
         from crossgrant.aws.probe import probe as probe_grant  # noqa: PLC0415
 
-        grant, artifacts = _load(grant_file)
-        accounts = accounts_for(grant, Where(source_profile, target_profile, sandbox,
-                                             sandbox_dir, endpoint_url, ca_bundle,
-                                             fanout=False))
+        where = Where(source_profile, target_profile, sandbox, sandbox_dir, endpoint_url,
+                      ca_bundle, fanout=False)
+        grant, artifacts = _load(grant_file, where)
+        accounts = accounts_for(grant, where)
         report = probe_grant(artifacts, accounts, write=write)
         if as_json:
             typer.echo(json.dumps(to_json(report), indent=2))

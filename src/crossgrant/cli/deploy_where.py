@@ -2,10 +2,11 @@
 credentials, checked against the grant, and the journal of that place.
 
 A grant with many source accounts is deployed directly only into the sandbox, whose
-administrator credentials reach every account (`aws.plan.ManySources`). Real accounts get
-the source side from the grant's StackSet, created from the administrator account named
-by `--stackset-profile` (`aws.fanout`); crossgrant never loops over source accounts with
-credentials of its own.
+administrator credentials reach every account (`aws.plan.ManySources`); an organization
+grant's accounts there are those the sandbox places in its OUs (`sandbox up --org`). Real
+accounts get the source side from the grant's StackSet, created from the administrator
+account named by `--stackset-profile` (`aws.fanout`); crossgrant never loops over source
+accounts with credentials of its own.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ if TYPE_CHECKING:  # boto3 is imported when a command runs, not when the CLI sta
     from crossgrant.aws.clients import Accounts, AccountSession, Connection
     from crossgrant.aws.journal import Journal
 
-__all__ = ["Sandbox", "Where", "accounts_for", "connection_for", "journal_for"]
+__all__ = ["Sandbox", "Where", "accounts_for", "connection_for", "journal_for", "placed"]
 
 @dataclass(frozen=True, slots=True)
 class Sandbox:
@@ -150,12 +151,6 @@ def _fanout(grant: Grant, where: Where, connection: Connection, call_as: str) ->
 def _in_sandbox(grant: Grant, where: Where, connection: Connection, sb: Sandbox) -> Accounts:
     """Every source account of the grant through the sandbox's administrator there, and
     those of accounts it no longer lists when the journal says crossgrant deployed there."""
-    if grant.source.organization is not None:
-        raise CrossgrantError(
-            f"{grant.path}: grant {grant.name} names OUs, not accounts: the sandbox does not "
-            f"place accounts in OUs; deploy its source side with the StackSet "
-            f"(--stackset-profile outside the sandbox, or `crossgrant render --format "
-            f"cloudformation`: source-stackset.yaml)")
     for side, account in (*(("source", a) for a in grant.source.accounts),
                           ("target", grant.target.account)):
         if account not in sb.accounts:
@@ -180,6 +175,36 @@ def _in_sandbox(grant: Grant, where: Where, connection: Connection, sb: Sandbox)
                        {a: administrator(a) for a in grant.source.accounts[1:]}, administrator)
     many.check()
     return many
+
+
+def placed(grant: Grant, where: Where) -> Grant:
+    """An organization grant as the sandbox deploys it: its source accounts are the
+    sandbox's accounts in the grant's OUs (nested OUs included), as a service-managed
+    StackSet's would be (never the management account); any other grant as it is."""
+    org = grant.source.organization
+    if org is None or not (where.sandbox or where.sandbox_dir is not None):
+        return grant
+    info = protocol.Info.read(where.sandbox_dir or
+                              protocol.default_state_dir(protocol.DEFAULT_PORT))
+    if info is None:
+        return grant  # `accounts_for` says that no sandbox is running
+    served = info.organization
+    if served is None or served.get("id") != org.id:
+        what = f"organization {served.get('id')}" if served else "no organization"
+        raise CrossgrantError(
+            f"{grant.path}: grant {grant.name} names OUs of organization {org.id}, and the "
+            f"sandbox serves {what}: start it with `crossgrant sandbox up --org FILE`, "
+            f"{org.id}'s accounts placed in {', '.join(org.units)} (real accounts get the "
+            f"source side from the grant's StackSet: --stackset-profile)")
+    where_placed = served.get("accounts") or {}
+    skip = {served.get("management_account"), grant.target.account}
+    members = tuple((a, str(where_placed[a].get("parent", ""))) for a in
+                    info.accounts_in(org.units) if a not in skip)
+    if not members:
+        raise CrossgrantError(f"{grant.path}: no account of the sandbox's organization is "
+                              f"in {', '.join(org.units)} (the management account and the "
+                              f"target account never count)")
+    return grant.with_members(members)
 
 
 def journal_for(grant: Grant, path: Path | None, accounts: Accounts) -> Journal:
