@@ -587,6 +587,25 @@ def test_a_failed_account_stops_the_deploy_before_the_target_side(
     assert real("destroy", grant, "--yes", capsys=capsys)[0] == 0
 
 
+def test_a_stackset_that_cannot_be_read_is_a_one_line_error(
+        real: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    grant = _grant(tmp_path, FAN_GRANT)
+
+    def denied(**_kw: Any) -> Any:
+        raise _error("AccessDenied", "DescribeStackSet")
+
+    monkeypatch.setattr(real.fake, "describe_stack_set", denied)
+    code, out, _ = real("plan", grant, capsys=capsys)
+    assert code == 1
+    assert f"problem: cannot read StackSet crossgrant-{FAN} in account {ADMIN}: " \
+           f"AccessDenied" in out
+    code, _, err = real("destroy", grant, "--yes", capsys=capsys)
+    assert code == 2
+    assert f"cannot read StackSet crossgrant-{FAN} in account {ADMIN}: AccessDenied" in \
+        _error_line(err)
+
+
 @pytest.mark.parametrize(("args", "admin", "says"), [
     ((), False, "pass --stackset-profile PROFILE"),
     (("--source-profile", f"sandbox-{ADMIN}"), True, "--source-profile"),

@@ -25,7 +25,14 @@ import yaml
 from botocore.exceptions import ClientError
 
 from crossgrant.aws.changes import Action, Change, ChangeKind, Reads
-from crossgrant.aws.clients import AccountMismatchError, Accounts, AccountSession, AwsError, answer
+from crossgrant.aws.clients import (
+    AccountMismatchError,
+    Accounts,
+    AccountSession,
+    AwsError,
+    answer,
+    error_code,
+)
 from crossgrant.aws.journal import Journal, stackset_key
 from crossgrant.aws.ownership import NotOwnedError, Owner, adopt_hint, stackset_owner
 from crossgrant.aws.stacksets import (
@@ -248,7 +255,11 @@ def undo_stackset(artifacts: Artifacts, accounts: StackSetAccounts, journal: Jou
     plan = _stackset(artifacts)
     admin = accounts.admin_account
     record = journal.original(stackset_key(plan.name))
-    live = read_stackset(accounts.cloudformation(), plan.name, accounts.call_as)
+    try:
+        live = read_stackset(accounts.cloudformation(), plan.name, accounts.call_as)
+    except ClientError as exc:
+        raise AwsError(f"cannot read StackSet {plan.name} in account {admin}: {answer(exc)}",
+                       code=error_code(exc), operation=str(exc.operation_name)) from None
     if reads is not None:
         reads.add(admin, f"stack set {plan.name}", None if live is None else (live.id,
                                                                              live.targets))
