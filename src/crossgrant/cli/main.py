@@ -160,6 +160,7 @@ def _root(
 
 def main(argv: list[str] | None = None) -> None:
     """Run the app; our errors and bugs alike become one line on stderr and exit 2."""
+    exits.use_error_code(exits.ERROR)  # a run starts with the default; a command may change it
     try:
         app(args=argv, prog_name="crossgrant")
     except CrossgrantError as exc:
