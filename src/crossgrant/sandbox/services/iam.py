@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 from moto.iam.models import iam_backends
 
 from crossgrant.iam.arn import PARTITION
-from crossgrant.sandbox.fidelity import Rule
+from crossgrant.sandbox.fidelity import PATHS, Rule
 from crossgrant.sandbox.operations import Check, HttpRequest, MapContext, Operation
 from crossgrant.sandbox.services._common import (
     Context,
@@ -163,9 +163,6 @@ def _resource(req: HttpRequest, ctx: MapContext, action: str, spec: _Spec,
 
 
 # -- the service -------------------------------------------------------------------------
-
-PATHS = Rule("iam.paths", True, "IAM ARNs carry the entity's real path in every operation "
-             "(role/app/Name), not only in Create*")
 
 
 def entity_path(account: str, kind: str, name: str) -> str | None:

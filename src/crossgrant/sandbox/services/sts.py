@@ -37,7 +37,14 @@ from crossgrant.iam.facts import (
     MIN_SESSION_SECONDS,
 )
 from crossgrant.sandbox.credentials import Caller, CredentialStore
-from crossgrant.sandbox.fidelity import Rule
+from crossgrant.sandbox.fidelity import (
+    DURATIONS,
+    FEDERATION,
+    SESSION_TAGS,
+    SESSION_TOKEN,
+    SOURCE_IDENTITY,
+    Rule,
+)
 from crossgrant.sandbox.operations import Check, HttpRequest, MapContext, Operation
 from crossgrant.sandbox.services._common import (
     Context,
@@ -158,20 +165,6 @@ _OPERATIONS: Mapping[str, Callable[[HttpRequest, MapContext, Mapping[str, str]],
 # -- the service --------------------------------------------------------------------------
 
 CODES: Codes = {**QUERY_CODES, Failure.EXPIRED_TOKEN: (403, "ExpiredToken")}
-
-
-SESSION_TAGS = Rule("sts.session-tags", True, "AssumeRole Tags become the session's "
-                    "aws:PrincipalTag/* over the role's tags; transitive tags carry into "
-                    "chained sessions (sts:TagSession, no override)")
-SOURCE_IDENTITY = Rule("sts.source-identity", True, "a source identity persists through "
-                       "role chaining, cannot change, and every further trust policy must "
-                       "allow sts:SetSourceIdentity")
-DURATIONS = Rule("sts.durations", True, "DurationSeconds between 900 and the role's maximum, "
-                 "one hour when chained (ValidationError)")
-SESSION_TOKEN = Rule("sts.get-session-token", True, "GetSessionToken refused to role "
-                     "sessions")
-FEDERATION = Rule("sts.federation", False, "AssumeRoleWithWebIdentity and "
-                  "AssumeRoleWithSAML: tokens and assertions are not validated")
 
 
 class Sts(Service):

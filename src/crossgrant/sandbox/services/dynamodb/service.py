@@ -8,20 +8,10 @@ from typing import Any, ClassVar
 
 from moto.dynamodb.models import dynamodb_backends
 
-from crossgrant.sandbox.fidelity import Rule
+from crossgrant.sandbox.fidelity import ATTRIBUTES, LEADING_KEYS, PARTIQL_KEYS, Rule
 from crossgrant.sandbox.operations import HttpRequest, KeySchema, MapContext, Operation
 from crossgrant.sandbox.services.base import JsonService
 from crossgrant.sandbox.services.dynamodb.mapping import SERVICE, operation
-
-LEADING_KEYS = Rule("dynamodb.leading-keys", True, "dynamodb:LeadingKeys: the partition key "
-                    "of every item a request touches (items, keys, batches, transactions, a "
-                    "Query's key condition, an index's own key); a Scan has none")
-ATTRIBUTES = Rule("dynamodb.attributes", True, "dynamodb:Attributes from Item, "
-                  "AttributesToGet, AttributeUpdates, Expected and the Projection, Update, "
-                  "Condition and Filter expressions (names resolved)")
-PARTIQL_KEYS = Rule("dynamodb.partiql-keys", False, "PartiQL statements carry no "
-                    "dynamodb:LeadingKeys or dynamodb:Attributes (their own PartiQL* actions "
-                    "are checked)")
 
 
 def key_schema(account: str, region: str, table: str) -> KeySchema | None:

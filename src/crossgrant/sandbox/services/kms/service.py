@@ -11,7 +11,7 @@ from typing import ClassVar
 from crossgrant.iam import Decision
 from crossgrant.iam.arn import parse_arn
 from crossgrant.sandbox.credentials import Caller
-from crossgrant.sandbox.fidelity import Rule
+from crossgrant.sandbox.fidelity import GRANT_TOKENS, GRANTS, NOT_FOUND, Rule
 from crossgrant.sandbox.operations import Check, HttpRequest, MapContext, Operation
 from crossgrant.sandbox.services.base import JsonService, Response
 from crossgrant.sandbox.services.kms.grants import (
@@ -22,12 +22,6 @@ from crossgrant.sandbox.services.kms.grants import (
 )
 from crossgrant.sandbox.services.kms.mapping import SERVICE, operation
 
-GRANTS = Rule("kms.grants", True, "a call allowed only by a KMS grant (grantee, operations, "
-              "encryption-context constraints; retiring principal) is allowed")
-NOT_FOUND = Rule("kms.not-found", True, "a missing key or alias of the caller's own account: "
-                 "NotFoundException, not AccessDenied")
-GRANT_TOKENS = Rule("kms.grant-tokens", False, "grant tokens take effect at once (AWS: "
-                    "eventual consistency bridged by GrantTokens)")
 _ALIAS_OPERATIONS = frozenset({"CreateAlias", "UpdateAlias", "DeleteAlias"})
 
 

@@ -16,7 +16,21 @@ from crossgrant.iam import Decision, Principal
 from crossgrant.iam.arn import PARTITION
 from crossgrant.sandbox import chunked, sigv4
 from crossgrant.sandbox.credentials import Caller
-from crossgrant.sandbox.fidelity import Rule
+from crossgrant.sandbox.fidelity import (
+    ACCESS_POINTS,
+    ACL_GRANTS,
+    ANONYMOUS,
+    BLOCK_PUBLIC,
+    KEY_LENGTH,
+    KMS_TLS,
+    MISSING_KEY,
+    OBJECT_KEYS,
+    OWNERSHIP,
+    POST_UPLOADS,
+    SSE_KMS,
+    STREAMING,
+    Rule,
+)
 from crossgrant.sandbox.operations import Check, ErrorStyle, HttpRequest, Operation
 from crossgrant.sandbox.services.base import (
     QUERY_CODES,
@@ -52,32 +66,6 @@ _EXISTING_TAG_ACTIONS = ("s3:getobject", "s3:putobjectacl", "s3:putobjecttagging
                          "s3:putobjectversion", "s3:deleteobjecttagging",
                          "s3:deleteobjectversiontagging", "s3:putobjectlegalhold",
                          "s3:putobjectretention", "s3:restoreobject")
-
-SSE_KMS = Rule("s3.sse-kms", True, "SSE-KMS: kms:GenerateDataKey for writes, kms:Decrypt for "
-               "reads, copies and multipart uploads, through the key policy and the caller's "
-               "policies with kms:ViaService and aws:CalledVia; aws/s3 only in its own account")
-STREAMING = Rule("s3.streaming-body", True, "aws-chunked uploads: every chunk signature, the "
-                 "trailer signature and the x-amz-checksum-* values (BadDigest); a malformed "
-                 "body is a 400")
-KEY_LENGTH = Rule("s3.key-length", True, "object keys over 1,024 bytes: KeyTooLongError")
-MISSING_KEY = Rule("s3.missing-key", True, "GetObject/HeadObject of a missing key: 404 "
-                   "NoSuchKey only with s3:ListBucket, else 403 AccessDenied")
-BLOCK_PUBLIC = Rule("s3.block-public-access", True, "the bucket's BlockPublicPolicy, "
-                    "RestrictPublicBuckets and BlockPublicAcls (all on for new buckets)")
-OWNERSHIP = Rule("s3.object-ownership", True, "BucketOwnerEnforced (the default): ACLs "
-                 "other than bucket-owner-full-control fail with AccessControlListNotSupported")
-ANONYMOUS = Rule("s3.anonymous", True, "unsigned requests are decided by the bucket policy "
-                 "and answered like AWS (a public read returns the object)")
-OBJECT_KEYS = Rule("s3.object-context", True, "s3:ExistingObjectTag/*, s3:TlsVersion, "
-                   "s3:x-amz-acl and the other request-header keys; an ACL header needs only "
-                   "s3:PutObject")
-ACL_GRANTS = Rule("s3.acls", False, "ACLs as grants: an ACL never allows a request "
-                  "(bucket policies and IAM do)")
-ACCESS_POINTS = Rule("s3.access-points", False, "access points and multi-region access "
-                     "points (refused)")
-KMS_TLS = Rule("s3.sse-kms-tls", False, "SSE-KMS requests over plain HTTP are served "
-               "(AWS refuses them); the HTTPS port is the faithful one")
-POST_UPLOADS = Rule("s3.browser-post", False, "browser POST uploads (refused)")
 
 
 class S3(Service):
