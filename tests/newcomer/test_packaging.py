@@ -6,6 +6,7 @@ naming the pip command."""
 from __future__ import annotations
 
 import importlib.util
+import os
 import re
 import subprocess
 import tomllib
@@ -37,7 +38,11 @@ def test_every_example_is_package_data() -> None:
 
 
 def _recipe(target: str) -> str:
-    done = subprocess.run(["make", "-n", "-B", target, "VENV=/nonexistent/venv"], cwd=ROOT,
+    # Under `make test` (CI) this make is a sub-make: without these it would print
+    # "Entering directory" lines and inherit the outer make's flags.
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+    done = subprocess.run(["make", "--no-print-directory", "-n", "-B", target,
+                           "VENV=/nonexistent/venv"], cwd=ROOT, env=env,
                           capture_output=True, text=True, check=True, timeout=60)
     return done.stdout
 
