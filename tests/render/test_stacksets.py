@@ -1,7 +1,15 @@
 """Many source accounts: the source side as one StackSet (service-managed with automatic
 deployment for OUs, self-managed for an account list), in CloudFormation and Terraform,
 passing cfn-lint (the StackSet's template body too), checkov and `terraform fmt`; the
-target names exactly the execution roles, or the OUs and the role's name."""
+target names exactly the execution roles, or the OUs and the role's name.
+
+AWS pages these tests follow: the StackSet resource and its permission models,
+https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-cloudformation-stackset.html
+and automatic deployment to OUs (nested OUs included, the management account never a target),
+https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/stacksets-orgs-manage-auto-deployment.html
+the form of aws:PrincipalOrgPaths (`o-id/r-id/ou-id/` paths, matched with ForAnyValue:StringLike),
+https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-principalorgpaths
+"""
 
 from __future__ import annotations
 

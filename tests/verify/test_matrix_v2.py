@@ -2,7 +2,14 @@
 members, a nested OU's included), and denied: the same role name outside the listed
 accounts, outside the OUs and outside the organization, another role of a member
 account, the entries' neighbours (write on a read-only prefix, DeleteItem where only
-PutItem was granted). Broken documents are caught by exactly those rows."""
+PutItem was granted). Broken documents are caught by exactly those rows.
+
+The decisions follow AWS's cross-account evaluation (the trust policy and the caller's
+policy must both allow),
+https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic-cross-account.html
+and aws:PrincipalOrgPaths / aws:PrincipalArn as the global condition keys page defines them,
+https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html
+"""
 
 from __future__ import annotations
 
